@@ -1,0 +1,41 @@
+# Two commands matter: `make run` and `make test`. Both install what they need into .venv first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# jsii warns that Node 20 is end-of-life; it works, and the value names the major version to silence.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: run test test-fast bench synth docs tools clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+# promtool and prometheus (Debian's `prometheus` package) verify dashboards and alert rules.
+tools:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "installing Debian's prometheus package (promtool) ..."; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null \
+	  || { echo "error: promtool is missing and 'apt-get install prometheus' failed; install Debian's prometheus package" >&2; exit 1; }; }
+
+run: $(STAMP)
+	$(VENV)/bin/mlplat deploy --local --auto-approve
+	$(VENV)/bin/mlplat outputs --local
+
+test: $(STAMP) tools
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m mlplat.bench
+
+synth: $(STAMP)
+	$(VENV)/bin/mlplat synth
+
+docs: $(STAMP)
+	$(PY) -m mlplat.docs --write README.md
+
+clean:
+	rm -rf cdktf.out .mlplat-local .pytest_cache

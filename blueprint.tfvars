@@ -1,0 +1,14 @@
+# The default blueprint: runs end to end on the embedded local AWS (`make run`) and is a sane starting point for a
+# real account. Every key is documented in README.md (Blueprint reference).
+name               = "mlplat"
+region             = "us-west-2"
+eks_cluster_version = "1.33"
+availability_zones_count = 2
+vpc_cidr           = "10.1.0.0/16"
+single_nat_gateway = true
+
+enable_efs = true
+enable_fsx = true
+fsx_deployment_type  = "PERSISTENT_2"
+fsx_storage_capacity = 1200
+fsx_throughput       = 125

@@ -1,0 +1,277 @@
+"""The blueprint: `blueprint.tfvars` parsed into one typed, validated, frozen object before any construct exists.
+
+Keys keep the names of awslabs/ai-on-eks (JARK) where one exists. Feature areas contribute their keys as dataclass
+mixins (node pools, observability, modules), so each area owns its keys, defaults, documentation and rules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import ipaddress
+import re
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import hcl2
+from hcl2 import SerializationOptions
+from lark.exceptions import UnexpectedInput
+
+from mlplat import versions
+from mlplat.errors import BlueprintError
+from mlplat.modules_config import ModuleKeys
+from mlplat.nodepools import NodePoolKeys
+from mlplat.observability_config import ObservabilityKeys
+from mlplat.schema import Problems, build, explicit_field, field
+
+DEFAULT_BLUEPRINT = Path("blueprint.tfvars")
+_AZ_LETTERS = "abcdef"
+_DNS_LABEL = r"[a-z][a-z0-9-]{1,30}[a-z0-9]"
+_ARN_PRINCIPAL = r"arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+=,.@/-]+"
+
+
+@dataclasses.dataclass(frozen=True)
+class CoreKeys:
+    name: str = field(
+        "mlplat", "Platform name; prefixes every AWS resource and names the EKS cluster.",
+        pattern=_DNS_LABEL, pattern_doc="3-32 lowercase letters, digits and hyphens, starting with a letter",
+    )
+    region: str = field(
+        "us-west-2", "AWS region to deploy to.",
+        pattern=r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d", pattern_doc="an AWS region name such as 'us-west-2'",
+    )
+    eks_cluster_version: str = field(
+        versions.EKS_DEFAULT_VERSION, "Kubernetes version of the EKS control plane.", choices=versions.EKS_VERSIONS,
+    )
+    availability_zones_count: int = field(
+        2, "How many AZs to spread subnets over (zones `<region>a`, `<region>b`, ...); use `azs` to name them.",
+        minimum=2, maximum=6,
+    )
+    azs: tuple[str, ...] = field(
+        (), "Explicit availability zones; overrides availability_zones_count.", unique=True,
+        pattern=r"[a-z]{2}(-gov)?-[a-z]+-\d[a-z]", pattern_doc="an availability zone name such as 'us-west-2a'",
+    )
+    vpc_cidr: str = field("10.1.0.0/16", "VPC CIDR block, a /16 to /20 (private subnets get 1/8 of it per AZ).")
+    single_nat_gateway: bool = field(
+        True, "One shared NAT gateway (cheaper) instead of one per AZ (survives an AZ outage).",
+    )
+    neuron_az: str | None = field(
+        None, "AZ whose private subnet Trainium/Inferentia2 pools are pinned to (trn1/trn2 capacity is zonal).",
+    )
+    cuda_efa_az: str | None = field(
+        None, "AZ whose private subnet the GPU+EFA pool is pinned to (EFA needs all nodes of a job in one AZ).",
+    )
+    cluster_endpoint_public_access_cidrs: tuple[str, ...] = field(
+        (), "CIDRs allowed to reach the public EKS API endpoint; empty keeps the endpoint private only.", unique=True,
+    )
+    admin_principal_arns: tuple[str, ...] = field(
+        (), "IAM roles/users granted cluster admin through EKS access entries.", unique=True,
+        pattern=_ARN_PRINCIPAL, pattern_doc="an IAM role or user ARN such as 'arn:aws:iam::123456789012:role/Admin'",
+    )
+    system_node_instance_types: tuple[str, ...] = field(
+        ("m7i.xlarge", "m6i.xlarge"), "Instance types of the tainted system managed node group (controllers, add-ons).",
+        unique=True, pattern=r"[a-z][a-z0-9-]*\.[a-z0-9]+", pattern_doc="an EC2 instance type such as 'm6i.large'",
+    )
+    system_node_min_size: int = field(2, "Minimum size of the system node group.", minimum=1, maximum=100)
+    system_node_max_size: int = field(4, "Maximum size of the system node group.", minimum=1, maximum=100)
+    system_node_desired_size: int = field(2, "Initial size of the system node group.", minimum=1, maximum=100)
+    system_node_disk_gib: int = field(
+        100, "Encrypted gp3 root volume size of system nodes (GiB).", minimum=20, maximum=16384,
+    )
+    enable_efs: bool = field(True, "Create an encrypted EFS file system with a mount target per AZ.")
+    enable_fsx: bool = field(False, "Create an FSx for Lustre file system linked to an S3 bucket.")
+    fsx_deployment_type: str = field(
+        "PERSISTENT_2", "FSx for Lustre deployment type.", choices=("PERSISTENT_2", "SCRATCH_2"),
+    )
+    fsx_storage_capacity: int = field(
+        1200, "FSx for Lustre capacity in GiB: 1200, 2400, or a multiple of 2400 above that.", minimum=1200,
+        maximum=2_400_000,
+    )
+    fsx_throughput: int = field(
+        125, "PERSISTENT_2 throughput per TiB (MB/s/TiB); not used by SCRATCH_2.", choices=(125, 250, 500, 1000),
+    )
+    fsx_s3_import_path: str | None = field(
+        None, "s3://bucket[/prefix] to link to FSx; empty creates and links a bucket owned by this platform.",
+        pattern=r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?", pattern_doc="an S3 URL such as 's3://my-bucket/prefix'",
+    )
+    tags: Mapping[str, str] = field(
+        MappingProxyType({}), "Tags added to every AWS resource (besides Platform and ManagedBy).",
+    )
+    addon_values: Mapping[str, str] = field(
+        MappingProxyType({}), "Helm values files merged over an add-on's base values (helm-values/), by add-on "
+        "name; paths are relative to the blueprint. Platform-owned keys are set after them.",
+    )
+
+    # Rules that span several keys. Each returns (key, message) pairs.
+    def _rules_core(self) -> list[tuple[tuple[str, ...], str]]:
+        out: list[tuple[tuple[str, ...], str]] = []
+        if self.azs and "availability_zones_count" in self._explicit:
+            out.append((("availability_zones_count",), "set either azs or availability_zones_count, not both"))
+        if self.azs and len(self.azs) < 2:
+            out.append((("azs",), f"expected at least 2 availability zones (EKS needs two), got {len(self.azs)}"))
+        for i, az in enumerate(self.azs):
+            if not az.startswith(self.region):
+                out.append((("azs", f"[{i}]"), f"expected an availability zone of region {self.region!r}, got {az!r}"))
+        zones = self.availability_zones
+        for key in ("neuron_az", "cuda_efa_az"):
+            az = getattr(self, key)
+            if az is not None and az not in zones:
+                out.append(((key,), f"expected one of the platform's availability zones ({', '.join(zones)}), got {az!r}"))
+        try:
+            net = ipaddress.ip_network(self.vpc_cidr, strict=True)
+        except ValueError:
+            out.append((("vpc_cidr",), f"expected an IPv4 network such as '10.1.0.0/16', got {self.vpc_cidr!r}"))
+        else:
+            if net.version != 4 or not 16 <= net.prefixlen <= 20:
+                out.append((("vpc_cidr",), f"expected an IPv4 network from /16 to /20, got {self.vpc_cidr!r}"))
+            elif not net.is_private:
+                out.append((("vpc_cidr",), f"expected a private (RFC 1918) range, got {self.vpc_cidr!r}"))
+        for i, cidr in enumerate(self.cluster_endpoint_public_access_cidrs):
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError:
+                out.append((("cluster_endpoint_public_access_cidrs", f"[{i}]"),
+                            f"expected a CIDR such as '203.0.113.0/24', got {cidr!r}"))
+        if not self.system_node_min_size <= self.system_node_desired_size <= self.system_node_max_size:
+            out.append((("system_node_desired_size",),
+                        f"expected system_node_min_size <= system_node_desired_size <= system_node_max_size, got "
+                        f"{self.system_node_min_size} <= {self.system_node_desired_size} <= {self.system_node_max_size}"))
+        cap = self.fsx_storage_capacity
+        if cap not in (1200, 2400) and cap % 2400 != 0:
+            out.append((("fsx_storage_capacity",),
+                        f"expected 1200, 2400 or a multiple of 2400 (FSx for Lustre SSD sizes), got {cap}"))
+        if self.fsx_deployment_type == "SCRATCH_2" and "fsx_throughput" in self._explicit:
+            out.append((("fsx_throughput",), "SCRATCH_2 has a fixed throughput; remove fsx_throughput or use PERSISTENT_2"))
+        for key, value in self.tags.items():
+            if key.lower().startswith("aws:"):
+                out.append((("tags", key), "tag keys starting with 'aws:' are reserved by AWS"))
+            if len(key) > 128 or len(value) > 256:
+                out.append((("tags", key), "expected a tag key up to 128 and a value up to 256 characters"))
+        from mlplat.catalog import by_name
+
+        known = by_name()
+        for addon, path in self.addon_values.items():
+            if addon not in known:
+                hint = difflib.get_close_matches(addon, list(known), n=1)
+                extra = f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(sorted(known))}"
+                out.append((("addon_values", addon), f"unknown add-on{extra}"))
+            elif not self.resolve_path(path).is_file():
+                out.append((("addon_values", addon), f"values file {str(self.resolve_path(path))!r} not found"))
+        return out
+
+    def resolve_path(self, path: str) -> Path:
+        return Path(self._source).parent / path
+
+    @property
+    def availability_zones(self) -> tuple[str, ...]:
+        if self.azs:
+            return self.azs
+        return tuple(f"{self.region}{letter}" for letter in _AZ_LETTERS[: self.availability_zones_count])
+
+    @property
+    def create_fsx_bucket(self) -> bool:
+        return self.enable_fsx and self.fsx_s3_import_path is None
+
+
+@dataclasses.dataclass(frozen=True)
+class Blueprint(ObservabilityKeys, ModuleKeys, NodePoolKeys, CoreKeys):
+    _explicit: frozenset[str] = explicit_field()
+    _source: str = dataclasses.field(default="blueprint.tfvars", repr=False, compare=False)
+
+    def problems(self) -> list[tuple[tuple[str, ...], str]]:
+        out: list[tuple[tuple[str, ...], str]] = []
+        for name in sorted(n for n in dir(type(self)) if n.startswith("_rules_")):
+            out.extend(getattr(self, name)())
+        return out
+
+
+# --- loading ---------------------------------------------------------------------------------------------------------
+
+def _key_pattern(key: str) -> re.Pattern[str]:
+    return re.compile(r'^\s*"?' + re.escape(key) + r'"?\s*=')
+
+
+def locate(text: str, path: tuple[str, ...]) -> int:
+    """1-based line of the deepest key of `path` found in `text` (python-hcl2 keeps no line numbers for attributes)."""
+    lines = text.splitlines()
+    line_no, start = 1, 0
+    for key in path:
+        if key.startswith("["):
+            continue  # list items report the line of their list
+        pattern = _key_pattern(key)
+        for i in range(start, len(lines)):
+            if pattern.search(lines[i]):
+                line_no, start = i + 1, i + 1
+                break
+        else:
+            break
+    return line_no
+
+
+def dotted(path: tuple[str, ...]) -> str:
+    return "".join(p if p.startswith("[") else ("." + p if i else p) for i, p in enumerate(path))
+
+
+def parse_text(text: str, source: str) -> Blueprint:
+    try:
+        data = hcl2.loads(text, serialization_options=SerializationOptions(strip_string_quotes=True, with_comments=False))
+    except UnexpectedInput as exc:
+        line = getattr(exc, "line", 1) or 1
+        token = getattr(exc, "token", None)
+        near = f" near {str(token).strip()!r}" if token is not None and str(token).strip() else ""
+        raise BlueprintError([f"{source}:{line}: syntax: not valid HCL{near}; expected `key = value` lines "
+                              f"(see blueprints/ for examples)"]) from None
+    except Exception as exc:  # python-hcl2 raises plain exceptions for some malformed input
+        raise BlueprintError([f"{source}:1: syntax: not valid HCL ({exc}); expected `key = value` lines"]) from None
+    if not isinstance(data, dict):
+        raise BlueprintError([f"{source}:1: syntax: expected `key = value` lines"])
+    problems = Problems()
+    blueprint = build(Blueprint, data, (), problems)
+    if not problems:
+        blueprint = dataclasses.replace(blueprint, _source=source)
+        for path, message in blueprint.problems():
+            problems.add(path, message)
+    if problems:
+        ordered = sorted(((locate(text, p), dotted(p), m) for p, m in problems.items), key=lambda t: (t[0], t[1]))
+        raise BlueprintError([f"{source}:{line}: {key}: {message}" for line, key, message in ordered])
+    return blueprint
+
+
+def load(path: str | Path) -> Blueprint:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BlueprintError([f"{path}:0: blueprint: file not found; create one with `mlplat init` or pass "
+                              f"--blueprint PATH"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BlueprintError([f"{path}:0: blueprint: cannot read the file ({exc})"]) from None
+    return parse_text(text, str(path))
+
+
+def keys_reference() -> list[tuple[str, str, Any, str]]:
+    """(key, type in words, default, doc) for every top-level key, in documentation order."""
+    from mlplat.schema import type_words
+    import typing
+
+    hints = typing.get_type_hints(Blueprint)
+    rows = []
+    for cls in reversed(Blueprint.__mro__[1:-1]):
+        for f in dataclasses.fields(cls):
+            if f.name.startswith("_") or f.name not in cls.__dict__.get("__annotations__", {}):
+                continue
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            rows.append((f.name, type_words(hints[f.name]), default, f.metadata.get("doc", "")))
+    return rows
+
+
+def load_or_exit(path: str | Path) -> Blueprint:
+    """For entry points outside the CLI (`python main.py`, `cdktn synth`): print the problems and exit 2."""
+    import sys
+
+    try:
+        return load(path)
+    except BlueprintError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None

@@ -1,0 +1,4 @@
+"""mlplat CLI."""
+
+def main() -> int:
+    return 0

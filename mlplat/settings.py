@@ -1,0 +1,61 @@
+"""Operator settings: where things run, as opposed to what the blueprint says to build.
+
+They come from the environment so that `python main.py`, `cdktn synth` and the `mlplat` CLI see the same values:
+    MLPLAT_BLUEPRINT          blueprint file (default blueprint.tfvars)
+    MLPLAT_AWS_ENDPOINT_URL   set by `--local`: point the AWS provider at the embedded emulator
+    MLPLAT_STATE_DIR          directory for local terraform state (default: next to cdktf.out)
+    MLPLAT_PROVIDER_MIRROR    a terraform filesystem mirror for air-gapped use (no registry access)
+    MLPLAT_BACKEND_S3_BUCKET  keep state in this S3 bucket (encrypted, S3 lock file) instead of local files
+    CDKTF_OUTDIR              set by `cdktn synth`; where stacks are written (default cdktf.out)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    blueprint_path: Path = Path("blueprint.tfvars")
+    outdir: Path = Path("cdktf.out")
+    aws_endpoint_url: str | None = None
+    state_dir: Path | None = None
+    provider_mirror: Path | None = None
+    backend_s3_bucket: str | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+
+        def path(name: str) -> Path | None:
+            return Path(env[name]) if env.get(name) else None
+
+        return cls(
+            blueprint_path=path("MLPLAT_BLUEPRINT") or Path("blueprint.tfvars"),
+            outdir=path("CDKTF_OUTDIR") or Path("cdktf.out"),
+            aws_endpoint_url=env.get("MLPLAT_AWS_ENDPOINT_URL") or None,
+            state_dir=path("MLPLAT_STATE_DIR"),
+            provider_mirror=path("MLPLAT_PROVIDER_MIRROR"),
+            backend_s3_bucket=env.get("MLPLAT_BACKEND_S3_BUCKET") or None,
+        )
+
+    def to_env(self) -> dict[str, str]:
+        """The inverse of from_env, for child processes (terraform's `cdktn` hooks, `python main.py`)."""
+        pairs = {
+            "MLPLAT_BLUEPRINT": self.blueprint_path,
+            "CDKTF_OUTDIR": self.outdir,
+            "MLPLAT_AWS_ENDPOINT_URL": self.aws_endpoint_url,
+            "MLPLAT_STATE_DIR": self.state_dir,
+            "MLPLAT_PROVIDER_MIRROR": self.provider_mirror,
+            "MLPLAT_BACKEND_S3_BUCKET": self.backend_s3_bucket,
+        }
+        return {k: str(v) for k, v in pairs.items() if v is not None}
+
+    def with_(self, **changes: object) -> "Settings":
+        return replace(self, **changes)
+
+    @property
+    def local(self) -> bool:
+        return self.aws_endpoint_url is not None

@@ -1,0 +1,95 @@
+"""Every provider, chart, image and Kubernetes version the platform installs, in one place.
+
+Each pin says where it comes from. Change a version here and nowhere else; tests check that every chart value the
+platform sets exists in that chart's own values.yaml at the pinned version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Terraform providers. The prebuilt cdktn bindings (cdktn-provider-aws 25.x) are generated from aws 6.x, but the
+# stacks only use attributes that 5.100 also has, so the constraint admits both: air-gapped mirrors that still carry
+# 5.100.x keep working (terraform validate runs against 5.100.0 in the tests).
+AWS_PROVIDER_CONSTRAINT = ">= 5.100.0, < 7.0.0"
+HELM_PROVIDER_CONSTRAINT = ">= 3.0.0, < 4.0.0"  # cdktn-provider-helm 15.x is generated from helm 3.x
+KUBERNETES_PROVIDER_CONSTRAINT = ">= 2.38.0, < 3.0.0"  # cdktn-provider-kubernetes 17.x is generated from 2.x
+
+# EKS. Supported control-plane versions (EKS standard support as of 2026-11); the default is the newest we test.
+EKS_VERSIONS = ("1.31", "1.32", "1.33", "1.34")
+EKS_DEFAULT_VERSION = "1.33"
+
+# EKS managed add-ons. No explicit addon_version: EKS then installs its default build for the cluster version, which
+# is what AWS tests together; the resolved version is recorded in state and changes only with eks_cluster_version.
+EKS_MANAGED_ADDONS = (
+    "vpc-cni",
+    "coredns",
+    "kube-proxy",
+    "eks-pod-identity-agent",
+    "aws-ebs-csi-driver",
+    "aws-efs-csi-driver",
+    "aws-fsx-csi-driver",
+)
+
+# Node images: Karpenter's EC2NodeClass alias pins the AMI family release, not "latest", so node images only change
+# when this line changes. v20251120 is an AL2023/Bottlerocket release published for EKS 1.31-1.34.
+AL2023_AMI_ALIAS = "al2023@v20251120"
+BOTTLEROCKET_AMI_ALIAS = "bottlerocket@v1.51.0"
+
+
+@dataclass(frozen=True)
+class Chart:
+    chart: str
+    repository: str
+    version: str
+    source: str  # where the pin comes from
+
+    def __post_init__(self) -> None:
+        if not self.version:
+            raise ValueError(f"chart {self.chart} has no pinned version")
+
+
+# Helm charts. Versions match the upstream releases copied into ../shared/reference/chart-values (2026-08).
+CHARTS: dict[str, Chart] = {
+    "karpenter": Chart(
+        "karpenter", "oci://public.ecr.aws/karpenter", "1.14.1",
+        "aws/karpenter-provider-aws v1.14.1 (the published chart stamps 1.14.1; the git tag's Chart.yaml reads 1.13.0)",
+    ),
+    "kube-prometheus-stack": Chart(
+        "kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", "88.5.3",
+        "prometheus-community/helm-charts tag kube-prometheus-stack-88.5.3",
+    ),
+    "argo-cd": Chart(
+        "argo-cd", "https://argoproj.github.io/argo-helm", "10.1.1", "argoproj/argo-helm tag argo-cd-10.1.1 (Argo CD v3.4.4)",
+    ),
+    "kueue": Chart("kueue", "oci://registry.k8s.io/kueue/charts", "0.19.2", "kubernetes-sigs/kueue v0.19.2"),
+    "mlflow": Chart(
+        "mlflow", "https://community-charts.github.io/helm-charts", "1.11.5",
+        "community-charts/helm-charts tag mlflow-1.11.5 (MLflow 3.15.1)",
+    ),
+    "nvidia-device-plugin": Chart(
+        "nvidia-device-plugin", "https://nvidia.github.io/k8s-device-plugin", "0.20.0", "NVIDIA/k8s-device-plugin v0.20.0",
+    ),
+    "dcgm-exporter": Chart(
+        "dcgm-exporter", "https://nvidia.github.io/dcgm-exporter/helm-charts", "4.8.2", "NVIDIA/dcgm-exporter 4.5.3-4.8.2",
+    ),
+    "neuron-helm-chart": Chart(
+        "neuron-helm-chart", "oci://public.ecr.aws/neuron", "1.9.0", "aws-neuron/neuron-helm-charts chart 1.9.0",
+    ),
+    "metrics-server": Chart(
+        "metrics-server", "https://kubernetes-sigs.github.io/metrics-server", "3.13.1",
+        "kubernetes-sigs/metrics-server tag metrics-server-helm-chart-3.13.1",
+    ),
+    "fluent-bit": Chart("fluent-bit", "https://fluent.github.io/helm-charts", "0.58.1", "fluent/helm-charts tag fluent-bit-0.58.1"),
+    "opensearch": Chart(
+        "opensearch", "https://opensearch-project.github.io/helm-charts", "3.6.0", "opensearch-project/helm-charts opensearch-3.6.0",
+    ),
+    "opensearch-dashboards": Chart(
+        "opensearch-dashboards", "https://opensearch-project.github.io/helm-charts", "3.6.0",
+        "opensearch-project/helm-charts opensearch-dashboards-3.6.0",
+    ),
+    "kuberay-operator": Chart("kuberay-operator", "https://ray-project.github.io/kuberay-helm", "1.7.0", "ray-project/kuberay v1.7.0"),
+}
+
+# The in-repo chart (charts/mlplat-manifests) that applies the platform's typed Kubernetes objects.
+MANIFESTS_CHART_VERSION = "0.1.0"

@@ -1,0 +1,125 @@
+"""The AWS layer: everything that needs only the AWS provider. It composes modules; it builds nothing itself."""
+
+from __future__ import annotations
+
+from cdktn import TerraformOutput, TerraformStack
+from cdktn_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktn_provider_aws.data_aws_partition import DataAwsPartition
+from constructs import Construct
+
+from mlplat.blueprint import Blueprint
+from mlplat.nodepools import POOL_KINDS, subnet_tag_key
+from mlplat.settings import Settings
+from modules.bucket import SecureBucket
+from modules.efs import EfsConfig, SharedFileSystem
+from modules.eks import EksClusterModule, EksConfig
+from modules.fsx import FsxConfig, LustreFileSystem
+from modules.karpenter_aws import KarpenterAws, KarpenterAwsConfig
+from modules.kms import PlatformKey
+from modules.network import Network, NetworkConfig
+from modules.secrets import GeneratedSecret
+from stacks.providers import aws_provider, configure_backend
+
+STACK_SUFFIX = "aws"
+
+
+def credentials_needed(bp: Blueprint) -> dict[str, str]:
+    """Which generated credentials exist: one per consumer that is enabled, never a default password."""
+    needed = {}
+    if bp.enable_ai_ml_observability_stack:
+        needed["grafana-admin"] = "admin"
+        if bp.needs_opensearch:
+            needed["opensearch-admin"] = "admin"
+    if bp.enable_argocd:
+        needed["argocd-admin"] = "admin"
+    if bp.enable_mlflow:
+        needed["mlflow-admin"] = "admin"
+    return needed
+
+
+class AwsLayer(TerraformStack):
+    def __init__(self, scope: Construct, blueprint: Blueprint, settings: Settings) -> None:
+        super().__init__(scope, f"{blueprint.name}-{STACK_SUFFIX}")
+        bp = blueprint
+        aws_provider(self, bp, settings)
+        configure_backend(self, bp, settings)
+        partition = DataAwsPartition(self, "partition").partition
+        account_id = DataAwsCallerIdentity(self, "account").account_id
+
+        pinned = {subnet_tag_key(k.az_key): getattr(bp, k.az_key) for k in POOL_KINDS.values()
+                  if k.az_key and getattr(bp, k.az_key)}
+        self.network = Network(self, "network", NetworkConfig(
+            name=bp.name, region=bp.region, cidr=bp.vpc_cidr, azs=bp.availability_zones,
+            single_nat_gateway=bp.single_nat_gateway, cluster_name=bp.name, pinned_az_tags=pinned,
+        ))
+        self.key = PlatformKey(self, "kms", name=bp.name)
+        self.eks = EksClusterModule(self, "eks", EksConfig(
+            name=bp.name, version=bp.eks_cluster_version, vpc_id=self.network.vpc.id, vpc_cidr=bp.vpc_cidr,
+            subnet_ids=self.network.private_subnet_ids, kms_key_arn=self.key.arn, partition=partition,
+            public_access_cidrs=bp.cluster_endpoint_public_access_cidrs, admin_principal_arns=bp.admin_principal_arns,
+            system_instance_types=bp.system_node_instance_types, system_min_size=bp.system_node_min_size,
+            system_max_size=bp.system_node_max_size, system_desired_size=bp.system_node_desired_size,
+            system_disk_gib=bp.system_node_disk_gib, enable_efs_csi=bp.enable_efs, enable_fsx_csi=bp.enable_fsx,
+        ))
+        self.karpenter = KarpenterAws(self, "karpenter", KarpenterAwsConfig(
+            cluster_name=self.eks.cluster.name, cluster_arn=self.eks.cluster.arn, region=bp.region,
+            account_id=account_id, partition=partition,
+        ))
+        self.efs = None
+        if bp.enable_efs:
+            self.efs = SharedFileSystem(self, "efs", EfsConfig(
+                name=bp.name, vpc_id=self.network.vpc.id,
+                subnet_ids_by_az={az: s.id for az, s in self.network.private_subnet_by_az.items()},
+                node_security_group_id=self.eks.node_sg.id, kms_key_arn=self.key.arn,
+            ))
+        self.fsx = None
+        self.fsx_bucket = None
+        if bp.enable_fsx:
+            s3_path = bp.fsx_s3_import_path
+            if bp.create_fsx_bucket:
+                self.fsx_bucket = SecureBucket(self, "fsx-bucket", prefix=f"{bp.name}-fsx-")
+                s3_path = f"s3://{self.fsx_bucket.name}"
+            # Training nodes that read FSx hardest are the EFA ones: keep the file system in their AZ.
+            fsx_az = bp.cuda_efa_az or bp.neuron_az or bp.availability_zones[0]
+            self.fsx = LustreFileSystem(self, "fsx", FsxConfig(
+                name=bp.name, vpc_id=self.network.vpc.id, subnet_id=self.network.private_subnet_by_az[fsx_az].id,
+                node_security_group_id=self.eks.node_sg.id, kms_key_arn=self.key.arn,
+                deployment_type=bp.fsx_deployment_type, storage_capacity=bp.fsx_storage_capacity,
+                throughput=bp.fsx_throughput, s3_path=s3_path,
+            ))
+        self.secrets = {
+            purpose: GeneratedSecret(self, f"secret-{purpose}", name=f"{bp.name}/{purpose}", username=user,
+                                     description=f"{purpose} credentials generated by mlplat",
+                                     kms_key_arn=self.key.arn)
+            for purpose, user in credentials_needed(bp).items()
+        }
+        self._outputs(bp)
+
+    def _outputs(self, bp: Blueprint) -> None:
+        cluster = self.eks.cluster
+        out = {
+            "region": bp.region,
+            "cluster_name": cluster.name,
+            "cluster_endpoint": cluster.endpoint,
+            "cluster_certificate_authority_data": cluster.certificate_authority.get(0).data,
+            "cluster_version": cluster.version,
+            "vpc_id": self.network.vpc.id,
+            "kms_key_arn": self.key.arn,
+            "karpenter_node_role_name": self.karpenter.node_role.name,
+            "karpenter_controller_role_arn": self.karpenter.controller_role.arn,
+            "karpenter_queue_name": self.karpenter.queue.name,
+        }
+        if self.efs:
+            out["efs_file_system_id"] = self.efs.id
+        if self.fsx:
+            out["fsx_file_system_id"] = self.fsx.file_system.id
+            out["fsx_dns_name"] = self.fsx.file_system.dns_name
+            out["fsx_mount_name"] = self.fsx.file_system.mount_name
+        if self.fsx_bucket:
+            out["fsx_bucket_name"] = self.fsx_bucket.name
+        for purpose, secret in self.secrets.items():
+            out[f"secret_arn_{purpose.replace('-', '_')}"] = secret.arn
+        self.outputs: dict[str, str] = {}
+        for key, value in out.items():
+            TerraformOutput(self, key, value=value)
+            self.outputs[key] = value
