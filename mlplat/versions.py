@@ -93,3 +93,8 @@ CHARTS: dict[str, Chart] = {
 
 # The in-repo chart (charts/mlplat-manifests) that applies the platform's typed Kubernetes objects.
 MANIFESTS_CHART_VERSION = "0.1.0"
+
+# Terraform/OpenTofu releases the stacks need: ephemeral resources (1.10) and write-only attributes (1.11) keep
+# generated passwords out of state. cdktn checks features against these; terraform checks `required_version`.
+TARGET_VERSIONS = {"terraform": ">=1.11.0", "opentofu": ">=1.11.0"}
+TERRAFORM_REQUIRED_VERSION = ">= 1.11.0"

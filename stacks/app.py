@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from cdktn import App
 
+from mlplat import versions
 from mlplat.blueprint import Blueprint
 from mlplat.settings import Settings
 from stacks.aws_layer import AwsLayer
@@ -20,6 +21,10 @@ class Stacks:
     @property
     def in_order(self) -> tuple[str, ...]:
         return (self.aws.node.id, self.kubernetes.node.id)
+
+
+def new_app(settings: Settings) -> App:
+    return App(outdir=str(settings.outdir), context={"targetVersions": dict(versions.TARGET_VERSIONS)})
 
 
 def add_stacks(app: App, blueprint: Blueprint, settings: Settings) -> Stacks:

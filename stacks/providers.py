@@ -24,6 +24,7 @@ def aws_provider(stack: TerraformStack, bp: Blueprint, settings: Settings) -> Aw
 
 
 def configure_backend(stack: TerraformStack, bp: Blueprint, settings: Settings) -> None:
+    stack.add_override("terraform.required_version", versions.TERRAFORM_REQUIRED_VERSION)
     name = f"{bp.name}/{stack.node.id}.tfstate"
     if settings.backend_s3_bucket:
         S3Backend(stack, bucket=settings.backend_s3_bucket, key=name, region=bp.region, encrypt=True,
