@@ -140,6 +140,10 @@ class NodePoolKeys:
         "Karpenter node pools by name (" + ", ".join(POOL_KINDS) + "); each key overrides that pool's defaults.",
         keys=tuple(POOL_KINDS), key_noun="node pool",
     )
+    workload_namespaces: tuple[str, ...] = field(
+        ("ml-workloads",), "Namespaces where users run jobs: shared volumes (PVCs) and Kueue LocalQueues go there.",
+        unique=True, pattern=r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", pattern_doc="a Kubernetes namespace name",
+    )
 
     def _rules_nodepools(self) -> list[tuple[tuple[str, ...], str]]:
         out: list[tuple[tuple[str, ...], str]] = []

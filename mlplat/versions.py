@@ -88,6 +88,10 @@ CHARTS: dict[str, Chart] = {
         "opensearch-dashboards", "https://opensearch-project.github.io/helm-charts", "3.6.0",
         "opensearch-project/helm-charts opensearch-dashboards-3.6.0",
     ),
+    "external-secrets": Chart(
+        "external-secrets", "https://charts.external-secrets.io", "1.3.2",
+        "external-secrets/external-secrets chart 1.3.2 (external-secrets.io/v1 APIs); not in ../shared/reference",
+    ),
     "kuberay-operator": Chart("kuberay-operator", "https://ray-project.github.io/kuberay-helm", "1.7.0", "ray-project/kuberay v1.7.0"),
 }
 

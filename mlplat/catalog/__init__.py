@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from mlplat.addons import AddOn
-from mlplat.catalog import accelerators, core, modules, observability
+from mlplat.catalog import accelerators, core, modules, observability, secrets
 
-REGISTRY: list[AddOn] = [*core.ADDONS, *accelerators.ADDONS, *observability.ADDONS, *modules.ADDONS]
+REGISTRY: list[AddOn] = [*core.ADDONS, *secrets.ADDONS, *accelerators.ADDONS, *observability.ADDONS, *modules.ADDONS]
 
 
 def by_name() -> dict[str, AddOn]:

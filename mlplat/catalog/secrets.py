@@ -1,0 +1,92 @@
+"""Generated credentials and where they land in the cluster.
+
+The AWS layer generates one Secrets Manager secret (JSON `{"username", "password"}`) per entry below; the External
+Secrets Operator (Pod Identity, read-only on exactly these secrets) copies it into a Kubernetes Secret in the
+consumer's namespace, shaped by `template` when the consumer wants other keys or a hash. No password is ever written
+into a synthesized file, a values file or terraform state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
+
+from mlplat import versions
+from mlplat.addons import AddOn, AddonContext
+
+if TYPE_CHECKING:
+    from mlplat.blueprint import Blueprint
+
+STORE_NAME = "aws-secrets-manager"
+ESO_NAMESPACE = "external-secrets"
+ESO_SERVICE_ACCOUNT = "external-secrets"
+
+
+@dataclass(frozen=True)
+class SecretUse:
+    purpose: str  # Secrets Manager name is "<platform name>/<purpose>"
+    namespace: str  # where the consumer runs
+    secret_name: str  # the Kubernetes Secret the consumer reads
+    username: str = "admin"
+    # Kubernetes Secret key -> ESO template over the JSON fields (.username, .password); empty copies both fields.
+    template: Mapping[str, str] = field(default_factory=dict)
+
+
+def secret_uses(bp: "Blueprint") -> list[SecretUse]:
+    uses: list[SecretUse] = []
+    if bp.enable_ai_ml_observability_stack:
+        uses.append(SecretUse("grafana-admin", "monitoring", "grafana-admin",
+                              template={"admin-user": "{{ .username }}", "admin-password": "{{ .password }}"}))
+        if bp.needs_opensearch:
+            uses.append(SecretUse("opensearch-admin", "logging", "opensearch-admin"))
+    if bp.enable_argocd:
+        # Argo CD reads a bcrypt hash from argocd-secret; the plain password stays in Secrets Manager.
+        uses.append(SecretUse("argocd-admin", "argocd", "argocd-secret",
+                              template={"admin.password": "{{ .password | bcrypt }}",
+                                        "admin.passwordMtime": "2026-01-01T00:00:00Z"}))
+    if bp.enable_mlflow:
+        uses.append(SecretUse("mlflow-admin", "mlflow", "mlflow-admin"))
+    return uses
+
+
+def secret_id(bp: "Blueprint", use: SecretUse) -> str:
+    return f"{bp.name}/{use.purpose}"
+
+
+def _objects(ctx: AddonContext) -> dict[str, Any]:
+    bp = ctx.blueprint
+    objects: list[dict[str, Any]] = [{
+        "apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore",
+        "metadata": {"name": STORE_NAME},
+        # No auth block: the controller's Pod Identity role is the only credential it has.
+        "spec": {"provider": {"aws": {"service": "SecretsManager", "region": bp.region}}},
+    }]
+    for ns in sorted({u.namespace for u in secret_uses(bp)}):
+        objects.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    for use in secret_uses(bp):
+        target: dict[str, Any] = {"name": use.secret_name, "creationPolicy": "Owner", "deletionPolicy": "Retain"}
+        if use.template:
+            target["template"] = {"engineVersion": "v2", "data": dict(use.template)}
+        objects.append({
+            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "metadata": {"name": use.secret_name, "namespace": use.namespace},
+            "spec": {
+                "refreshInterval": "1h",
+                "secretStoreRef": {"kind": "ClusterSecretStore", "name": STORE_NAME},
+                "target": target,
+                "dataFrom": [{"extract": {"key": secret_id(bp, use)}}],
+            },
+        })
+    return {"objects": objects}
+
+
+def _eso_values(ctx: AddonContext) -> dict[str, Any]:
+    return {"installCRDs": True, "serviceAccount": {"name": ESO_SERVICE_ACCOUNT}}
+
+
+ADDONS = [
+    AddOn("external-secrets", ESO_NAMESPACE, enabled=lambda bp: bool(secret_uses(bp)),
+          chart=versions.CHARTS["external-secrets"], computed_values=_eso_values, sync_wave=-9),
+    AddOn("platform-secrets", ESO_NAMESPACE, enabled=lambda bp: bool(secret_uses(bp)),
+          depends_on=("external-secrets",), computed_values=_objects, sync_wave=-7),
+]
