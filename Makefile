@@ -5,6 +5,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # jsii warns that Node 20 is end-of-life; it works, and the value names the major version to silence.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# Air-gapped provider installs: this machine image carries a terraform filesystem mirror at /opt/tf-plugins; elsewhere
+# set MLPLAT_PROVIDER_MIRROR yourself, or leave it empty to install providers from the registry.
+MLPLAT_PROVIDER_MIRROR ?= $(firstword $(wildcard /opt/tf-plugins))
+export MLPLAT_PROVIDER_MIRROR
 
 .PHONY: run test test-fast bench synth docs tools clean
 

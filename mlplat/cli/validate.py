@@ -1,0 +1,49 @@
+"""`mlplat validate`: check the blueprint, synthesize, run the offline checks, and `terraform validate` the AWS
+layer (unless --blueprint-only)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from mlplat.blueprint import load
+from mlplat.checks import check_kubernetes_stack
+from mlplat.cli.base import Command
+from mlplat.errors import MlplatError
+from mlplat.workflow import session
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    bp = load(args.blueprint)
+    result: dict[str, Any] = {"blueprint": str(args.blueprint), "name": bp.name, "enabled_pools":
+                              [p.name for p in bp.enabled_pools]}
+    if args.blueprint_only:
+        return result
+    with session(args.blueprint, local=args.local, provider_mirror=args.provider_mirror, quiet=args.json) as s:
+        checks = check_kubernetes_stack(s.kubernetes_stack / "cdk.tf.json")
+        if checks.problems:
+            raise MlplatError("offline checks of the Kubernetes layer failed:\n" + "\n".join(checks.problems))
+        tf = s.terraform()
+        tf.env["TF_DATA_DIR"] = str(s.work_dir / ".validate-data")  # keep validate's init out of the stack's
+        tf.init(s.aws_stack, backend=False)
+        tf.validate(s.aws_stack)
+        result.update({"kubernetes_checks": checks.as_dict(), "terraform_validate": {s.aws_stack.name: "valid"}})
+    return result
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--blueprint-only", action="store_true", help="only parse and check the blueprint")
+
+
+def render(r: dict[str, Any]) -> str:
+    lines = [f"{r['blueprint']}: valid (platform {r['name']}, pools: {', '.join(r['enabled_pools'])})"]
+    if "kubernetes_checks" in r:
+        k = r["kubernetes_checks"]
+        lines.append(f"kubernetes layer: {k['releases']} releases, {k['objects']} objects, "
+                     f"{k['core_objects_validated']} core objects schema-checked")
+        lines += [f"note: {n}" for n in k["notes"]]
+        lines += [f"{stack}: terraform validate ok" for stack in r["terraform_validate"]]
+    return "\n".join(lines)
+
+
+COMMAND = Command("validate", "check a blueprint and the stacks it synthesizes", run, render, add_arguments)
