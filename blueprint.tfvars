@@ -11,4 +11,3 @@ enable_efs = true
 enable_fsx = true
 fsx_deployment_type  = "PERSISTENT_2"
 fsx_storage_capacity = 1200
-fsx_throughput       = 125

@@ -3,6 +3,7 @@
 A field's metadata carries its documentation and constraints:
     doc       what the key does (the README reference is generated from it)
     choices   allowed values
+    aliases   names users may reach for instead (suggested in "did you mean")
     minimum / maximum   inclusive bounds for numbers
     pattern   regular expression a string (or each list item) must match, with `pattern_doc` saying it in words
 Problems are collected as (path, message) pairs; the caller turns the path into file:line.
@@ -88,7 +89,9 @@ def _check_constraints(value: Any, meta: typing.Mapping[str, Any], path: Path, p
     choices = meta.get("choices")
     if choices is not None and value not in choices:
         listed = ", ".join(repr(c) for c in choices)
-        hint = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
+        # Suggestions help with typos in words, not with numbers or versions.
+        hint = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1) if any(
+            ch.isalpha() for ch in str(value)) else []
         extra = f"; did you mean {hint[0]!r}?" if hint else ""
         problems.add(path, f"expected one of {listed}, got {describe(value)}{extra}")
         return False
@@ -201,7 +204,8 @@ def build(cls: type, data: dict[str, Any], path: Path, problems: Problems) -> An
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in fields:
-            hint = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
+            aliases = {a: n for n, f in fields.items() for a in f.metadata.get("aliases", ())}
+            hint = [aliases[key]] if key in aliases else difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
             extra = f"; did you mean {hint[0]!r}?" if hint else ""
             problems.add(path + (key,), f"unknown key{extra}")
             continue

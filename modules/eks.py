@@ -79,6 +79,7 @@ class EksClusterModule(Construct):
         super().__init__(scope, id)
         c = config
         p = c.partition
+        self.name = c.name
         cluster_role = IamRole(self, "cluster-role", name=f"{c.name}-cluster",
                                assume_role_policy=service_trust("eks.amazonaws.com"))
         IamRolePolicyAttachment(self, "cluster-policy", role=cluster_role.name,
@@ -176,7 +177,7 @@ class EksClusterModule(Construct):
     def _addon(self, spec: AddonSpec, partition: str, after: list | None = None) -> EksAddon:
         associations = []
         if spec.service_account:
-            role = IamRole(self, f"{spec.name}-role", name=f"{self.cluster.name}-{spec.name}"[:64],
+            role = IamRole(self, f"{spec.name}-role", name=f"{self.name}-{spec.name}"[:64],
                            assume_role_policy=POD_IDENTITY_TRUST)
             for pol in spec.managed_policies:
                 IamRolePolicyAttachment(self, f"{spec.name}-{pol.split('/')[-1]}", role=role.name,

@@ -32,7 +32,8 @@ INTERRUPTION_EVENTS = {
 
 @dataclass(frozen=True)
 class KarpenterAwsConfig:
-    cluster_name: str
+    name: str  # platform name: prefixes role and queue names
+    cluster_name: str  # the cluster resource's name attribute, so associations wait for the cluster
     cluster_arn: str
     region: str
     account_id: str
@@ -43,9 +44,9 @@ def controller_policy(c: KarpenterAwsConfig, node_role_arn: str, queue_arn: str)
     """Karpenter v1's controller policy, scoped to this cluster's tags (after the upstream CloudFormation template)."""
     arn = f"arn:{c.partition}"
     region_scope = {"StringEquals": {"aws:RequestedRegion": c.region}}
-    owned = {f"aws:RequestTag/kubernetes.io/cluster/{c.cluster_name}": "owned",
-             "aws:RequestTag/eks:eks-cluster-name": c.cluster_name}
-    owned_resource = {f"aws:ResourceTag/kubernetes.io/cluster/{c.cluster_name}": "owned"}
+    owned = {f"aws:RequestTag/kubernetes.io/cluster/{c.name}": "owned",
+             "aws:RequestTag/eks:eks-cluster-name": c.name}
+    owned_resource = {f"aws:ResourceTag/kubernetes.io/cluster/{c.name}": "owned"}
     return policy(
         allow(["ec2:RunInstances", "ec2:CreateFleet"],
               [f"{arn}:ec2:{c.region}::image/*", f"{arn}:ec2:{c.region}::snapshot/*",
@@ -87,7 +88,7 @@ def controller_policy(c: KarpenterAwsConfig, node_role_arn: str, queue_arn: str)
         allow(["iam:CreateInstanceProfile", "iam:TagInstanceProfile", "iam:AddRoleToInstanceProfile",
                "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"],
               f"{arn}:iam::{c.account_id}:instance-profile/*", sid="ScopedInstanceProfileActions",
-              condition={"StringEquals": {f"aws:ResourceTag/kubernetes.io/cluster/{c.cluster_name}": "owned",
+              condition={"StringEquals": {f"aws:ResourceTag/kubernetes.io/cluster/{c.name}": "owned",
                                           "aws:ResourceTag/topology.kubernetes.io/region": c.region},
                          "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"}}),
         allow(["iam:GetInstanceProfile", "iam:ListInstanceProfiles"], sid="InstanceProfileRead"),
@@ -99,7 +100,7 @@ class KarpenterAws(Construct):
     def __init__(self, scope: Construct, id: str, config: KarpenterAwsConfig) -> None:
         super().__init__(scope, id)
         c = config
-        self.node_role = IamRole(self, "node-role", name=f"{c.cluster_name}-karpenter-node",
+        self.node_role = IamRole(self, "node-role", name=f"{c.name}-karpenter-node",
                                  assume_role_policy=service_trust("ec2.amazonaws.com"))
         for pol in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"):
             IamRolePolicyAttachment(self, f"node-{pol}", role=self.node_role.name,
@@ -108,7 +109,7 @@ class KarpenterAws(Construct):
         EksAccessEntry(self, "node-access", cluster_name=c.cluster_name, principal_arn=self.node_role.arn,
                        type="EC2_LINUX")
 
-        self.queue = SqsQueue(self, "queue", name=f"{c.cluster_name}-karpenter", message_retention_seconds=300,
+        self.queue = SqsQueue(self, "queue", name=f"{c.name}-karpenter", message_retention_seconds=300,
                               sqs_managed_sse_enabled=True)
         SqsQueuePolicy(self, "queue-policy", queue_url=self.queue.url, policy=policy(
             {"Sid": "EventBridgeAndSQS", "Effect": "Allow",
@@ -118,12 +119,12 @@ class KarpenterAws(Construct):
              "Resource": self.queue.arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
         ))
         for event, pattern in INTERRUPTION_EVENTS.items():
-            rule = CloudwatchEventRule(self, f"rule-{event}", name=f"{c.cluster_name}-karpenter-{event}",
+            rule = CloudwatchEventRule(self, f"rule-{event}", name=f"{c.name}-karpenter-{event}",
                                        event_pattern=json.dumps(pattern, sort_keys=True))
             CloudwatchEventTarget(self, f"target-{event}", rule=rule.name, target_id="karpenter-queue",
                                   arn=self.queue.arn)
 
-        self.controller_role = IamRole(self, "controller-role", name=f"{c.cluster_name}-karpenter-controller",
+        self.controller_role = IamRole(self, "controller-role", name=f"{c.name}-karpenter-controller",
                                        assume_role_policy=POD_IDENTITY_TRUST)
         IamRolePolicy(self, "controller-policy", role=self.controller_role.id,
                       policy=controller_policy(c, self.node_role.arn, self.queue.arn))

@@ -14,6 +14,7 @@ from modules.common import POD_IDENTITY_TRUST, allow, policy
 
 @dataclass(frozen=True)
 class SecretAccessConfig:
+    name: str  # platform name, prefixes the role
     cluster_name: str
     region: str
     namespace: str
@@ -26,7 +27,7 @@ class SecretReader(Construct):
     def __init__(self, scope: Construct, id: str, config: SecretAccessConfig) -> None:
         super().__init__(scope, id)
         c = config
-        self.role = IamRole(self, "role", name=f"{c.cluster_name}-external-secrets",
+        self.role = IamRole(self, "role", name=f"{c.name}-external-secrets",
                             assume_role_policy=POD_IDENTITY_TRUST)
         IamRolePolicy(self, "policy", role=self.role.id, policy=policy(
             allow(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], list(c.secret_arns),

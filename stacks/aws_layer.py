@@ -50,7 +50,7 @@ class AwsLayer(TerraformStack):
             system_disk_gib=bp.system_node_disk_gib, enable_efs_csi=bp.enable_efs, enable_fsx_csi=bp.enable_fsx,
         ))
         self.karpenter = KarpenterAws(self, "karpenter", KarpenterAwsConfig(
-            cluster_name=self.eks.cluster.name, cluster_arn=self.eks.cluster.arn, region=bp.region,
+            name=bp.name, cluster_name=self.eks.cluster.name, cluster_arn=self.eks.cluster.arn, region=bp.region,
             account_id=account_id, partition=partition,
         ))
         self.efs = None
@@ -84,7 +84,7 @@ class AwsLayer(TerraformStack):
         }
         if self.secrets:
             SecretReader(self, "secret-reader", SecretAccessConfig(
-                cluster_name=self.eks.cluster.name, region=bp.region, namespace=ESO_NAMESPACE,
+                name=bp.name, cluster_name=self.eks.cluster.name, region=bp.region, namespace=ESO_NAMESPACE,
                 service_account=ESO_SERVICE_ACCOUNT, secret_arns=tuple(s.arn for s in self.secrets.values()),
                 kms_key_arn=self.key.arn,
             ))

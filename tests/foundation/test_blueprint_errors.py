@@ -1,0 +1,111 @@
+"""Malformed blueprints: each exits 2 through the CLI with exactly one line `file:line: key: message`, no traceback."""
+
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from mlplat.cli import main
+
+# (name, blueprint text, the exact error message after "<file>:")
+CASES = [
+    ("unknown key", 'nme = "demo"\n', "1: nme: unknown key; did you mean 'name'?"),
+    ("unknown toggle", 'region = "us-west-2"\nenable_argcd = true\n', "2: enable_argcd: unknown key; did you mean 'enable_argocd'?"),
+    ("wrong type", "name = 3\n", "1: name: expected a string, got 3"),
+    ("bad name", 'name = "ML_Platform"\n',
+     "1: name: expected 3-32 lowercase letters, digits and hyphens, starting with a letter, got 'ML_Platform'"),
+    ("bool as string", 'enable_efs = "yes"\n', "1: enable_efs: expected true or false, got 'yes'"),
+    ("bad region", 'region = "mars-1"\n', "1: region: expected an AWS region name such as 'us-west-2', got 'mars-1'"),
+    ("unsupported eks version", 'eks_cluster_version = "1.25"\n',
+     "1: eks_cluster_version: expected one of '1.31', '1.32', '1.33', '1.34', got '1.25'"),
+    ("az count too high", "availability_zones_count = 9\n",
+     "1: availability_zones_count: expected a number between 2 and 6, got 9"),
+    ("neuron az outside", 'neuron_az = "us-west-2d"\n',
+     "1: neuron_az: expected one of the platform's availability zones (us-west-2a, us-west-2b), got 'us-west-2d'"),
+    ("efa az outside", 'azs = ["us-west-2a", "us-west-2c"]\ncuda_efa_az = "us-west-2b"\n',
+     "2: cuda_efa_az: expected one of the platform's availability zones (us-west-2a, us-west-2c), got 'us-west-2b'"),
+    ("azs and count", 'azs = ["us-west-2a", "us-west-2b"]\navailability_zones_count = 3\n',
+     "2: availability_zones_count: set either azs or availability_zones_count, not both"),
+    ("az of other region", 'azs = ["us-west-2a", "us-east-1b"]\n',
+     "1: azs[1]: expected an availability zone of region 'us-west-2', got 'us-east-1b'"),
+    ("single az", 'azs = ["us-west-2a"]\n', "1: azs: expected at least 2 availability zones (EKS needs two), got 1"),
+    ("vpc too small", 'vpc_cidr = "10.0.0.0/24"\n', "1: vpc_cidr: expected an IPv4 network from /16 to /20, got '10.0.0.0/24'"),
+    ("vpc public", 'vpc_cidr = "8.8.0.0/16"\n', "1: vpc_cidr: expected a private (RFC 1918) range, got '8.8.0.0/16'"),
+    ("vpc not a cidr", 'vpc_cidr = "10.1.0.1/16"\n',
+     "1: vpc_cidr: expected an IPv4 network such as '10.1.0.0/16', got '10.1.0.1/16'"),
+    ("bad public cidr", 'cluster_endpoint_public_access_cidrs = ["203.0.113.7/24"]\n',
+     "1: cluster_endpoint_public_access_cidrs[0]: expected a CIDR such as '203.0.113.0/24', got '203.0.113.7/24'"),
+    ("bad admin arn", 'admin_principal_arns = ["admin"]\n',
+     "1: admin_principal_arns[0]: expected an IAM role or user ARN such as 'arn:aws:iam::123456789012:role/Admin', "
+     "got 'admin'"),
+    ("fsx capacity", "fsx_storage_capacity = 1300\n",
+     "1: fsx_storage_capacity: expected 1200, 2400 or a multiple of 2400 (FSx for Lustre SSD sizes), got 1300"),
+    ("fsx capacity too small", "fsx_storage_capacity = 600\n",
+     "1: fsx_storage_capacity: expected a number between 1200 and 2400000, got 600"),
+    ("fsx type", 'fsx_deployment_type = "PERSISTENT_1"\n',
+     "1: fsx_deployment_type: expected one of 'PERSISTENT_2', 'SCRATCH_2', got 'PERSISTENT_1'; did you mean 'PERSISTENT_2'?"),
+    ("fsx throughput", "fsx_throughput = 200\n", "1: fsx_throughput: expected one of 125, 250, 500, 1000, got 200"),
+    ("scratch with throughput", 'fsx_deployment_type = "SCRATCH_2"\nfsx_throughput = 250\n',
+     "2: fsx_throughput: SCRATCH_2 has a fixed throughput; remove fsx_throughput or use PERSISTENT_2"),
+    ("fsx s3 path", 'fsx_s3_import_path = "bucket/prefix"\n',
+     "1: fsx_s3_import_path: expected an S3 URL such as 's3://my-bucket/prefix', got 'bucket/prefix'"),
+    ("system sizes", "system_node_min_size = 3\nsystem_node_desired_size = 2\n",
+     "2: system_node_desired_size: expected system_node_min_size <= system_node_desired_size <= system_node_max_size, "
+     "got 3 <= 2 <= 4"),
+    ("duplicate list items", 'system_node_instance_types = ["m6i.large", "m6i.large"]\n',
+     "1: system_node_instance_types: expected each item once, got duplicates 'm6i.large'"),
+    ("reserved tag", 'tags = { "aws:owner" = "me" }\n', "1: tags.aws:owner: tag keys starting with 'aws:' are reserved by AWS"),
+    ("tag value type", "tags = { team = 5 }\n", "1: tags.team: expected a string, got 5"),
+    ("expression", "name = var.name\n",
+     "1: name: expected a literal value (a string); variables, functions and expressions are not evaluated in a "
+     "blueprint, got '${var.name}'"),
+    ("syntax", 'name = "demo"\nregion = = "us-west-2"\n',
+     "2: syntax: not valid HCL near '='; expected `key = value` lines (see blueprints/ for examples)"),
+    ("unknown pool", "nodepools = {\n  gpux = {}\n}\n", "2: nodepools.gpux: unknown node pool; did you mean 'gpu'?"),
+    ("unknown pool key", "nodepools = {\n  gpu = {\n    max_gpus = 4\n  }\n}\n", "3: nodepools.gpu.max_gpus: unknown key; did you mean 'max_accelerators'?"),
+    ("unknown addon values", 'addon_values = { karpenterr = "x.yaml" }\n',
+     "1: addon_values.karpenterr: unknown add-on; did you mean 'karpenter'?"),
+    ("missing values file", 'addon_values = { karpenter = "nope.yaml" }\n',
+     "1: addon_values.karpenter: values file '{dir}/nope.yaml' not found"),
+]
+
+
+def run_cli(path: Path) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["validate", "--blueprint-only", "--blueprint", str(path)])
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_there_are_at_least_twenty_kinds_of_malformed_blueprint():
+    assert len({name for name, _, _ in CASES}) >= 20
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_malformed_blueprint_exits_2_with_file_line_key(tmp_path, name, text, expected):
+    path = tmp_path / "bad.tfvars"
+    path.write_text(text)
+    code, out, err = run_cli(path)
+    assert code == 2
+    assert err == f"error: {path}:{expected.replace('{dir}', str(tmp_path))}\n"
+    assert "Traceback" not in err and out == ""
+
+
+def test_every_problem_is_reported_in_line_order(tmp_path):
+    path = tmp_path / "bad.tfvars"
+    path.write_text('enable_fsx = "yes"\nnme = "x"\nfsx_storage_capacity = 1300\n')
+    code, _, err = run_cli(path)
+    assert code == 2
+    assert err.splitlines() == [
+        f"error: {path}:1: enable_fsx: expected true or false, got 'yes'",
+        f"{path}:2: nme: unknown key; did you mean 'name'?",
+    ]
+
+
+def test_missing_file_says_how_to_create_one(tmp_path):
+    code, _, err = run_cli(tmp_path / "absent.tfvars")
+    assert code == 2
+    assert err == f"error: {tmp_path / 'absent.tfvars'}:0: blueprint: file not found; create one with `mlplat init` or pass --blueprint PATH\n"
