@@ -1,0 +1,31 @@
+# Every pool and every module on: the superset the tests and the benchmark use.
+name                     = "everything"
+region                   = "us-west-2"
+availability_zones_count = 4
+single_nat_gateway       = false
+neuron_az                = "us-west-2d"
+cuda_efa_az              = "us-west-2c"
+
+cluster_endpoint_public_access_cidrs = ["203.0.113.0/24"]
+admin_principal_arns                 = ["arn:aws:iam::123456789012:role/PlatformAdmin"]
+
+enable_efs           = true
+enable_fsx           = true
+fsx_storage_capacity = 2400
+fsx_throughput       = 250
+
+nodepools = {
+  cpu         = { enabled = true }
+  gpu-efa     = { enabled = true }
+  neuron      = { enabled = true }
+  inferentia1 = { enabled = true }
+}
+
+enable_argocd                    = true
+enable_ai_ml_observability_stack = true
+enable_kueue                     = true
+enable_mlflow                    = true
+
+tags = {
+  team = "ml-platform"
+}

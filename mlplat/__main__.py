@@ -1,0 +1,5 @@
+"""`python -m mlplat` is the `mlplat` command."""
+
+from mlplat.cli import main
+
+raise SystemExit(main())

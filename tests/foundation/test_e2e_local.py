@@ -1,0 +1,49 @@
+"""End to end on the embedded AWS, through the CLI as a pipeline would call it: deploy, a second plan shows no
+changes, destroy leaves no resources in the emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.paths import ROOT
+from tests.support.terraform import mirror
+
+pytestmark = pytest.mark.e2e
+
+
+def mlplat(args: list[str], cwd) -> dict:
+    env = {**os.environ, "MLPLAT_PROVIDER_MIRROR": str(mirror()), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    proc = subprocess.run([sys.executable, "-m", "mlplat", *args, "--local", "--json",
+                           "--blueprint", str(ROOT / "blueprint.tfvars")],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=1500)
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 0 and result["ok"], result.get("error") or proc.stderr[-3000:]
+    return result
+
+
+def test_deploy_replan_destroy_on_the_embedded_aws(tmp_path):
+    deployed = mlplat(["deploy", "--auto-approve"], tmp_path)
+    created = deployed["stacks"]["mlplat-aws"]
+    assert created["add"] > 60 and created["change"] == 0 and created["remove"] == 0
+    outputs = deployed["outputs"]["mlplat-aws"]
+    assert outputs["cluster_name"] == "mlplat"
+    assert outputs["karpenter_queue_name"] == "mlplat-karpenter"
+    assert outputs["efs_file_system_id"].startswith("fs-") and outputs["fsx_file_system_id"].startswith("fs-")
+    assert deployed["kubernetes"]["applied"] is False
+    assert deployed["kubernetes"]["checks"]["problems"] == []
+
+    replanned = mlplat(["plan"], tmp_path)
+    assert replanned["stacks"] == {"mlplat-aws": {"add": 0, "change": 0, "remove": 0}}
+    assert replanned["changes"] == 0
+
+    assert mlplat(["outputs"], tmp_path)["outputs"]["mlplat-aws"] == outputs
+
+    destroyed = mlplat(["destroy", "--auto-approve"], tmp_path)
+    assert destroyed["stacks"]["mlplat-aws"]["remove"] == created["add"]
+    assert destroyed["emulator_resources_left"] == {}
