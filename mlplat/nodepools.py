@@ -1,14 +1,17 @@
 """Karpenter node pools as typed data: the catalog of pool kinds, the blueprint's overrides, and one render function.
 
-Every pool becomes exactly one NodePool and one EC2NodeClass, rendered by `render()`; nothing else writes them.
+Every pool becomes exactly one NodePool and one EC2NodeClass, rendered by `render()`; nothing else writes them. The
+accelerator switches that decide which device stack serves the pools (GPU operator or device plugin, Neuron node
+recovery) live here too, next to the pools they act on.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from mlplat import versions
 from mlplat.schema import field
@@ -16,14 +19,68 @@ from mlplat.schema import field
 DURATION = r"(\d+(s|m|h))+"
 DURATION_DOC = "a duration such as '30s', '5m' or '720h'"
 CAPACITY_TYPES = ("on-demand", "spot", "reserved")
+# EC2 capacity reservation ids (ODCRs and Capacity Blocks alike): "cr-" and 17 hex digits.
 CAPACITY_RESERVATION = r"cr-[0-9a-f]{17}"
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+TAINT = (r"(?P<key>[a-z0-9.-]+(/[A-Za-z0-9._-]+)?)(=(?P<value>[A-Za-z0-9._-]{1,63}))?"
+         r":(?P<effect>NoSchedule|PreferNoSchedule|NoExecute)")
+TAINT_DOC = "a taint such as 'mlplat.io/dedicated=research:NoSchedule' (key[=value]:effect)"
+MIG_CONFIG = r"all-(disabled|enabled|balanced|[1-7]g\.[0-9]+gb(\.me)?)"
+MIG_CONFIG_DOC = "a MIG profile of the MIG manager such as 'all-1g.10gb', 'all-balanced' or 'all-disabled'"
 
-# Taints the CSI node plugins remove once they are ready, so no pod lands before its volumes can mount.
-CSI_STARTUP_TAINTS = (
-    {"key": "ebs.csi.aws.com/agent-not-ready", "effect": "NoExecute"},
-    {"key": "efs.csi.aws.com/agent-not-ready", "effect": "NoExecute"},
-)
+# Taint keys the platform's node agents (device plugins, exporters, log shipper) tolerate. A pool taint outside
+# this set would keep them off the pool's nodes, so the blueprint rejects it (see `_rules_nodepools`).
+PLATFORM_TAINT_KEYS = ("nvidia.com/gpu", "aws.amazon.com/neuron", "vpc.amazonaws.com/efa", "mlplat.io/cpu-batch",
+                       "mlplat.io/dedicated")
+
+# Taints the CSI node plugins remove once they are ready, so no pod lands before its volumes can mount. Each is
+# only set when its driver runs: a taint nobody removes would keep the node unusable.
+EBS_STARTUP_TAINT = {"key": "ebs.csi.aws.com/agent-not-ready", "effect": "NoExecute"}
+EFS_STARTUP_TAINT = {"key": "efs.csi.aws.com/agent-not-ready", "effect": "NoExecute"}
 FSX_STARTUP_TAINT = {"key": "fsx.csi.aws.com/agent-not-ready", "effect": "NoExecute"}
+
+# After this long draining (e.g. blocked by a PodDisruptionBudget) an expired or drifted node is terminated anyway,
+# so expireAfter is a real upper bound on node age.
+TERMINATION_GRACE_PERIOD = "24h"
+
+ACCELERATOR_LABEL = "mlplat.io/accelerator"
+POOL_LABEL = "mlplat.io/pool"
+EFA_LABEL = "mlplat.io/efa"
+AMI_FAMILY_LABEL = "mlplat.io/ami-family"
+MIG_CONFIG_LABEL = "nvidia.com/mig.config"  # read by the GPU operator's MIG manager
+
+
+@dataclass(frozen=True)
+class FamilyShape:
+    """The smallest size of an instance family: what one node of the pool can be at least (EC2 instance type specs)."""
+
+    smallest: str
+    vcpus: int
+    accelerators: int = 0  # NVIDIA GPUs or Neuron devices (aws.amazon.com/neuron counts devices, not cores)
+    mig: bool = False  # the GPUs support Multi-Instance GPU (A100, H100, H200, B200, B300)
+
+
+FAMILIES: dict[str, FamilyShape] = {
+    # general-purpose and compute CPU families (x86_64)
+    "m6i": FamilyShape("m6i.large", 2), "m6a": FamilyShape("m6a.large", 2), "m7i": FamilyShape("m7i.large", 2),
+    "m7a": FamilyShape("m7a.medium", 1), "r6i": FamilyShape("r6i.large", 2), "r7i": FamilyShape("r7i.large", 2),
+    "c6i": FamilyShape("c6i.large", 2), "c6a": FamilyShape("c6a.large", 2), "c7i": FamilyShape("c7i.large", 2),
+    "c7a": FamilyShape("c7a.medium", 1),
+    # NVIDIA single-node (T4, A10G, L4, L40S, L4 high-memory, RTX PRO 6000 Blackwell)
+    "g4dn": FamilyShape("g4dn.xlarge", 4, 1), "g5": FamilyShape("g5.xlarge", 4, 1),
+    "g6": FamilyShape("g6.xlarge", 4, 1), "g6e": FamilyShape("g6e.xlarge", 4, 1),
+    "gr6": FamilyShape("gr6.4xlarge", 16, 1), "g7e": FamilyShape("g7e.2xlarge", 8, 1),
+    # NVIDIA multi-node with EFA (A100, H100, H200, B200, B300)
+    "p4d": FamilyShape("p4d.24xlarge", 96, 8, mig=True), "p4de": FamilyShape("p4de.24xlarge", 96, 8, mig=True),
+    "p5": FamilyShape("p5.4xlarge", 16, 1, mig=True), "p5e": FamilyShape("p5e.48xlarge", 192, 8, mig=True),
+    "p5en": FamilyShape("p5en.48xlarge", 192, 8, mig=True),
+    "p6-b200": FamilyShape("p6-b200.48xlarge", 192, 8, mig=True),
+    "p6-b300": FamilyShape("p6-b300.48xlarge", 192, 8, mig=True),
+    # AWS Trainium and Inferentia
+    "trn1": FamilyShape("trn1.2xlarge", 8, 1), "trn1n": FamilyShape("trn1n.32xlarge", 128, 16),
+    "trn2": FamilyShape("trn2.3xlarge", 12, 1), "inf2": FamilyShape("inf2.xlarge", 4, 1),
+    "inf1": FamilyShape("inf1.xlarge", 4, 1),
+}
 
 
 @dataclass(frozen=True)
@@ -35,9 +92,9 @@ class PoolKind:
     known_families: tuple[str, ...]
     default_families: tuple[str, ...]
     accelerator: str | None  # extended resource the pool's nodes offer
-    taint_key: str | None
+    taints: tuple[str, ...]  # TAINT syntax
     az_key: str | None  # blueprint key that pins the pool to one AZ's subnet
-    efa: bool = False
+    efa: bool = False  # the pool launches EFA-capable instances: the EFA device plugin serves it
     enabled: bool = False
     capacity_types: tuple[str, ...] = ("on-demand",)
     max_cpu: int = 1000
@@ -49,7 +106,13 @@ class PoolKind:
     consolidate_after: str = "5m"
     expire_after: str = "720h"
     disruption_budget: str = "10%"
+    min_generation: int | None = None  # instance-generation floor for CPU kinds (their family list is open-ended)
 
+
+GPU_TAINT = "nvidia.com/gpu=true:NoSchedule"
+NEURON_TAINT = "aws.amazon.com/neuron=true:NoSchedule"
+# The p pools are for EFA jobs only: single-GPU work that tolerates just nvidia.com/gpu stays on the cheaper g pool.
+EFA_TAINT = "vpc.amazonaws.com/efa=true:NoSchedule"
 
 POOL_KINDS: dict[str, PoolKind] = {
     kind.name: kind
@@ -57,44 +120,61 @@ POOL_KINDS: dict[str, PoolKind] = {
         PoolKind(
             "general", "General-purpose on-demand nodes for platform services (Prometheus, Grafana, Argo CD, MLflow).",
             known_families=("m6i", "m6a", "m7i", "m7a", "r6i", "r7i", "c6i", "c7i"),
-            default_families=("m7i", "m6i", "m7a"), accelerator=None, taint_key=None, az_key=None,
-            enabled=True, max_cpu=256, max_memory_gib=1024, weight=50, root_volume_gib=100,
+            default_families=("m7i", "m6i", "m7a"), accelerator=None, taints=(), az_key=None,
+            enabled=True, max_cpu=256, max_memory_gib=1024, weight=50, root_volume_gib=100, min_generation=6,
         ),
         PoolKind(
             "cpu", "Compute-optimised CPU nodes for data processing (spot first).",
             known_families=("c6i", "c6a", "c7i", "c7a", "m6i", "m7i", "r6i", "r7i"),
-            default_families=("c7i", "c7a", "c6i"), accelerator=None, taint_key="mlplat.io/cpu-batch", az_key=None,
-            capacity_types=("spot", "on-demand"), max_cpu=2000, max_memory_gib=8000, weight=20,
+            default_families=("c7i", "c7a", "c6i"), accelerator=None, taints=("mlplat.io/cpu-batch=true:NoSchedule",),
+            az_key=None, capacity_types=("spot", "on-demand"), max_cpu=2000, max_memory_gib=8000, weight=20,
+            min_generation=6,
         ),
         PoolKind(
             "gpu", "NVIDIA single-node training and inference (g families).",
-            known_families=("g4dn", "g5", "g6", "g6e", "g6f", "gr6", "g7e"),
-            default_families=("g5", "g6", "g6e"), accelerator="nvidia.com/gpu", taint_key="nvidia.com/gpu",
+            known_families=("g4dn", "g5", "g6", "g6e", "gr6", "g7e"),
+            default_families=("g5", "g6", "g6e"), accelerator="nvidia.com/gpu", taints=(GPU_TAINT,),
             az_key=None, enabled=True, capacity_types=("on-demand", "spot"), max_cpu=1536, max_memory_gib=12288,
             max_accelerators=64, root_volume_gib=500,
         ),
         PoolKind(
             "gpu-efa", "NVIDIA multi-node training with EFA (p families), pinned to cuda_efa_az.",
-            known_families=("p4d", "p4de", "p5", "p5e", "p5en", "p6-b200", "p6e-gb200"),
-            default_families=("p4d", "p5", "p5e", "p5en"), accelerator="nvidia.com/gpu", taint_key="nvidia.com/gpu",
-            az_key="cuda_efa_az", efa=True, max_cpu=3072, max_memory_gib=32768, max_accelerators=128,
-            root_volume_gib=1000, consolidate_after="30m",
+            known_families=("p4d", "p4de", "p5", "p5e", "p5en", "p6-b200", "p6-b300"),
+            default_families=("p4d", "p4de", "p5", "p5e", "p5en"), accelerator="nvidia.com/gpu",
+            taints=(GPU_TAINT, EFA_TAINT), az_key="cuda_efa_az", efa=True, max_cpu=3072, max_memory_gib=32768,
+            max_accelerators=128, root_volume_gib=1000, consolidation_policy="WhenEmpty", consolidate_after="30m",
         ),
         PoolKind(
             "neuron", "AWS Trainium and Inferentia2 (trn1, trn1n, trn2, inf2), pinned to neuron_az.",
             known_families=("trn1", "trn1n", "trn2", "inf2"),
-            default_families=("trn1", "trn1n", "inf2"), accelerator="aws.amazon.com/neuron",
-            taint_key="aws.amazon.com/neuron", az_key="neuron_az", efa=True, max_cpu=2048, max_memory_gib=32768,
-            max_accelerators=256, root_volume_gib=500, consolidate_after="30m",
+            default_families=("trn1", "trn1n", "inf2"), accelerator="aws.amazon.com/neuron", taints=(NEURON_TAINT,),
+            az_key="neuron_az", efa=True, max_cpu=2048, max_memory_gib=32768, max_accelerators=256,
+            root_volume_gib=500, consolidation_policy="WhenEmpty", consolidate_after="30m",
         ),
         PoolKind(
             "inferentia1", "AWS Inferentia1 (inf1) for serving.",
             known_families=("inf1",), default_families=("inf1",), accelerator="aws.amazon.com/neuron",
-            taint_key="aws.amazon.com/neuron", az_key=None, max_cpu=512, max_memory_gib=2048, max_accelerators=64,
+            taints=(NEURON_TAINT,), az_key=None, max_cpu=512, max_memory_gib=2048, max_accelerators=64,
             root_volume_gib=200,
         ),
     )
 }
+
+
+def parse_taint(text: str) -> dict[str, str]:
+    """'key=value:Effect' -> a Kubernetes taint (the value is optional)."""
+    m = re.fullmatch(TAINT, text)
+    if m is None:
+        raise ValueError(f"not a taint: {text!r}")
+    taint = {"key": m["key"], "effect": m["effect"]}
+    if m["value"] is not None:
+        taint["value"] = m["value"]
+    return taint
+
+
+def toleration(taint: Mapping[str, str]) -> dict[str, str]:
+    """The toleration of exactly this taint's key and effect (whatever its value)."""
+    return {"key": taint["key"], "operator": "Exists", "effect": taint["effect"]}
 
 
 @dataclass(frozen=True)
@@ -111,24 +191,37 @@ class NodePoolBlueprint:
     )
     max_cpu: int | None = field(None, "Pool limit on total vCPUs.", minimum=1)
     max_memory_gib: int | None = field(None, "Pool limit on total memory (GiB).", minimum=1)
-    max_accelerators: int | None = field(None, "Pool limit on GPUs / Neuron devices.", minimum=0)
+    max_accelerators: int | None = field(None, "Pool limit on GPUs / Neuron devices.", minimum=0,
+                                         aliases=("max_gpus", "max_neuron_devices", "gpu_limit"))
     weight: int | None = field(None, "Karpenter preference among matching pools (higher first).", minimum=1, maximum=100)
     ami_family: str | None = field(None, "Node OS image family.", choices=("al2023", "bottlerocket"))
     root_volume_gib: int | None = field(None, "Encrypted gp3 root/data volume size (GiB).", minimum=20, maximum=16384)
     consolidation_policy: str | None = field(
         None, "When Karpenter may replace nodes.", choices=("WhenEmpty", "WhenEmptyOrUnderutilized"),
     )
-    consolidate_after: str | None = field(None, "Idle time before consolidation.", pattern=DURATION, pattern_doc=DURATION_DOC)
+    consolidate_after: str | None = field(
+        None, "Idle time before consolidation, or 'Never'.", pattern=DURATION + "|Never",
+        pattern_doc=DURATION_DOC + " or 'Never'",
+    )
     expire_after: str | None = field(
         None, "Maximum node lifetime, or 'Never'.", pattern=DURATION + "|Never", pattern_doc=DURATION_DOC + " or 'Never'",
     )
     disruption_budget: str | None = field(
-        None, "Nodes Karpenter may disrupt at once (count or percentage).", pattern=r"\d+%?",
-        pattern_doc="a node count such as '2' or a percentage such as '10%'",
+        None, "Nodes Karpenter may disrupt at once (count or percentage).", pattern=r"(100|[0-9]{1,2})%|[0-9]+",
+        pattern_doc="a node count such as '2' or a percentage up to '100%' such as '10%'",
     )
     capacity_reservation_ids: tuple[str, ...] = field(
         (), "ODCR or Capacity Block ids the pool may use (adds 'reserved' capacity).", unique=True,
         pattern=CAPACITY_RESERVATION, pattern_doc="a capacity reservation id such as 'cr-0123456789abcdef0'",
+    )
+    taints: tuple[str, ...] | None = field(
+        None, "Node taints replacing the pool kind's (key[=value]:effect); keys must be ones the platform tolerates.",
+        unique=True, pattern=TAINT, pattern_doc=TAINT_DOC,
+    )
+    mig_config: str | None = field(
+        None, "MIG profile the GPU operator's MIG manager applies to this pool's GPUs (needs "
+        "enable_nvidia_gpu_operator and A100/H100/H200/B200/B300 families).", pattern=MIG_CONFIG,
+        pattern_doc=MIG_CONFIG_DOC,
     )
     _explicit: frozenset[str] = dataclasses.field(default=frozenset(), repr=False, compare=False)
 
@@ -144,34 +237,112 @@ class NodePoolKeys:
         ("ml-workloads",), "Namespaces where users run jobs: shared volumes (PVCs) and Kueue LocalQueues go there.",
         unique=True, pattern=r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", pattern_doc="a Kubernetes namespace name",
     )
+    enable_nvidia_gpu_operator: bool = field(
+        False, "Serve the NVIDIA pools with the GPU operator (device plugin, GPU feature discovery, MIG manager) "
+        "instead of the NVIDIA device plugin chart.",
+    )
+    nvidia_mig_strategy: str = field(
+        "single", "How the GPU operator exposes MIG slices: 'single' (as nvidia.com/gpu) or 'mixed' "
+        "(as nvidia.com/mig-<profile>).", choices=("single", "mixed"),
+    )
+    enable_neuron_node_recovery: bool = field(
+        False, "Let the Neuron node problem detector replace nodes with uncorrectable Neuron hardware errors, "
+        "instead of only reporting the NeuronHealth condition.",
+    )
 
     def _rules_nodepools(self) -> list[tuple[tuple[str, ...], str]]:
         out: list[tuple[tuple[str, ...], str]] = []
-        for name, pool in self.nodepools.items():
-            kind = POOL_KINDS[name]
-            families = pool.instance_families or ()
-            for fam in families:
-                if fam not in kind.known_families:
-                    out.append((("nodepools", name, "instance_families"),
-                                f"unknown instance family {fam!r} for the {name} pool; expected one of "
-                                f"{', '.join(kind.known_families)}"))
-            if pool.instance_families == ():
-                out.append((("nodepools", name, "instance_families"), "expected at least one instance family"))
-            enabled = pool.enabled if pool.enabled is not None else kind.enabled
-            if enabled and kind.az_key and getattr(self, kind.az_key) is None:
-                out.append((("nodepools", name, "enabled"),
-                            f"the {name} pool is pinned to one AZ: set {kind.az_key} to one of the platform's zones"))
-            if pool.capacity_types and "reserved" in pool.capacity_types and not pool.capacity_reservation_ids:
-                out.append((("nodepools", name, "capacity_types"),
-                            "'reserved' needs capacity_reservation_ids naming the ODCRs or Capacity Blocks"))
-            if kind.accelerator and pool.max_accelerators == 0 and enabled:
-                out.append((("nodepools", name, "max_accelerators"),
-                            f"expected at least 1 {kind.accelerator}: a limit of 0 lets the pool launch no node"))
+        for name, overrides in self.nodepools.items():
+            out.extend(_pool_problems(self, resolve(name, overrides), overrides))
+        if self.enable_nvidia_gpu_operator and not self.pools_offering("nvidia.com/gpu"):
+            out.append((("enable_nvidia_gpu_operator",), "the GPU operator serves the NVIDIA pools, but none is "
+                                                         "enabled: enable the gpu or gpu-efa pool, or remove "
+                                                         "enable_nvidia_gpu_operator"))
+        if "nvidia_mig_strategy" in self._explicit and not self.enable_nvidia_gpu_operator:
+            out.append((("nvidia_mig_strategy",), "MIG is managed by the GPU operator: set enable_nvidia_gpu_operator "
+                                                  "= true or remove nvidia_mig_strategy"))
+        if self.enable_neuron_node_recovery and not any(p.kind.accelerator == "aws.amazon.com/neuron"
+                                                        for p in self.enabled_pools):
+            out.append((("enable_neuron_node_recovery",), "node recovery watches Neuron nodes, but no Neuron pool is "
+                                                          "enabled: enable the neuron or inferentia1 pool, or remove "
+                                                          "enable_neuron_node_recovery"))
+        for i, ns in enumerate(self.workload_namespaces):
+            if ns == "default" or ns.startswith("kube-"):
+                out.append((("workload_namespaces", f"[{i}]"), f"{ns!r} is a Kubernetes system namespace; workload "
+                                                               f"namespaces must be the users' own, such as "
+                                                               f"'ml-workloads'"))
         return out
 
     @property
     def enabled_pools(self) -> tuple["NodePoolSpec", ...]:
         return tuple(p for p in (resolve(name, self.nodepools.get(name)) for name in POOL_KINDS) if p.enabled)
+
+    def pools_offering(self, accelerator: str) -> tuple["NodePoolSpec", ...]:
+        return tuple(p for p in self.enabled_pools if p.kind.accelerator == accelerator)
+
+    @property
+    def efa_pools(self) -> tuple["NodePoolSpec", ...]:
+        return tuple(p for p in self.enabled_pools if p.kind.efa)
+
+
+def _pool_problems(bp: NodePoolKeys, pool: "NodePoolSpec",
+                   overrides: NodePoolBlueprint) -> list[tuple[tuple[str, ...], str]]:
+    name, kind = pool.name, pool.kind
+
+    def at(key: str) -> tuple[str, ...]:
+        return ("nodepools", name, key)
+
+    out: list[tuple[tuple[str, ...], str]] = []
+    if overrides.instance_families == ():
+        out.append((at("instance_families"), "expected at least one instance family"))
+    unknown = [f for f in pool.instance_families if f not in kind.known_families]
+    for fam in unknown:
+        out.append((at("instance_families"), f"unknown instance family {fam!r} for the {name} pool; expected one of "
+                                             f"{', '.join(kind.known_families)}"))
+    for key in sorted({parse_taint(t)["key"] for t in pool.taint_specs} - set(PLATFORM_TAINT_KEYS)):
+        out.append((at("taints"), f"no toleration matches taint key {key!r}: the platform's node agents (device "
+                                  f"plugins, exporters, log shipper) tolerate only {', '.join(PLATFORM_TAINT_KEYS)}; "
+                                  f"use one of them, e.g. 'mlplat.io/dedicated=<team>:NoSchedule'"))
+    if overrides.capacity_types and "reserved" in overrides.capacity_types and not pool.capacity_reservation_ids:
+        out.append((at("capacity_types"), "'reserved' needs capacity_reservation_ids naming the ODCRs or Capacity "
+                                          "Blocks"))
+    if pool.mig_config is not None:
+        if not bp.enable_nvidia_gpu_operator:
+            out.append((at("mig_config"), "MIG profiles are applied by the GPU operator's MIG manager: set "
+                                          "enable_nvidia_gpu_operator = true"))
+        no_mig = [f for f in pool.instance_families if f not in FAMILIES or not FAMILIES[f].mig]
+        if kind.accelerator != "nvidia.com/gpu" or no_mig:
+            families = ", ".join(no_mig or pool.instance_families)
+            out.append((at("mig_config"), f"MIG needs A100, H100, H200, B200 or B300 GPUs, and {families} have none; "
+                                          f"use p4d, p4de, p5, p5e, p5en, p6-b200 or p6-b300 families or remove "
+                                          f"mig_config"))
+    if not pool.enabled:
+        return out
+    if kind.az_key and getattr(bp, kind.az_key) is None:
+        why = ("EFA jobs need all their nodes in one AZ" if kind.efa and kind.accelerator == "nvidia.com/gpu"
+               else "Trainium capacity is zonal")
+        zones = ", ".join(getattr(bp, "availability_zones", ()))
+        out.append((("nodepools", name), f"the {name} pool is pinned to one AZ ({why}): set {kind.az_key} to one of "
+                                         f"the platform's zones ({zones})"))
+    if bp.enable_nvidia_gpu_operator and kind.accelerator == "nvidia.com/gpu" and pool.ami_family == "bottlerocket":
+        out.append((at("ami_family"), "Bottlerocket's NVIDIA images bring their own driver and device plugin, which "
+                                      "the GPU operator does not manage: use ami_family = \"al2023\" or turn "
+                                      "enable_nvidia_gpu_operator off"))
+    shapes = [FAMILIES[f] for f in pool.instance_families if not unknown]
+    if shapes:
+        cpu_shape = min(shapes, key=lambda s: s.vcpus)
+        if pool.max_cpu < cpu_shape.vcpus:
+            out.append((at("max_cpu"), f"max_cpu = {pool.max_cpu} is below one node: the smallest instance the pool "
+                                       f"may launch ({cpu_shape.smallest}) has {cpu_shape.vcpus} vCPUs; set at least "
+                                       f"{cpu_shape.vcpus}"))
+        if kind.accelerator:
+            acc_shape = min(shapes, key=lambda s: s.accelerators)
+            if pool.max_accelerators < acc_shape.accelerators:
+                out.append((at("max_accelerators"),
+                            f"max_accelerators = {pool.max_accelerators} is below one node: the smallest instance the "
+                            f"pool may launch ({acc_shape.smallest}) has {acc_shape.accelerators} {kind.accelerator}; "
+                            f"set at least {acc_shape.accelerators}"))
+    return out
 
 
 @dataclass(frozen=True)
@@ -194,24 +365,27 @@ class NodePoolSpec:
     expire_after: str
     disruption_budget: str
     capacity_reservation_ids: tuple[str, ...]
+    taint_specs: tuple[str, ...]
+    mig_config: str | None
 
     @property
     def taints(self) -> tuple[dict[str, str], ...]:
-        if self.kind.taint_key is None:
-            return ()
-        taints = [{"key": self.kind.taint_key, "value": "true", "effect": "NoSchedule"}]
-        if self.kind.efa:
-            taints.append({"key": "vpc.amazonaws.com/efa", "value": "true", "effect": "NoSchedule"})
-        return tuple(taints)
+        return tuple(parse_taint(t) for t in self.taint_specs)
 
     @property
     def labels(self) -> dict[str, str]:
-        return {
-            "mlplat.io/pool": self.name,
-            "mlplat.io/accelerator": {None: "none", "nvidia.com/gpu": "nvidia", "aws.amazon.com/neuron": "neuron"}[
+        labels = {
+            POOL_LABEL: self.name,
+            ACCELERATOR_LABEL: {None: "none", "nvidia.com/gpu": "nvidia", "aws.amazon.com/neuron": "neuron"}[
                 self.kind.accelerator
             ],
+            AMI_FAMILY_LABEL: self.ami_family,
         }
+        if self.kind.efa:
+            labels[EFA_LABEL] = "true"
+        if self.mig_config:
+            labels[MIG_CONFIG_LABEL] = self.mig_config
+        return labels
 
 
 def resolve(name: str, overrides: NodePoolBlueprint | None) -> NodePoolSpec:
@@ -235,7 +409,8 @@ def resolve(name: str, overrides: NodePoolBlueprint | None) -> NodePoolSpec:
         consolidate_after=pick("consolidate_after", kind.consolidate_after),
         expire_after=pick("expire_after", kind.expire_after),
         disruption_budget=pick("disruption_budget", kind.disruption_budget),
-        capacity_reservation_ids=o.capacity_reservation_ids,
+        capacity_reservation_ids=o.capacity_reservation_ids, taint_specs=pick("taints", kind.taints),
+        mig_config=o.mig_config,
     )
 
 
@@ -243,6 +418,7 @@ def resolve(name: str, overrides: NodePoolBlueprint | None) -> NodePoolSpec:
 class NodeClassContext:
     cluster_name: str
     node_role_name: str
+    with_efs: bool
     with_fsx: bool
     tags: Mapping[str, str]
 
@@ -260,9 +436,10 @@ def render(pool: NodePoolSpec, ctx: NodeClassContext) -> tuple[dict[str, Any], d
         {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
         {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
     ]
-    if pool.kind.accelerator is None:
-        requirements.append({"key": "karpenter.k8s.aws/instance-generation", "operator": "Gt", "values": ["5"]})
-    startup_taints = list(CSI_STARTUP_TAINTS) + ([FSX_STARTUP_TAINT] if ctx.with_fsx else [])
+    if pool.kind.min_generation is not None:
+        requirements.append({"key": "karpenter.k8s.aws/instance-generation", "operator": "Gt",
+                             "values": [str(pool.kind.min_generation - 1)]})
+    startup_taints = [EBS_STARTUP_TAINT] + [EFS_STARTUP_TAINT] * ctx.with_efs + [FSX_STARTUP_TAINT] * ctx.with_fsx
     limits: dict[str, str] = {"cpu": str(pool.max_cpu), "memory": f"{pool.max_memory_gib}Gi"}
     if pool.kind.accelerator:
         limits[pool.kind.accelerator] = str(pool.max_accelerators)
@@ -277,8 +454,9 @@ def render(pool: NodePoolSpec, ctx: NodeClassContext) -> tuple[dict[str, Any], d
                     "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": pool.name},
                     "requirements": requirements,
                     "taints": [dict(t) for t in pool.taints],
-                    "startupTaints": startup_taints,
+                    "startupTaints": [dict(t) for t in startup_taints],
                     "expireAfter": pool.expire_after,
+                    "terminationGracePeriod": TERMINATION_GRACE_PERIOD,
                 },
             },
             "disruption": {
@@ -303,10 +481,10 @@ def render(pool: NodePoolSpec, ctx: NodeClassContext) -> tuple[dict[str, Any], d
         # Bottlerocket keeps the OS on a small volume and images/containers on the second (data) volume.
         block_devices = [
             {"deviceName": "/dev/xvda", "ebs": {**volume, "volumeSize": "8Gi"}},
-            {"deviceName": "/dev/xvdb", "ebs": volume},
+            {"deviceName": "/dev/xvdb", "ebs": volume, "rootVolume": True},
         ]
     else:
-        block_devices = [{"deviceName": "/dev/xvda", "ebs": volume}]
+        block_devices = [{"deviceName": "/dev/xvda", "ebs": volume, "rootVolume": True}]
     nodeclass: dict[str, Any] = {
         "apiVersion": "karpenter.k8s.aws/v1",
         "kind": "EC2NodeClass",
@@ -316,8 +494,9 @@ def render(pool: NodePoolSpec, ctx: NodeClassContext) -> tuple[dict[str, Any], d
             "amiSelectorTerms": [{"alias": alias}],
             "subnetSelectorTerms": [{"tags": subnet_tags}],
             "securityGroupSelectorTerms": [{"tags": dict(discovery)}],
-            # Hop limit 1: pods get AWS credentials from EKS Pod Identity, never from the node's IMDS, so no
-            # container needs to reach the instance role.
+            # Hop limit 1: a PUT response cannot cross the extra network hop into a pod's network namespace, so
+            # containers cannot fetch the node role's credentials from IMDS; pods get their own through EKS Pod
+            # Identity, and host-network agents (VPC CNI, EFA plugin) still reach IMDS directly.
             "metadataOptions": {
                 "httpEndpoint": "enabled", "httpProtocolIPv6": "disabled", "httpPutResponseHopLimit": 1,
                 "httpTokens": "required",
@@ -325,7 +504,7 @@ def render(pool: NodePoolSpec, ctx: NodeClassContext) -> tuple[dict[str, Any], d
             "blockDeviceMappings": block_devices,
             # Local NVMe (p4d/p5/trn1/g6e ...) is striped into one volume for images and scratch data.
             "instanceStorePolicy": "RAID0",
-            "tags": {**ctx.tags, "mlplat.io/pool": pool.name},
+            "tags": {**ctx.tags, POOL_LABEL: pool.name},
         },
     }
     if pool.capacity_reservation_ids:
@@ -335,4 +514,18 @@ def render(pool: NodePoolSpec, ctx: NodeClassContext) -> tuple[dict[str, Any], d
 
 def toleration_for(pool: NodePoolSpec) -> list[dict[str, str]]:
     """Tolerations a workload needs to land on `pool` (used by add-ons and examples)."""
-    return [{"key": t["key"], "operator": "Exists", "effect": t["effect"]} for t in pool.taints]
+    return [toleration(t) for t in pool.taints]
+
+
+def tolerations_for(pools: Iterable[NodePoolSpec]) -> list[dict[str, str]]:
+    """Tolerations of a node agent that must run on every node of `pools`: exactly their taints, each once."""
+    out: list[dict[str, str]] = []
+    for pool in pools:
+        out.extend(t for t in toleration_for(pool) if t not in out)
+    return out
+
+
+def node_agent_tolerations() -> list[dict[str, str]]:
+    """For DaemonSets that must run on every Karpenter node (exporters, log shippers): every taint key the platform
+    allows on a pool, whatever its value."""
+    return [{"key": key, "operator": "Exists"} for key in PLATFORM_TAINT_KEYS]

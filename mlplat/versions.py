@@ -32,7 +32,9 @@ EKS_MANAGED_ADDONS = (
 )
 
 # Node images: Karpenter's EC2NodeClass alias pins the AMI family release, not "latest", so node images only change
-# when this line changes. v20251120 is an AL2023/Bottlerocket release published for EKS 1.31-1.34.
+# when this line changes. AL2023 v20251120 (awslabs/amazon-eks-ami release notes) ships the standard, nvidia and neuron
+# variants for EKS 1.31-1.34, which the alias picks per instance type; Bottlerocket v1.51.0 sits between v1.50.0
+# (2025-11-06) and v1.52.0 (2025-12-22), after the k8s-1.34 variants arrived in v1.47.0.
 AL2023_AMI_ALIAS = "al2023@v20251120"
 BOTTLEROCKET_AMI_ALIAS = "bottlerocket@v1.51.0"
 
@@ -93,7 +95,48 @@ CHARTS: dict[str, Chart] = {
         "external-secrets/external-secrets chart 1.3.2 (external-secrets.io/v1 APIs); not in ../shared/reference",
     ),
     "kuberay-operator": Chart("kuberay-operator", "https://ray-project.github.io/kuberay-helm", "1.7.0", "ray-project/kuberay v1.7.0"),
+    "gpu-operator": Chart(
+        "gpu-operator", "https://helm.ngc.nvidia.com/nvidia", "v26.3.3",
+        "NVIDIA/gpu-operator tag v26.3.3 (2026-06, latest patch of 26.3; v26.7.0 was a day old at pinning); "
+        "not in ../shared/reference",
+    ),
+    "aws-efa-k8s-device-plugin": Chart(
+        "aws-efa-k8s-device-plugin", "https://aws.github.io/eks-charts", "v0.5.30",
+        "aws/eks-charts stable/aws-efa-k8s-device-plugin v0.5.30 (image v0.5.20, gh-pages index 2026-08-03); "
+        "not in ../shared/reference",
+    ),
+    "cert-manager": Chart(
+        "cert-manager", "https://charts.jetstack.io", "v1.21.1",
+        "cert-manager/cert-manager tag v1.21.1 (2026-08); issues OpenSearch's TLS certificates; not in ../shared/reference",
+    ),
+    "loki": Chart(
+        "loki", "https://grafana-community.github.io/helm-charts", "18.11.0",
+        "grafana-community/helm-charts tag loki-18.11.0 (Loki 3.7.6; the chart moved from grafana/helm-charts); "
+        "not in ../shared/reference",
+    ),
+    "tempo": Chart(
+        "tempo", "https://grafana-community.github.io/helm-charts", "2.2.4",
+        "grafana-community/helm-charts tag tempo-2.2.4 (Tempo 2.10.8, single binary); not in ../shared/reference",
+    ),
+    "opentelemetry-collector": Chart(
+        "opentelemetry-collector", "https://open-telemetry.github.io/opentelemetry-helm-charts", "0.170.0",
+        "open-telemetry/opentelemetry-helm-charts tag opentelemetry-collector-0.170.0 (collector 0.158.0); "
+        "not in ../shared/reference",
+    ),
+    "opencost": Chart(
+        "opencost", "https://opencost.github.io/opencost-helm-chart", "2.5.17",
+        "opencost/opencost-helm-chart tag opencost-2.5.17 (OpenCost 1.120.1); not in ../shared/reference",
+    ),
 }
+
+# MLflow's backend store (modules/mlflow_aws.py): Aurora PostgreSQL 16.8, a 2025 minor release of the 16 line that
+# Serverless v2 supports. It sets the version at creation; AWS applies later minors in maintenance windows.
+AURORA_POSTGRESQL_VERSION = "16.8"
+AURORA_POSTGRESQL_PARAMETER_FAMILY = "aurora-postgresql16"
+
+# Grafana plugins, installed by Grafana at start from grafana.com: grafana/opensearch-datasource tag v2.34.2
+# (2026-08-05, needs Grafana >= 10.4); the dashboards' logs panels use this data source type.
+GRAFANA_PLUGINS = {"grafana-opensearch-datasource": "2.34.2"}
 
 # The in-repo chart (charts/mlplat-manifests) that applies the platform's typed Kubernetes objects.
 MANIFESTS_CHART_VERSION = "0.1.0"

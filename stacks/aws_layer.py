@@ -8,6 +8,7 @@ from cdktn_provider_aws.data_aws_partition import DataAwsPartition
 from constructs import Construct
 
 from mlplat.blueprint import Blueprint
+from mlplat.catalog.modules import MLFLOW_NAMESPACE, MLFLOW_SERVICE_ACCOUNT
 from mlplat.catalog.secrets import ESO_NAMESPACE, ESO_SERVICE_ACCOUNT, secret_id, secret_uses
 from mlplat.nodepools import POOL_KINDS, subnet_tag_key
 from mlplat.settings import Settings
@@ -17,6 +18,7 @@ from modules.eks import EksClusterModule, EksConfig
 from modules.fsx import FsxConfig, LustreFileSystem
 from modules.karpenter_aws import KarpenterAws, KarpenterAwsConfig
 from modules.kms import PlatformKey
+from modules.mlflow_aws import MlflowAws, MlflowAwsConfig
 from modules.network import Network, NetworkConfig
 from modules.secret_access import SecretAccessConfig, SecretReader
 from modules.secrets import GeneratedSecret
@@ -88,6 +90,22 @@ class AwsLayer(TerraformStack):
                 service_account=ESO_SERVICE_ACCOUNT, secret_arns=tuple(s.arn for s in self.secrets.values()),
                 kms_key_arn=self.key.arn,
             ))
+        # --- MLflow (modules issue): artifact bucket, Pod Identity role, Aurora PostgreSQL backend store.
+        self.mlflow = None
+        if bp.enable_mlflow:
+            db_use = next(u for u in secret_uses(bp) if u.purpose == "mlflow-db")
+            db_secret = self.secrets[db_use.purpose]
+            self.mlflow = MlflowAws(self, "mlflow", MlflowAwsConfig(
+                name=bp.name, cluster_name=self.eks.cluster.name, vpc_id=self.network.vpc.id,
+                subnet_ids=self.network.private_subnet_ids, node_security_group_id=self.eks.node_sg.id,
+                kms_key_arn=self.key.arn, namespace=MLFLOW_NAMESPACE, service_account=MLFLOW_SERVICE_ACCOUNT,
+                db_username=db_use.username, db_secret_arn=db_secret.arn,
+                db_secret_written=db_secret.node.find_child("value"),
+                min_acu=bp.mlflow_db_min_acu, max_acu=bp.mlflow_db_max_acu, instances=bp.mlflow_db_instances,
+                backup_retention_days=bp.mlflow_db_backup_retention_days,
+                deletion_protection=bp.mlflow_db_deletion_protection,
+            ))
+        # --- end MLflow
         self._outputs(bp)
 
     def _outputs(self, bp: Blueprint) -> None:
@@ -112,6 +130,10 @@ class AwsLayer(TerraformStack):
             out["fsx_mount_name"] = self.fsx.file_system.mount_name
         if self.fsx_bucket:
             out["fsx_bucket_name"] = self.fsx_bucket.name
+        if self.mlflow:
+            out["mlflow_artifact_bucket"] = self.mlflow.bucket.name
+            out["mlflow_db_endpoint"] = self.mlflow.endpoint
+            out["mlflow_role_arn"] = self.mlflow.role.arn
         for purpose, secret in self.secrets.items():
             out[f"secret_arn_{purpose.replace('-', '_')}"] = secret.arn
         self.outputs: dict[str, str] = {}

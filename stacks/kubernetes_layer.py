@@ -4,6 +4,7 @@ add-on of the registry installed in dependency order."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from cdktn import AssetType, TerraformAsset, TerraformOutput, TerraformStack
 from cdktn_provider_helm.provider import HelmProvider
@@ -11,11 +12,13 @@ from cdktn_provider_kubernetes.provider import KubernetesProvider, KubernetesPro
 from constructs import Construct
 
 from mlplat import versions
-from mlplat.addons import LOCAL_CHARTS_DIR, MANIFESTS_CHART, AddonContext, install_order, values_for
+from mlplat.addons import LOCAL_CHARTS_DIR, MANIFESTS_CHART, AddOn, AddonContext, install_order, values_for
 from mlplat.blueprint import Blueprint
 from mlplat.catalog import REGISTRY
+from mlplat.catalog.modules import ARGOCD_APPLICATIONS, helm_bootstrap
 from mlplat.settings import Settings
 from modules.addon_release import AddonRelease
+from modules.argocd_application import GitOpsConfig, application, delivery_objects, sync_waves
 from stacks.aws_layer import AwsLayer
 from stacks.providers import configure_backend
 
@@ -45,7 +48,9 @@ class KubernetesLayer(TerraformStack):
         context = AddonContext(blueprint=bp, outputs=aws.outputs)
         self.releases: dict[str, AddonRelease] = {}
         manifests_chart: str | None = None
-        for addon in install_order(REGISTRY, bp):
+
+        def release(addon: AddOn, values: dict[str, Any]) -> None:
+            nonlocal manifests_chart
             chart_path = None
             if addon.chart is None:
                 if manifests_chart is None:
@@ -53,7 +58,29 @@ class KubernetesLayer(TerraformStack):
                                                      type=AssetType.DIRECTORY).path
                 chart_path = manifests_chart
             self.releases[addon.name] = AddonRelease(
-                self, addon.name, addon=addon, values=values_for(addon, context), chart_path=chart_path,
+                self, addon.name, addon=addon, values=values, chart_path=chart_path,
                 depends_on=[self.releases[d].release for d in addon.depends_on],
             )
+
+        # --- delivery mode (modules issue): 'argocd' installs Argo CD and what it depends on with Helm, and every
+        # other add-on as an Argo CD Application of the same chart, version and values (modules/argocd_application.py).
+        order = install_order(REGISTRY, bp)
+        gitops = None
+        if bp.addons_delivery == "argocd":
+            gitops = GitOpsConfig(project=bp.name, namespace=ARGOCD_APPLICATIONS.namespace,
+                                  manifests_repo_url=bp.argocd_manifests_repo_url,
+                                  manifests_revision=bp.argocd_manifests_repo_revision,
+                                  manifests_path=bp.argocd_manifests_repo_path)
+            helm_installed = helm_bootstrap(order)
+            waves = sync_waves(order, helm_installed)
+        self.applications: dict[str, dict[str, Any]] = {}
+        for addon in order:
+            if gitops is not None and addon.name not in helm_installed:
+                self.applications[addon.name] = application(addon, values_for(addon, context), gitops,
+                                                            waves[addon.name])
+            else:
+                release(addon, values_for(addon, context))
+        if gitops is not None:
+            release(ARGOCD_APPLICATIONS, {"objects": delivery_objects(list(self.applications.values()), gitops)})
+        # --- end delivery mode
         TerraformOutput(self, "releases", value=sorted(self.releases))

@@ -27,7 +27,8 @@ def karpenter_values(ctx: AddonContext) -> dict[str, Any]:
 def nodepool_objects(ctx: AddonContext) -> dict[str, Any]:
     bp = ctx.blueprint
     nc = NodeClassContext(cluster_name=bp.name, node_role_name=ctx.outputs["karpenter_node_role_name"],
-                          with_fsx=bp.enable_fsx, tags={"mlplat.io/platform": bp.name, **bp.tags})
+                          with_efs=bp.enable_efs, with_fsx=bp.enable_fsx,
+                          tags={"mlplat.io/platform": bp.name, **bp.tags})
     objects: list[dict[str, Any]] = []
     for pool in bp.enabled_pools:
         objects.extend(render(pool, nc))

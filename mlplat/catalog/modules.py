@@ -1,15 +1,294 @@
-"""Toggleable platform modules: Argo CD, Kueue, MLflow."""
+"""Toggleable platform modules: Argo CD, Kueue, MLflow, and the typed objects they need (queues, monitors)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Iterable
+
+import yaml
+
 from mlplat import versions
-from mlplat.addons import AddOn
+from mlplat.addons import AddOn, AddonContext
+from mlplat.catalog.core import SYSTEM_NODES
+from mlplat.modules_config import PLATFORM_POOL, QueueQuota
+from mlplat.nodepools import toleration_for
+
+if TYPE_CHECKING:
+    from mlplat.blueprint import Blueprint
+
+ARGOCD_NAMESPACE = "argocd"
+KUEUE_NAMESPACE = "kueue-system"
+MLFLOW_NAMESPACE = "mlflow"
+MLFLOW_SERVICE_ACCOUNT = "mlflow"
+# kube-prometheus-stack's Prometheus selects ServiceMonitors that carry its Helm release name.
+PROMETHEUS_LABELS = {"release": "kube-prometheus-stack"}
+MANAGED = {"app.kubernetes.io/managed-by": "mlplat"}
+
+
+def _monitor(name: str, namespace: str, selector: dict[str, str], endpoint: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+        "metadata": {"name": name, "namespace": namespace, "labels": {**MANAGED, **PROMETHEUS_LABELS}},
+        "spec": {"selector": {"matchLabels": selector}, "namespaceSelector": {"matchNames": [namespace]},
+                 "endpoints": [{"path": "/metrics", "interval": "30s", **endpoint}]},
+    }
+
+
+# --- Argo CD -----------------------------------------------------------------------------------------------------
+
+# Argo CD stopped inferring an Application's health from its resources (1.8); without this check a parent
+# Application would not wait for one sync wave of add-ons to be healthy before starting the next.
+APPLICATION_HEALTH_KEY = "resource.customizations.health.argoproj.io_Application"
+APPLICATION_HEALTH_LUA = """\
+local health = {status = "Progressing", message = "waiting for the application to report its health"}
+if obj.status ~= nil and obj.status.health ~= nil and obj.status.health.status ~= nil then
+  health.status = obj.status.health.status
+  health.message = obj.status.health.message or ""
+end
+return health
+"""
+ARGOCD_METRICS = (  # component values key, the chart's metrics Service name label
+    ("controller", "argocd-metrics"), ("server", "argocd-server-metrics"), ("repoServer", "argocd-repo-server-metrics"),
+)
+
+
+def argocd_values(ctx: AddonContext) -> dict[str, Any]:
+    bp = ctx.blueprint
+    server: dict[str, Any] = {
+        # The server creates argocd-secret with a random admin password (and argocd-initial-admin-secret) when it
+        # finds none; mounting the ESO-written key keeps the pod from starting before External Secrets wrote it.
+        "volumes": [{"name": "admin-password-ready", "secret": {
+            "secretName": "argocd-secret", "items": [{"key": "admin.password", "path": "admin.password"}]}}],
+        "volumeMounts": [{"name": "admin-password-ready", "mountPath": "/run/mlplat/argocd-admin", "readOnly": True}],
+    }
+    if bp.argocd_internal_load_balancer:
+        server["service"] = {
+            "type": "LoadBalancer",
+            # The in-tree AWS controller reads the first two, the AWS Load Balancer Controller the last two;
+            # both make an internal NLB in the private subnets (tagged kubernetes.io/role/internal-elb).
+            "annotations": {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+                            "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+                            "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+                            "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "instance"},
+            "loadBalancerSourceRanges": list(bp.argocd_load_balancer_source_cidrs or (bp.vpc_cidr,)),
+        }
+    values: dict[str, Any] = {
+        # External Secrets owns argocd-secret (bcrypt admin hash from Secrets Manager, see catalog/secrets.py).
+        "configs": {"secret": {"createSecret": False}},
+        # The delivery controller must not depend on the capacity it delivers (Karpenter and its NodePools).
+        "global": {"nodeSelector": {"kubernetes.io/os": "linux", **SYSTEM_NODES["nodeSelector"]},
+                   "tolerations": SYSTEM_NODES["tolerations"]},
+        "server": server,
+    }
+    if bp.addons_delivery == "argocd":
+        values["configs"]["cm"] = {APPLICATION_HEALTH_KEY: APPLICATION_HEALTH_LUA}
+    if bp.enable_ai_ml_observability_stack:
+        for component, _ in ARGOCD_METRICS:
+            values.setdefault(component, {})["metrics"] = {"enabled": True}
+    return values
+
+
+def argocd_monitors(ctx: AddonContext) -> dict[str, Any]:
+    return {"objects": [
+        _monitor(service, ARGOCD_NAMESPACE,
+                 {"app.kubernetes.io/name": service, "app.kubernetes.io/instance": "argo-cd"}, {"port": "http-metrics"})
+        for _, service in ARGOCD_METRICS
+    ]}
+
+
+def helm_bootstrap(order: Iterable[AddOn]) -> frozenset[str]:
+    """Argo CD and everything it depends on: Helm installs these; Argo CD delivers the rest in 'argocd' mode."""
+    by_name = {a.name: a for a in order}
+    needed: set[str] = set()
+    pending = ["argo-cd"]
+    while pending:
+        name = pending.pop()
+        if name not in needed:
+            needed.add(name)
+            pending.extend(by_name[name].depends_on)
+    return frozenset(needed)
+
+
+# --- Kueue -------------------------------------------------------------------------------------------------------
+
+# Job integrations, each on only when the add-on running its operator is installed (None: built into Kubernetes).
+KUEUE_FRAMEWORKS = (("batch/job", None), ("kubeflow.org/pytorchjob", "training-operator"),
+                    ("ray.io/rayjob", "kuberay-operator"))
+WORKLOAD_PRIORITIES = (("high", 1000, "Production training and serving; preempts lower priorities."),
+                       ("normal", 100, "Default for experiments."),
+                       ("low", 10, "Best effort: runs on unused quota and is preempted first."))
+
+
+def kueue_frameworks(bp: "Blueprint", registry: Iterable[AddOn]) -> list[str]:
+    installed = {a.name for a in registry if a.enabled(bp)}
+    return [framework for framework, operator in KUEUE_FRAMEWORKS if operator is None or operator in installed]
+
+
+def kueue_values(ctx: AddonContext) -> dict[str, Any]:
+    from mlplat.catalog import REGISTRY  # the registry includes this module
+
+    config = {
+        "apiVersion": "config.kueue.x-k8s.io/v1beta2", "kind": "Configuration",
+        "health": {"healthProbeBindAddress": ":8081"},
+        # Per-ClusterQueue resource usage and quota series besides the default admission metrics.
+        "metrics": {"bindAddress": ":8443", "enableClusterQueueResources": True},
+        "webhook": {"port": 9443},
+        "leaderElection": {"leaderElect": True, "resourceName": "c1f6bfd2.kueue.x-k8s.io"},
+        "clientConnection": {"qps": 300, "burst": 500},
+        "integrations": {"frameworks": kueue_frameworks(ctx.blueprint, REGISTRY)},
+        "fairSharing": {"preemptionStrategies": ["LessThanOrEqualToFinalShare", "LessThanInitialShare"]},
+        # No ClusterQueue covers these, and an uncovered request makes a workload inadmissible: EFA interfaces are
+        # bounded by the instances, scratch space by the node's disks.
+        "resources": {"excludeResourcePrefixes": ["vpc.amazonaws.com/efa", "ephemeral-storage"]},
+    }
+    return {
+        "managerConfig": {"controllerManagerConfigYaml": yaml.safe_dump(config, sort_keys=False)},
+        # Its webhooks admit every Job: it runs with the platform controllers on the system nodes.
+        "controllerManager": {**SYSTEM_NODES},
+    }
+
+
+def _nominal(quota: QueueQuota, resource: str) -> int | str:
+    if resource == "cpu":
+        return quota.cpu
+    if resource == "memory":
+        return f"{quota.memory_gib}Gi"
+    return quota.accelerators if resource == quota.pool.kind.accelerator else 0
+
+
+def kueue_objects(ctx: AddonContext) -> dict[str, Any]:
+    bp = ctx.blueprint
+    labels = {**MANAGED}
+    objects: list[dict[str, Any]] = [{
+        "apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "Cohort", "metadata": {"name": bp.name, "labels": labels},
+        "spec": {},
+    }]
+    for pool in bp.enabled_pools:
+        objects.append({
+            "apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ResourceFlavor",
+            "metadata": {"name": pool.name, "labels": labels},
+            # Admitted pods get the pool's node labels as a node selector and its taints tolerated.
+            "spec": {"nodeLabels": dict(pool.labels), "tolerations": toleration_for(pool)},
+        })
+    for queue in bp.kueue_queue_specs:
+        accelerators = sorted({q.pool.kind.accelerator for q in queue.quotas if q.pool.kind.accelerator})
+        covered = ["cpu", "memory", *accelerators]
+        objects.append({
+            "apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ClusterQueue",
+            "metadata": {"name": queue.name, "labels": labels},
+            "spec": {
+                "cohortName": bp.name,
+                "namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In",
+                                                            "values": list(bp.workload_namespaces)}]},
+                "queueingStrategy": "BestEffortFIFO",
+                "resourceGroups": [{"coveredResources": covered, "flavors": [
+                    {"name": quota.pool.name,
+                     "resources": [{"name": r, "nominalQuota": _nominal(quota, r)} for r in covered]}
+                    for quota in queue.quotas]}],
+                # Borrowed quota is reclaimed by fair share; within a queue, priority decides.
+                "preemption": {"withinClusterQueue": "LowerPriority", "reclaimWithinCohort": "Any"},
+                "fairSharing": {"weight": queue.weight},
+            },
+        })
+        for namespace in bp.workload_namespaces:
+            objects.append({
+                "apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "LocalQueue",
+                "metadata": {"name": queue.name, "namespace": namespace, "labels": labels},
+                "spec": {"clusterQueue": queue.name},
+            })
+    for name, value, description in WORKLOAD_PRIORITIES:
+        objects.append({"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "WorkloadPriorityClass",
+                        "metadata": {"name": name, "labels": labels}, "value": value, "description": description})
+    return {"objects": objects}
+
+
+def workload_namespaces(ctx: AddonContext) -> dict[str, Any]:
+    # Users' jobs and volumes live here: neither Helm nor Argo CD may delete them with a release.
+    keep = {"helm.sh/resource-policy": "keep", "argocd.argoproj.io/sync-options": "Delete=false"}
+    return {"objects": [{"apiVersion": "v1", "kind": "Namespace",
+                         "metadata": {"name": ns, "labels": dict(MANAGED), "annotations": dict(keep)}}
+                        for ns in ctx.blueprint.workload_namespaces]}
+
+
+def kueue_monitors(ctx: AddonContext) -> dict[str, Any]:
+    selector = {"app.kubernetes.io/name": "kueue", "app.kubernetes.io/instance": "kueue",
+                "app.kubernetes.io/component": "metrics-service"}
+    # The metrics endpoint authorizes Prometheus' service account token (get /metrics); its certificate is
+    # self-signed by the controller, so there is no CA to verify against.
+    endpoint = {"port": "https", "scheme": "https",
+                "bearerTokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token",
+                "tlsConfig": {"insecureSkipVerify": True}}
+    return {"objects": [_monitor("kueue-controller-manager", KUEUE_NAMESPACE, selector, endpoint)]}
+
+
+# --- MLflow ------------------------------------------------------------------------------------------------------
+
+MLFLOW_METRICS_DIR = "/tmp/prometheus-metrics"  # /tmp is the chart's writable emptyDir
+
+
+def mlflow_values(ctx: AddonContext) -> dict[str, Any]:
+    from modules.mlflow_aws import ARTIFACT_PREFIX, DATABASE_NAME, POSTGRES_PORT
+
+    bp, out = ctx.blueprint, ctx.outputs
+    database = {"enabled": True, "host": out["mlflow_db_endpoint"], "port": POSTGRES_PORT, "database": DATABASE_NAME}
+    db_secret = {"name": "mlflow-db", "usernameKey": "username", "passwordKey": "password"}
+    values: dict[str, Any] = {
+        "serviceAccount": {"create": True, "name": MLFLOW_SERVICE_ACCOUNT},  # bound to the S3 role by Pod Identity
+        "backendStore": {"databaseMigration": True, "databaseConnectionCheck": True, "postgres": database,
+                         "existingDatabaseSecret": db_secret},
+        # Clients upload and download through the server: only its role needs the bucket.
+        "artifactRoot": {"proxiedArtifactStorage": True,
+                         "s3": {"enabled": True, "bucket": out["mlflow_artifact_bucket"], "path": ARTIFACT_PREFIX}},
+        "auth": {"enabled": True,
+                 "existingAdminSecret": {"name": "mlflow-admin", "usernameKey": "username", "passwordKey": "password"},
+                 # Users and permissions live in the same database (own alembic_version_auth table), not in the pod.
+                 "postgres": {**database, "existingSecret": dict(db_secret)}},
+        # The database refuses plain connections (rds.force_ssl); libpq reads this for every connection.
+        "extraEnvVars": {"PGSSLMODE": "require", "AWS_DEFAULT_REGION": bp.region},
+        # Sourced after the chart's own per-render key, so this one wins.
+        "extraSecretNamesForEnvFrom": ["mlflow-flask-secret-key"],
+    }
+    if bp.enable_ai_ml_observability_stack:
+        values["extraArgs"] = {"exposePrometheus": MLFLOW_METRICS_DIR}
+    pools = {p.name for p in bp.enabled_pools}
+    if PLATFORM_POOL in pools:
+        values["nodeSelector"] = {"mlplat.io/pool": PLATFORM_POOL}
+    return values
+
+
+def mlflow_monitors(ctx: AddonContext) -> dict[str, Any]:
+    selector = {"app.kubernetes.io/name": "mlflow", "app.kubernetes.io/instance": "mlflow"}
+    # /metrics sits behind MLflow's basic auth like every route but /health.
+    auth = {"basicAuth": {"username": {"name": "mlflow-admin", "key": "username"},
+                          "password": {"name": "mlflow-admin", "key": "password"}}}
+    return {"objects": [_monitor("mlflow", MLFLOW_NAMESPACE, selector, {"port": "http", **auth})]}
+
+
+def _observed(toggle: str) -> Any:
+    return lambda bp: getattr(bp, toggle) and bp.enable_ai_ml_observability_stack
+
 
 ADDONS: list[AddOn] = [
-    AddOn("argo-cd", "argocd", enabled=lambda bp: bp.enable_argocd, chart=versions.CHARTS["argo-cd"],
-          toggle="enable_argocd", sync_wave=-9),
-    AddOn("kueue", "kueue-system", enabled=lambda bp: bp.enable_kueue, chart=versions.CHARTS["kueue"],
-          toggle="enable_kueue", sync_wave=-8),
-    AddOn("mlflow", "mlflow", enabled=lambda bp: bp.enable_mlflow, chart=versions.CHARTS["mlflow"],
-          toggle="enable_mlflow"),
+    AddOn("argo-cd", ARGOCD_NAMESPACE, enabled=lambda bp: bp.enable_argocd, chart=versions.CHARTS["argo-cd"],
+          depends_on=("platform-secrets",), computed_values=argocd_values, toggle="enable_argocd", sync_wave=-6),
+    AddOn("argocd-monitoring", ARGOCD_NAMESPACE, enabled=_observed("enable_argocd"),
+          depends_on=("argo-cd", "kube-prometheus-stack"), computed_values=argocd_monitors, toggle="enable_argocd"),
+    AddOn("kueue", KUEUE_NAMESPACE, enabled=lambda bp: bp.enable_kueue, chart=versions.CHARTS["kueue"],
+          computed_values=kueue_values, toggle="enable_kueue", sync_wave=-8),
+    AddOn("workload-namespaces", "kube-system", enabled=lambda bp: bp.enable_kueue,
+          computed_values=workload_namespaces, toggle="enable_kueue", sync_wave=-6),
+    AddOn("kueue-queues", KUEUE_NAMESPACE, enabled=lambda bp: bp.enable_kueue,
+          depends_on=("kueue", "workload-namespaces"), computed_values=kueue_objects, toggle="enable_kueue",
+          sync_wave=-4),
+    AddOn("kueue-monitoring", KUEUE_NAMESPACE, enabled=_observed("enable_kueue"),
+          depends_on=("kueue", "kube-prometheus-stack"), computed_values=kueue_monitors, toggle="enable_kueue"),
+    AddOn("mlflow", MLFLOW_NAMESPACE, enabled=lambda bp: bp.enable_mlflow, chart=versions.CHARTS["mlflow"],
+          depends_on=("platform-secrets",), computed_values=mlflow_values, toggle="enable_mlflow"),
+    AddOn("mlflow-monitoring", MLFLOW_NAMESPACE, enabled=_observed("enable_mlflow"),
+          depends_on=("mlflow", "kube-prometheus-stack"), computed_values=mlflow_monitors, toggle="enable_mlflow",
+          sync_wave=1),
 ]
+
+# Not in the registry: in 'argocd' mode the Kubernetes layer installs, with Helm, the AppProject and the parent
+# Application that syncs every other add-on's Application in sync-wave order.
+ARGOCD_APPLICATIONS = AddOn("argocd-applications", ARGOCD_NAMESPACE, enabled=lambda bp: bp.addons_delivery == "argocd",
+                            depends_on=("argo-cd",), toggle="addons_delivery")

@@ -1,11 +1,607 @@
-"""The AI/ML observability stack."""
+"""The AI/ML observability stack: metrics (kube-prometheus-stack, exporters, monitors, alert and recording rules,
+Grafana dashboards), logs (Fluent Bit to OpenSearch or Loki), traces (an OpenTelemetry collector in front of Tempo)
+and cost (OpenCost).
+
+The dashboards and rules are content under dashboards/; `dashboards/scrape-contract.yaml` says which jobs, ports and
+labels they assume, and the monitors below produce exactly those (tests/observability_stack checks it).
+"""
 
 from __future__ import annotations
 
+import copy
+import json
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
 from mlplat import versions
-from mlplat.addons import AddOn
+from mlplat.addons import ROOT, AddOn, AddonContext
+from mlplat.catalog.accelerators import GP3_CLASS, NVIDIA_GPU
+from mlplat.catalog.core import SYSTEM_NODES
+from mlplat.catalog.secrets import STORE_NAME, secret_id, secret_uses
+from mlplat.errors import MlplatError
+from mlplat.nodepools import ACCELERATOR_LABEL, node_agent_tolerations, tolerations_for
+
+if TYPE_CHECKING:
+    from mlplat.blueprint import Blueprint
+
+MONITORING = "monitoring"
+LOGGING = "logging"
+CERT_MANAGER_NAMESPACE = "cert-manager"
+# Every volume of the stack is on the encrypted gp3 StorageClass of the storage-classes add-on.
+STORAGE_CLASSES_ADDON = "storage-classes"
+
+DASHBOARDS_DIR = ROOT / "dashboards"
+RULES_DIR = DASHBOARDS_DIR / "rules"
+# Grafana's dashboard sidecar loads every ConfigMap with this label (kube-prometheus-stack's default label).
+DASHBOARD_LABEL = "grafana_dashboard"
+CONFIGMAP_LIMIT_BYTES = 1024 * 1024
+
+# Service names follow from the release names (each chart's fullname is its release name).
+KPS = "kube-prometheus-stack"
+PROMETHEUS_URL = f"http://{KPS}-prometheus.{MONITORING}.svc:9090"
+OPENSEARCH_SERVICE = "opensearch-cluster-master"  # the chart's <clusterName>-<nodeGroup>
+OPENSEARCH_HOST = f"{OPENSEARCH_SERVICE}.{LOGGING}.svc"
+OPENSEARCH_VERSION = "3.6.0"  # appVersion of the opensearch chart 3.6.0; the Grafana plugin composes queries for it
+LOGS_INDEX_PREFIX = "logs"
+LOKI_URL = f"http://loki.{LOGGING}.svc:3100"
+TEMPO_HOST = f"tempo.{MONITORING}.svc"
+
+# Secrets: the opensearch-admin credential (ESO, namespace logging) and what the logs clients mount.
+OPENSEARCH_ADMIN_SECRET = "opensearch-admin"
+OPENSEARCH_TLS_SECRET = "opensearch-tls"  # node certificate, PKCS#8 key (the security plugin reads no PKCS#1)
+GRAFANA_OPENSEARCH_SECRET = "opensearch-grafana"  # the same credential, copied into monitoring for Grafana
+GRAFANA_OPENSEARCH_CA_SECRET = "opensearch-ca"
+GRAFANA_OPENSEARCH_CA_DIR = "/etc/grafana/opensearch-ca"
+FLUENT_BIT_CA_DIR = "/fluent-bit/tls"
+LOGS_CA_ISSUER = "mlplat-logs-ca"
+
+# Grafana data source uids; the trace links point at them.
+PROMETHEUS_UID = "prometheus"  # kube-prometheus-stack's default data source
+OPENSEARCH_UID = "opensearch-logs"
+LOKI_UID = "loki"
+TEMPO_UID = "tempo"
+# A trace id in a log line: `trace_id=4bf9...`, `"traceId": "4bf9..."`, `traceID: 4bf9...`.
+TRACE_ID_REGEX = r"""(?i)trace_?id["']?\s*[:=]\s*["']?([0-9a-f]{16,32})"""
+# Fluent Bit nests the fields of JSON log lines under this key (top-level keys would collide in the index mapping).
+PARSED_LOG_KEY = "log_processed"
+# The matched value as the link's query. Grafana expands $VAR/${VAR} from its environment in provisioning files; `$$`
+# keeps the `$` of its own link variable.
+TRACE_LINK = "$${__value.raw}"
+
+OTLP_GRPC_PORT = 4317
+ALERTMANAGER_STORAGE_GIB = 10
+OTLP_HTTP_PORT = 4318
+
+# --- monitors --------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scrape:
+    """One scrape job: which Services (ServiceMonitor) or Pods (PodMonitor) in which namespaces, and how."""
+
+    job: str
+    kind: str  # ServiceMonitor | PodMonitor
+    selector: dict[str, str]
+    port: str
+    namespaces: tuple[str, ...] = ()  # empty: every namespace (user workloads)
+    scheme: str = "http"
+    honor_labels: bool = False
+    node_label: bool = False  # add `node` from the pod's node name
+    target_labels: tuple[str, ...] = ()  # Service/Pod labels copied onto every series
+    bearer_token: bool = False  # send Prometheus' ServiceAccount token (controller-runtime secure metrics)
+    skip_tls_verify: bool = False  # self-signed serving certificate nobody can verify
+
+
+def scrapes(bp: "Blueprint") -> list[Scrape]:
+    out = [
+        Scrape("karpenter", "ServiceMonitor", {"app.kubernetes.io/name": "karpenter",
+                                               "app.kubernetes.io/instance": "karpenter"},
+               "http-metrics", namespaces=("kube-system",)),
+        Scrape("opencost", "ServiceMonitor", {"app.kubernetes.io/name": "opencost",
+                                              "app.kubernetes.io/instance": "opencost"},
+               "http", namespaces=(MONITORING,), honor_labels=True),
+        Scrape("ray-head", "ServiceMonitor", {"ray.io/node-type": "head"}, "metrics",
+               target_labels=("ray.io/cluster",)),
+        Scrape("ray-workers", "PodMonitor", {"ray.io/node-type": "worker"}, "metrics",
+               target_labels=("ray.io/cluster",), node_label=True),
+        Scrape("vllm", "PodMonitor", {"app.kubernetes.io/component": "vllm"}, "http"),
+        Scrape("triton", "PodMonitor", {"app.kubernetes.io/component": "triton"}, "metrics"),
+    ]
+    if bp.pools_offering(NVIDIA_GPU):
+        out.append(Scrape("dcgm-exporter", "ServiceMonitor", {"app.kubernetes.io/name": "dcgm-exporter",
+                                                              "app.kubernetes.io/instance": "dcgm-exporter"},
+                          "metrics", namespaces=(MONITORING,), node_label=True))
+    if bp.enable_kueue:
+        # Kueue serves metrics over HTTPS with a self-signed certificate and checks the caller's token
+        # (kube-prometheus-stack's Prometheus ClusterRole may GET /metrics).
+        out.append(Scrape("kueue", "ServiceMonitor", {"app.kubernetes.io/name": "kueue",
+                                                      "app.kubernetes.io/component": "metrics-service"},
+                          "https", namespaces=("kueue-system",), scheme="https", bearer_token=True,
+                          skip_tls_verify=True))
+    return sorted(out, key=lambda s: s.job)
+
+
+NODE_RELABELING = {"action": "replace", "sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "node"}
+
+
+def monitor(scrape: Scrape) -> dict[str, Any]:
+    # The job label is set by a relabeling, not derived from a Service name, so it cannot drift with chart renames.
+    relabelings = [{"action": "replace", "targetLabel": "job", "replacement": scrape.job}]
+    if scrape.node_label:
+        relabelings.append(dict(NODE_RELABELING))
+    endpoint: dict[str, Any] = {"port": scrape.port, "path": "/metrics", "scheme": scrape.scheme,
+                                "honorLabels": scrape.honor_labels, "relabelings": relabelings}
+    if scrape.bearer_token:
+        endpoint["bearerTokenFile"] = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    if scrape.skip_tls_verify:
+        endpoint["tlsConfig"] = {"insecureSkipVerify": True}
+    namespaces = {"matchNames": list(scrape.namespaces)} if scrape.namespaces else {"any": True}
+    spec: dict[str, Any] = {"selector": {"matchLabels": dict(scrape.selector)}, "namespaceSelector": namespaces}
+    if scrape.kind == "ServiceMonitor":
+        spec["endpoints"] = [endpoint]
+        if scrape.target_labels:
+            spec["targetLabels"] = list(scrape.target_labels)
+    else:
+        spec["podMetricsEndpoints"] = [endpoint]
+        if scrape.target_labels:
+            spec["podTargetLabels"] = list(scrape.target_labels)
+    return {"apiVersion": "monitoring.coreos.com/v1", "kind": scrape.kind,
+            "metadata": {"name": scrape.job, "namespace": MONITORING, "labels": {"app.kubernetes.io/part-of": "mlplat"}},
+            "spec": spec}
+
+
+def rule_objects() -> list[dict[str, Any]]:
+    """One PrometheusRule per dashboards/rules/*.yaml (Prometheus rule-file format: `groups: [...]`)."""
+    objects = []
+    for path in sorted(RULES_DIR.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data.get("groups"), list):
+            raise MlplatError(f"{path}: expected a Prometheus rule file with a `groups` list")
+        objects.append({
+            "apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+            "metadata": {"name": f"mlplat-{path.stem}", "namespace": MONITORING,
+                         "labels": {"app.kubernetes.io/part-of": "mlplat"}},
+            "spec": {"groups": data["groups"]},
+        })
+    return objects
+
+
+def _monitoring_objects(ctx: AddonContext) -> dict[str, Any]:
+    return {"objects": [monitor(s) for s in scrapes(ctx.blueprint)] + rule_objects()}
+
+
+def dashboard_objects() -> list[dict[str, Any]]:
+    """One ConfigMap per dashboards/*.json, labelled for Grafana's dashboard sidecar."""
+    objects = []
+    for path in sorted(DASHBOARDS_DIR.glob("*.json")):
+        text = path.read_text(encoding="utf-8")
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise MlplatError(f"{path}: not valid JSON ({exc})") from None
+        if len(text.encode()) > CONFIGMAP_LIMIT_BYTES:
+            raise MlplatError(f"{path}: {len(text.encode())} bytes exceeds a ConfigMap's 1 MiB; split the dashboard")
+        name = "dashboard-" + re.sub(r"[^a-z0-9-]+", "-", path.stem.lower()).strip("-")
+        objects.append({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": MONITORING,
+                         "labels": {DASHBOARD_LABEL: "1", "app.kubernetes.io/part-of": "mlplat"}},
+            "data": {path.name: text},
+        })
+    return objects
+
+
+def _dashboards(ctx: AddonContext) -> dict[str, Any]:
+    return {"objects": dashboard_objects()}
+
+
+# --- kube-prometheus-stack -------------------------------------------------------------------------------------------
+
+# kube-state-metrics labels the dashboards group by (scrape contract: kube-state-metrics.requires).
+KSM_LABELS_ALLOWLIST = (
+    "nodes=[karpenter.sh/nodepool,karpenter.sh/capacity-type,node.kubernetes.io/instance-type,"
+    "topology.kubernetes.io/zone]",
+    "pods=[ray.io/cluster,ray.io/node-type]",
+)
+
+
+def _volume(gib: int) -> dict[str, Any]:
+    return {"storageClassName": GP3_CLASS, "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": f"{gib}Gi"}}}
+
+
+def datasources(bp: "Blueprint") -> list[dict[str, Any]]:
+    """Grafana data sources besides Prometheus and Alertmanager (which kube-prometheus-stack provisions)."""
+    out: list[dict[str, Any]] = []
+    if bp.needs_opensearch:
+        json_data: dict[str, Any] = {
+            "flavor": "opensearch", "version": OPENSEARCH_VERSION, "database": f"{LOGS_INDEX_PREFIX}-*",
+            "timeField": "@timestamp", "logMessageField": "log", "pplEnabled": True, "tlsAuthWithCACert": True,
+        }
+        if bp.needs_tracing:
+            json_data["dataLinks"] = [{"field": f"{PARSED_LOG_KEY}.trace_id", "datasourceUid": TEMPO_UID,
+                                       "url": TRACE_LINK}]
+        out.append({
+            "name": "OpenSearch logs", "uid": OPENSEARCH_UID, "type": "grafana-opensearch-datasource",
+            "access": "proxy", "url": f"https://{OPENSEARCH_HOST}:9200", "editable": False,
+            # Grafana expands $__env{} and $__file{} when it provisions: the credential stays in the Secret.
+            "basicAuth": True, "basicAuthUser": "$__env{OPENSEARCH_USERNAME}",
+            "jsonData": json_data,
+            "secureJsonData": {"basicAuthPassword": "$__env{OPENSEARCH_PASSWORD}",
+                               "tlsCACert": f"$__file{{{GRAFANA_OPENSEARCH_CA_DIR}/ca.crt}}"},
+        })
+    if bp.needs_loki:
+        loki: dict[str, Any] = {"name": "Loki", "uid": LOKI_UID, "type": "loki", "access": "proxy", "url": LOKI_URL,
+                                "editable": False, "jsonData": {}}
+        if bp.needs_tracing:
+            loki["jsonData"]["derivedFields"] = [{"name": "TraceID", "matcherRegex": TRACE_ID_REGEX,
+                                                  "datasourceUid": TEMPO_UID, "url": TRACE_LINK}]
+        out.append(loki)
+    if bp.needs_tracing:
+        tempo_json: dict[str, Any] = {"serviceMap": {"datasourceUid": PROMETHEUS_UID}, "nodeGraph": {"enabled": True}}
+        if bp.needs_loki:
+            tempo_json["tracesToLogsV2"] = {"datasourceUid": LOKI_UID, "filterByTraceID": True}
+        out.append({"name": "Tempo", "uid": TEMPO_UID, "type": "tempo", "access": "proxy",
+                    "url": f"http://{TEMPO_HOST}:3200", "editable": False, "jsonData": tempo_json})
+    return out
+
+
+def _secret_env(secret: str, keys: dict[str, str]) -> dict[str, Any]:
+    return {env: {"secretKeyRef": {"name": secret, "key": key}} for env, key in keys.items()}
+
+
+def kube_prometheus_stack_values(ctx: AddonContext) -> dict[str, Any]:
+    bp = ctx.blueprint
+    grafana: dict[str, Any] = {
+        # Admin credentials only from the Secret External Secrets writes; the chart never generates or defaults one.
+        "admin": {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"},
+        "ingress": {"enabled": False},
+        "sidecar": {"dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "labelValue": "1"}},
+        "additionalDataSources": datasources(bp),
+    }
+    if bp.needs_opensearch:
+        grafana["plugins"] = [f"{p}@{v}" for p, v in sorted(versions.GRAFANA_PLUGINS.items())]
+        grafana["envValueFrom"] = _secret_env(GRAFANA_OPENSEARCH_SECRET,
+                                              {"OPENSEARCH_USERNAME": "username", "OPENSEARCH_PASSWORD": "password"})
+        grafana["extraSecretMounts"] = [{
+            "name": "opensearch-ca", "secretName": GRAFANA_OPENSEARCH_CA_SECRET, "mountPath": GRAFANA_OPENSEARCH_CA_DIR,
+            "readOnly": True, "items": [{"key": "ca.crt", "path": "ca.crt"}],
+        }]
+    return {
+        "grafana": grafana,
+        "prometheus": {
+            "ingress": {"enabled": False},
+            "prometheusSpec": {
+                "retention": bp.prometheus_retention,
+                # Drop the oldest blocks before the volume fills (Prometheus reads GB as GiB).
+                "retentionSize": f"{bp.prometheus_storage_gib * 9 // 10}GB",
+                "storageSpec": {"volumeClaimTemplate": {"spec": _volume(bp.prometheus_storage_gib)}},
+                "externalLabels": {"cluster": bp.name},
+                # Select every monitor and rule in the cluster, not only those labelled for this release: the
+                # platform's own objects and the other add-ons' (neuron-monitor, ...) carry no release label.
+                "serviceMonitorSelectorNilUsesHelmValues": False,
+                "podMonitorSelectorNilUsesHelmValues": False,
+                "ruleSelectorNilUsesHelmValues": False,
+                "probeSelectorNilUsesHelmValues": False,
+                "scrapeConfigSelectorNilUsesHelmValues": False,
+            },
+        },
+        "alertmanager": {"ingress": {"enabled": False}, "alertmanagerSpec": {
+            # Silences and the notification log survive restarts.
+            "storage": {"volumeClaimTemplate": {"spec": _volume(ALERTMANAGER_STORAGE_GIB)}}}},
+        "kube-state-metrics": {"metricLabelsAllowlist": list(KSM_LABELS_ALLOWLIST)},
+        "prometheus-node-exporter": {"prometheus": {"monitor": {"relabelings": [dict(NODE_RELABELING)]}}},
+    }
+
+
+# --- exporters -------------------------------------------------------------------------------------------------------
+
+# The DCGM fields the dashboards and rules read (scrape contract: dcgm-exporter.metrics), with their types. The
+# chart's default counters lack several of them, so the exporter gets this list as its counters CSV.
+DCGM_COUNTERS: dict[str, str] = {
+    "DCGM_FI_DEV_GPU_UTIL": "gauge",
+    "DCGM_FI_PROF_SM_ACTIVE": "gauge",
+    "DCGM_FI_PROF_SM_OCCUPANCY": "gauge",
+    "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE": "gauge",
+    "DCGM_FI_PROF_DRAM_ACTIVE": "gauge",
+    "DCGM_FI_DEV_FB_USED": "gauge",
+    "DCGM_FI_DEV_FB_FREE": "gauge",
+    "DCGM_FI_DEV_POWER_USAGE": "gauge",
+    "DCGM_FI_DEV_GPU_TEMP": "gauge",
+    "DCGM_FI_DEV_MEMORY_TEMP": "gauge",
+    "DCGM_FI_DEV_SM_CLOCK": "gauge",
+    "DCGM_FI_DEV_THERMAL_VIOLATION": "counter",
+    "DCGM_FI_DEV_POWER_VIOLATION": "counter",
+    "DCGM_EXP_CLOCK_EVENTS_COUNT": "counter",
+    "DCGM_FI_DEV_XID_ERRORS": "gauge",
+    "DCGM_EXP_XID_ERRORS_COUNT": "counter",
+    "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL": "counter",
+    "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS": "counter",
+    "DCGM_FI_DEV_ROW_REMAP_FAILURE": "gauge",
+    "DCGM_FI_PROF_NVLINK_TX_BYTES": "gauge",
+    "DCGM_FI_PROF_NVLINK_RX_BYTES": "gauge",
+    "DCGM_FI_PROF_PCIE_TX_BYTES": "gauge",
+    "DCGM_FI_PROF_PCIE_RX_BYTES": "gauge",
+}
+
+
+def dcgm_counters_csv() -> str:
+    return "".join(f"{field}, {kind}, {field} (mlplat dashboards)\n" for field, kind in DCGM_COUNTERS.items())
+
+
+def _dcgm_values(ctx: AddonContext) -> dict[str, Any]:
+    return {
+        "customMetrics": dcgm_counters_csv(),
+        "serviceMonitor": {"enabled": False},  # the platform's own ServiceMonitor sets job and node (monitor())
+        "tolerations": tolerations_for(ctx.blueprint.pools_offering(NVIDIA_GPU)),
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": ACCELERATOR_LABEL, "operator": "In", "values": ["nvidia"]}]}]}}},
+    }
+
+
+def _metrics_server_values(ctx: AddonContext) -> dict[str, Any]:
+    # A certificate Helm generates and the APIService trusts through caBundle, instead of skipping verification.
+    return {"tls": {"type": "helm"}, "apiService": {"insecureSkipTLSVerify": False}, **copy.deepcopy(SYSTEM_NODES)}
+
+
+def _opencost_values(ctx: AddonContext) -> dict[str, Any]:
+    bp = ctx.blueprint
+    return {
+        "clusterName": bp.name,
+        "opencost": {
+            "exporter": {"defaultClusterId": bp.name},
+            "prometheus": {"internal": {"enabled": True, "serviceName": f"{KPS}-prometheus", "namespaceName": MONITORING,
+                                        "port": 9090}},
+            "metrics": {"serviceMonitor": {"enabled": False}},  # monitor() scrapes it with the contract's job
+        },
+    }
+
+
+# --- logs ------------------------------------------------------------------------------------------------------------
+
+def _section(name: str, settings: list[tuple[str, str]]) -> str:
+    width = max(len(k) for k, _ in settings)
+    return f"[{name}]\n" + "".join(f"    {k.ljust(width)} {v}\n" for k, v in settings)
+
+
+def fluent_bit_filters() -> str:
+    return _section("FILTER", [
+        ("Name", "kubernetes"), ("Match", "kube.*"), ("Merge_Log", "On"), ("Merge_Log_Key", PARSED_LOG_KEY),
+        ("Keep_Log", "On"), ("K8S-Logging.Parser", "On"), ("K8S-Logging.Exclude", "On"),
+    ])
+
+
+def fluent_bit_outputs(bp: "Blueprint") -> str:
+    if bp.needs_opensearch:
+        return _section("OUTPUT", [
+            ("Name", "opensearch"), ("Match", "*"), ("Host", OPENSEARCH_HOST), ("Port", "9200"),
+            ("HTTP_User", "${OPENSEARCH_USERNAME}"), ("HTTP_Passwd", "${OPENSEARCH_PASSWORD}"),
+            ("tls", "On"), ("tls.verify", "On"), ("tls.verify_hostname", "On"),
+            ("tls.ca_file", f"{FLUENT_BIT_CA_DIR}/ca.crt"),
+            ("Logstash_Format", "On"), ("Logstash_Prefix", LOGS_INDEX_PREFIX), ("Suppress_Type_Name", "On"),
+            ("Replace_Dots", "On"), ("Trace_Error", "On"), ("Retry_Limit", "False"),
+        ])
+    return _section("OUTPUT", [
+        ("Name", "loki"), ("Match", "*"), ("Host", f"loki.{LOGGING}.svc"), ("Port", "3100"),
+        ("Labels", "job=fluent-bit, namespace=$kubernetes['namespace_name'], pod=$kubernetes['pod_name'], "
+                   "container=$kubernetes['container_name']"),
+        ("Line_Format", "json"), ("Retry_Limit", "False"),
+    ])
+
+
+def _fluent_bit_values(ctx: AddonContext) -> dict[str, Any]:
+    bp = ctx.blueprint
+    defaults = _fluent_bit_default_mounts()
+    values: dict[str, Any] = {
+        "config": {"filters": fluent_bit_filters(), "outputs": fluent_bit_outputs(bp)},
+        # Logs come from every node: every pool taint the platform knows, and the system nodes'.
+        "tolerations": node_agent_tolerations() + copy.deepcopy(SYSTEM_NODES["tolerations"]),
+    }
+    if bp.needs_opensearch:
+        values["env"] = [{"name": env, "valueFrom": ref} for env, ref in _secret_env(
+            OPENSEARCH_ADMIN_SECRET, {"OPENSEARCH_USERNAME": "username", "OPENSEARCH_PASSWORD": "password"}).items()]
+        # Only the CA certificate of the node certificate's Secret is mounted, never the node's key.
+        values["daemonSetVolumes"] = defaults["daemonSetVolumes"] + [{"name": "opensearch-ca", "secret": {
+            "secretName": OPENSEARCH_TLS_SECRET, "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]
+        values["daemonSetVolumeMounts"] = defaults["daemonSetVolumeMounts"] + [
+            {"name": "opensearch-ca", "mountPath": FLUENT_BIT_CA_DIR, "readOnly": True}]
+    return values
+
+
+def _fluent_bit_default_mounts() -> dict[str, list[dict[str, Any]]]:
+    """The chart's host log volumes, from helm-values/fluent-bit.yaml: Helm replaces lists, so adding a volume means
+    restating them."""
+    base = yaml.safe_load((ROOT / "helm-values" / "fluent-bit.yaml").read_text(encoding="utf-8")) or {}
+    return {k: list(base.get(k, [])) for k in ("daemonSetVolumes", "daemonSetVolumeMounts")}
+
+
+def opensearch_config() -> str:
+    certs = "certs"  # relative to the config directory, where secretMounts puts the node certificate
+    settings = {
+        "cluster.name": "opensearch-cluster",  # the chart's clusterName, which names its Services
+        "network.host": "0.0.0.0",
+        "plugins.security.ssl.transport.pemcert_filepath": f"{certs}/tls.crt",
+        "plugins.security.ssl.transport.pemkey_filepath": f"{certs}/tls.key",
+        "plugins.security.ssl.transport.pemtrustedcas_filepath": f"{certs}/ca.crt",
+        # Nodes dial each other by pod IP; the chain is still verified against the platform CA.
+        "plugins.security.ssl.transport.enforce_hostname_verification": False,
+        "plugins.security.ssl.http.enabled": True,
+        "plugins.security.ssl.http.pemcert_filepath": f"{certs}/tls.crt",
+        "plugins.security.ssl.http.pemkey_filepath": f"{certs}/tls.key",
+        "plugins.security.ssl.http.pemtrustedcas_filepath": f"{certs}/ca.crt",
+        # The security index is created from the mounted files on first start (internal_users.yml holds only the
+        # generated admin); afterwards users change through the REST API.
+        "plugins.security.allow_default_init_securityindex": True,
+        "plugins.security.nodes_dn": [f"CN={OPENSEARCH_SERVICE}"],
+        "plugins.security.authcz.admin_dn": [],
+        "plugins.security.restapi.roles_enabled": ["all_access"],
+    }
+    return yaml.safe_dump(settings, sort_keys=False)
+
+
+def _opensearch_values(ctx: AddonContext) -> dict[str, Any]:
+    bp = ctx.blueprint
+    return {
+        "config": {"opensearch.yml": opensearch_config()},
+        # No demo certificates or demo users: TLS from cert-manager, the admin user from the generated Secret.
+        "extraEnvs": [{"name": "DISABLE_INSTALL_DEMO_CONFIG", "value": "true"}],
+        "securityConfig": {"enabled": True, "internalUsersSecret": OPENSEARCH_ADMIN_SECRET},
+        "secretMounts": [{"name": "node-tls", "secretName": OPENSEARCH_TLS_SECRET,
+                          "path": "/usr/share/opensearch/config/certs"}],
+        "persistence": {"enabled": True, "storageClass": GP3_CLASS, "size": f"{bp.logs_storage_gib}Gi"},
+        "protocol": "https",
+        "service": {"type": "ClusterIP"},
+        "ingress": {"enabled": False},
+    }
+
+
+def _loki_values(ctx: AddonContext) -> dict[str, Any]:
+    bp = ctx.blueprint
+    return {
+        "deploymentMode": "Monolithic",
+        "singleBinary": {"replicas": 1, "persistence": {"enabled": True, "storageClass": GP3_CLASS,
+                                                         "size": f"{bp.logs_storage_gib}Gi"}},
+        "gateway": {"enabled": False},  # Grafana and Fluent Bit talk to Loki's own Service
+    }
+
+
+def _certificate(name: str, namespace: str, secret: str, issuer: str, usages: list[str],
+                 common_name: str, dns_names: list[str] | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "secretName": secret, "commonName": common_name, "duration": "2160h", "renewBefore": "360h",
+        "privateKey": {"algorithm": "RSA", "size": 2048, "encoding": "PKCS8", "rotationPolicy": "Always"},
+        "usages": usages, "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": issuer},
+    }
+    if dns_names:
+        spec["dnsNames"] = dns_names
+    return {"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
+def opensearch_access_objects(bp: "Blueprint") -> list[dict[str, Any]]:
+    """A private CA (cert-manager), OpenSearch's node certificate, the CA for Grafana, and Grafana's copy of the
+    generated OpenSearch credential."""
+    selfsigned = f"{LOGS_CA_ISSUER}-root"
+    ca = {"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+          "metadata": {"name": LOGS_CA_ISSUER, "namespace": CERT_MANAGER_NAMESPACE},
+          "spec": {"isCA": True, "commonName": "mlplat logs CA", "secretName": LOGS_CA_ISSUER, "duration": "87600h",
+                   "privateKey": {"algorithm": "RSA", "size": 4096},
+                   "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": selfsigned}}}
+    headless = f"{OPENSEARCH_SERVICE}-headless"
+    dns = [OPENSEARCH_SERVICE, f"{OPENSEARCH_SERVICE}.{LOGGING}", OPENSEARCH_HOST, f"{OPENSEARCH_HOST}.cluster.local",
+           f"*.{headless}", f"*.{headless}.{LOGGING}.svc", f"*.{headless}.{LOGGING}.svc.cluster.local"]
+    admin = next(u for u in secret_uses(bp) if u.secret_name == OPENSEARCH_ADMIN_SECRET)
+    return [
+        {"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": selfsigned},
+         "spec": {"selfSigned": {}}},
+        ca,
+        {"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": LOGS_CA_ISSUER},
+         "spec": {"ca": {"secretName": LOGS_CA_ISSUER}}},
+        # Nodes present it to clients (server auth) and to each other (client auth on the transport layer).
+        _certificate("opensearch-node", LOGGING, OPENSEARCH_TLS_SECRET, LOGS_CA_ISSUER,
+                     ["server auth", "client auth"], OPENSEARCH_SERVICE, dns),
+        # Grafana needs only the CA certificate in its namespace; a client certificate is how cert-manager puts it
+        # there (the CA's key stays in cert-manager's namespace).
+        _certificate("grafana-opensearch-client", MONITORING, GRAFANA_OPENSEARCH_CA_SECRET, LOGS_CA_ISSUER,
+                     ["client auth"], "grafana"),
+        {"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+         "metadata": {"name": GRAFANA_OPENSEARCH_SECRET, "namespace": MONITORING},
+         "spec": {"refreshInterval": "1h", "secretStoreRef": {"kind": "ClusterSecretStore", "name": STORE_NAME},
+                  "target": {"name": GRAFANA_OPENSEARCH_SECRET, "creationPolicy": "Owner", "deletionPolicy": "Retain",
+                             "template": {"engineVersion": "v2",
+                                          "data": {"username": "{{ .username }}", "password": "{{ .password }}"}}},
+                  "dataFrom": [{"extract": {"key": secret_id(bp, admin)}}]}},
+    ]
+
+
+def _opensearch_access(ctx: AddonContext) -> dict[str, Any]:
+    return {"objects": opensearch_access_objects(ctx.blueprint)}
+
+
+def _cert_manager_values(ctx: AddonContext) -> dict[str, Any]:
+    return {"crds": {"enabled": True, "keep": True}}
+
+
+# --- traces ----------------------------------------------------------------------------------------------------------
+
+def _tempo_values(ctx: AddonContext) -> dict[str, Any]:
+    bp = ctx.blueprint
+    return {
+        "persistence": {"enabled": True, "storageClassName": GP3_CLASS, "size": f"{bp.tracing_storage_gib}Gi"},
+        "tempo": {"receivers": {
+            "jaeger": None,  # null removes the chart's default Jaeger receivers: OTLP only, from the collector
+            "otlp": {"protocols": {"grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC_PORT}"},
+                                   "http": {"endpoint": f"0.0.0.0:{OTLP_HTTP_PORT}"}}},
+        }},
+    }
+
+
+def _otel_collector_values(ctx: AddonContext) -> dict[str, Any]:
+    unused_ports = ("jaeger-compact", "jaeger-thrift", "jaeger-grpc", "zipkin")
+    return {
+        "mode": "deployment",
+        "image": {"repository": "otel/opentelemetry-collector-k8s"},
+        "presets": {"kubernetesAttributes": {"enabled": True}},
+        "ports": {name: {"enabled": False} for name in unused_ports},
+        "config": {
+            # null drops the chart's default receivers and pipelines: this collector forwards traces to Tempo.
+            "receivers": {"jaeger": None, "zipkin": None, "prometheus": None},
+            "exporters": {"debug": None, "otlp/tempo": {"endpoint": f"{TEMPO_HOST}:{OTLP_GRPC_PORT}",
+                                                        # Tempo's in-cluster receiver speaks plain OTLP.
+                                                        "tls": {"insecure": True}}},
+            "service": {"pipelines": {
+                "logs": None, "metrics": None,
+                "traces": {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"],
+                           "exporters": ["otlp/tempo"]},
+            }},
+        },
+    }
+
+
+# --- registry --------------------------------------------------------------------------------------------------------
+
+def _stack(bp: "Blueprint") -> bool:
+    return bp.enable_ai_ml_observability_stack
+
+
+_TOGGLE = "enable_ai_ml_observability_stack"
 
 ADDONS: list[AddOn] = [
-    AddOn("kube-prometheus-stack", "monitoring", enabled=lambda bp: bp.enable_ai_ml_observability_stack,
-          chart=versions.CHARTS["kube-prometheus-stack"], toggle="enable_ai_ml_observability_stack", sync_wave=-8),
+    AddOn(KPS, MONITORING, enabled=_stack, chart=versions.CHARTS[KPS], depends_on=("platform-secrets", STORAGE_CLASSES_ADDON),
+          computed_values=kube_prometheus_stack_values, toggle=_TOGGLE, sync_wave=-8),
+    AddOn("monitoring-objects", MONITORING, enabled=_stack, depends_on=(KPS,), computed_values=_monitoring_objects,
+          toggle=_TOGGLE, sync_wave=-6),
+    AddOn("grafana-dashboards", MONITORING, enabled=_stack, depends_on=(KPS,), computed_values=_dashboards,
+          toggle=_TOGGLE, sync_wave=-6),
+    AddOn("metrics-server", "kube-system", enabled=_stack, chart=versions.CHARTS["metrics-server"],
+          computed_values=_metrics_server_values, toggle=_TOGGLE, sync_wave=-8),
+    AddOn("dcgm-exporter", MONITORING, enabled=lambda bp: _stack(bp) and bool(bp.pools_offering(NVIDIA_GPU)),
+          chart=versions.CHARTS["dcgm-exporter"], depends_on=(KPS,), computed_values=_dcgm_values, toggle=_TOGGLE,
+          sync_wave=-6),
+    AddOn("opencost", MONITORING, enabled=_stack, chart=versions.CHARTS["opencost"], depends_on=(KPS,),
+          computed_values=_opencost_values, toggle=_TOGGLE, sync_wave=-6),
+    # Logs: OpenSearch (default) or Loki, and Fluent Bit shipping to whichever is enabled.
+    AddOn("cert-manager", CERT_MANAGER_NAMESPACE, enabled=lambda bp: bp.needs_opensearch,
+          chart=versions.CHARTS["cert-manager"], computed_values=_cert_manager_values, toggle=_TOGGLE, sync_wave=-9),
+    AddOn("opensearch-access", LOGGING, enabled=lambda bp: bp.needs_opensearch,
+          depends_on=("cert-manager", "platform-secrets"), computed_values=_opensearch_access, toggle=_TOGGLE,
+          sync_wave=-7),
+    AddOn("opensearch", LOGGING, enabled=lambda bp: bp.needs_opensearch, chart=versions.CHARTS["opensearch"],
+          depends_on=("opensearch-access", STORAGE_CLASSES_ADDON), conflicts_with=("loki",), computed_values=_opensearch_values,
+          toggle=_TOGGLE, sync_wave=-6, timeout_seconds=900),
+    AddOn("loki", LOGGING, enabled=lambda bp: bp.needs_loki, chart=versions.CHARTS["loki"],
+          depends_on=(STORAGE_CLASSES_ADDON,), conflicts_with=("opensearch",), computed_values=_loki_values, toggle="observability_logs_backend",
+          sync_wave=-6),
+    # Fluent Bit buffers and retries until its backend answers, so it need not wait for it; its OpenSearch
+    # credential and CA come from platform-secrets and opensearch-access (pods wait for those Secrets to mount).
+    AddOn("fluent-bit", LOGGING, enabled=_stack, chart=versions.CHARTS["fluent-bit"], depends_on=("platform-secrets",),
+          computed_values=_fluent_bit_values, toggle=_TOGGLE, sync_wave=-5),
+    # Traces.
+    AddOn("tempo", MONITORING, enabled=lambda bp: bp.needs_tracing, chart=versions.CHARTS["tempo"],
+          depends_on=(STORAGE_CLASSES_ADDON,), computed_values=_tempo_values, toggle="enable_tracing", sync_wave=-6),
+    AddOn("opentelemetry-collector", MONITORING, enabled=lambda bp: bp.needs_tracing,
+          chart=versions.CHARTS["opentelemetry-collector"], depends_on=("tempo",),
+          computed_values=_otel_collector_values, toggle="enable_tracing", sync_wave=-5),
 ]

@@ -38,7 +38,15 @@ def secret_uses(bp: "Blueprint") -> list[SecretUse]:
         uses.append(SecretUse("grafana-admin", "monitoring", "grafana-admin",
                               template={"admin-user": "{{ .username }}", "admin-password": "{{ .password }}"}))
         if bp.needs_opensearch:
-            uses.append(SecretUse("opensearch-admin", "logging", "opensearch-admin"))
+            # OpenSearch creates its security index from internal_users.yml on first start: only this generated
+            # admin (bcrypt hash), none of the image's demo users. Fluent Bit and Grafana read username/password.
+            uses.append(SecretUse("opensearch-admin", "logging", "opensearch-admin", template={
+                "username": "{{ .username }}", "password": "{{ .password }}",
+                "internal_users.yml": "_meta: {type: internalusers, config_version: 2}\n"
+                                      "\"{{ .username }}\":\n"
+                                      "  hash: \"{{ .password | bcrypt }}\"\n"
+                                      "  reserved: true\n"
+                                      "  backend_roles: [admin]\n"}))
     if bp.enable_argocd:
         # Argo CD reads a bcrypt hash from argocd-secret; the plain password stays in Secrets Manager.
         uses.append(SecretUse("argocd-admin", "argocd", "argocd-secret",
@@ -46,6 +54,12 @@ def secret_uses(bp: "Blueprint") -> list[SecretUse]:
                                         "admin.passwordMtime": "2026-01-01T00:00:00Z"}))
     if bp.enable_mlflow:
         uses.append(SecretUse("mlflow-admin", "mlflow", "mlflow-admin"))
+        # The Aurora master credentials: the AWS layer reads this secret ephemerally into the cluster's write-only
+        # password (modules/mlflow_aws.py), MLflow reads it here; no punctuation, so it is safe in a SQLAlchemy URI.
+        uses.append(SecretUse("mlflow-db", "mlflow", "mlflow-db", username="mlflow"))
+        # Flask's session/CSRF key, one value for every replica and every render (the chart would make one per render).
+        uses.append(SecretUse("mlflow-flask", "mlflow", "mlflow-flask-secret-key",
+                              template={"MLFLOW_FLASK_SERVER_SECRET_KEY": "{{ .password }}"}))
     return uses
 
 

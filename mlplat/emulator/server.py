@@ -1,0 +1,177 @@
+"""The embedded local AWS: moto's server on loopback, with our extensions, and state that outlives the process."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from moto.core.base_backend import BackendDict
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from mlplat.emulator import extensions
+from mlplat.emulator.inventory import count_resources
+from mlplat.emulator.persistence import restore_state, save_state
+from mlplat.errors import MlplatError
+
+LOOPBACK = "127.0.0.1"
+DUMMY_CREDENTIAL = "testing"
+
+# Keys of the AWS provider's `endpoints` block (5.100 schema) that the stacks point at the emulator. Canonical names
+# only: `events` and `logs` rather than their aliases `cloudwatchevents`/`cloudwatchlogs`, which the provider treats
+# as the same setting.
+PROVIDER_ENDPOINT_SERVICES: tuple[str, ...] = (
+    "acm",
+    "autoscaling",
+    "cloudwatch",
+    "dynamodb",
+    "ec2",
+    "ecr",
+    "ecrpublic",
+    "efs",
+    "eks",
+    "elb",
+    "elbv2",
+    "events",
+    "fsx",
+    "iam",
+    "kms",
+    "logs",
+    "rds",
+    "route53",
+    "s3",
+    "secretsmanager",
+    "sns",
+    "sqs",
+    "ssm",
+    "sts",
+)
+
+
+def provider_settings(endpoint: str) -> dict[str, Any]:
+    """The AWS provider block for the emulator at `endpoint`, as terraform JSON attribute names (region not included).
+
+    The dummy credentials are here as well as in `LocalAws.terraform_env()` so that a provider block built from this
+    can never sign a request with real credentials.
+    """
+    return {
+        "access_key": DUMMY_CREDENTIAL,
+        "secret_key": DUMMY_CREDENTIAL,
+        "s3_use_path_style": True,
+        "skip_credentials_validation": True,
+        "skip_metadata_api_check": "true",  # a string attribute in provider 5.x
+        "skip_region_validation": True,
+        "skip_requesting_account_id": False,
+        "endpoints": [{service: endpoint for service in PROVIDER_ENDPOINT_SERVICES}],
+    }
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    """Drops werkzeug's one-line-per-request log, which would bury terraform's output."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+# moto keeps its state in module globals, so one process can serve one local AWS at a time.
+_running_lock = threading.Lock()
+_running: LocalAws | None = None
+
+
+class LocalAws:
+    """moto on 127.0.0.1 with the mlplat extensions; `stop()` saves its state to `state_dir`, `start()` restores it.
+
+    Use one at a time per process (moto's backends are process-wide):
+
+        with LocalAws(Path(".mlplat-local")) as aws:
+            subprocess.run(["terraform", "apply"], env={**os.environ, **aws.terraform_env()})
+    """
+
+    def __init__(self, state_dir: Path, region: str = "us-west-2") -> None:
+        self.state_dir = Path(state_dir)
+        self.region = region
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint(self) -> str:
+        if self._server is None:
+            raise MlplatError("the local AWS is not running; call LocalAws.start() first")
+        return f"http://{LOOPBACK}:{self._server.server_port}"
+
+    def start(self) -> str:
+        """Start serving (state restored from `state_dir` if saved there) and return the endpoint URL."""
+        global _running
+        with _running_lock:
+            if _running is not None:
+                raise MlplatError(
+                    f"a local AWS is already running in this process at {_running.endpoint}; stop it first "
+                    "(moto's state is process-wide, so two would share and overwrite each other's resources)"
+                )
+            _running = self
+        try:
+            BackendDict.reset()  # start from what state_dir holds, not from whatever an earlier instance left
+            extensions.install(self.region)
+            restore_state(self.state_dir)
+            app = DomainDispatcherApplication(create_backend_app)
+            self._server = make_server(LOOPBACK, 0, app, threaded=True, request_handler=_QuietRequestHandler)
+        except BaseException:
+            with _running_lock:
+                _running = None
+            raise
+        self._thread = threading.Thread(target=self._server.serve_forever, name="mlplat-local-aws", daemon=True)
+        self._thread.start()
+        return self.endpoint
+
+    def stop(self) -> None:
+        """Stop serving and save all state to `state_dir`. Does nothing if not running."""
+        global _running
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server = None
+        self._thread = None
+        try:
+            save_state(self.state_dir)
+        finally:
+            with _running_lock:
+                _running = None
+
+    def __enter__(self) -> LocalAws:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def terraform_env(self) -> dict[str, str]:
+        """Environment for a terraform (or AWS CLI/SDK) subprocess talking to this emulator; merge over os.environ."""
+        endpoint = self.endpoint
+        return {
+            "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIAL,
+            "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIAL,
+            # Empty clears a real session token or profile inherited from the caller's environment.
+            "AWS_SESSION_TOKEN": "",
+            "AWS_PROFILE": "",
+            # Keep the user's ~/.aws files (profiles, SSO, credential_process, endpoint_url) out of the picture.
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            # Catches any service missing from the provider's `endpoints` block: it reaches the emulator, not AWS.
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    def inventory(self) -> dict[str, int]:
+        """Live resources by kind, ignoring what AWS itself provides (default VPC, AWS-managed policies, ...)."""
+        self.endpoint  # raises the clear "not running" error
+        return count_resources()

@@ -1,0 +1,144 @@
+"""Shared pieces of the accelerator tests: the blueprint deltas (few, so synths stay cached), a pod-to-pool matcher,
+and the verified Helm value keys of the charts that ../shared/reference does not carry."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from mlplat.nodepools import NodePoolSpec
+
+RESERVATION = "cr-0123456789abcdef0"
+
+# Every pool on (cpu on Bottlerocket, gpu-efa with a capacity reservation); Kueue brings the workload namespaces.
+ALL_POOLS = {
+    "cuda_efa_az": "us-west-2a",
+    "neuron_az": "us-west-2b",
+    "enable_kueue": True,
+    "nodepools": {
+        "cpu": {"enabled": True, "ami_family": "bottlerocket"},
+        "gpu-efa": {"enabled": True, "capacity_reservation_ids": [RESERVATION]},
+        "neuron": {"enabled": True},
+        "inferentia1": {"enabled": True},
+    },
+}
+
+# The other side of every accelerator toggle: GPU operator with MIG, observability (neuron-monitor), node recovery.
+OPERATOR = {
+    "cuda_efa_az": "us-west-2a",
+    "neuron_az": "us-west-2b",
+    "enable_nvidia_gpu_operator": True,
+    "nvidia_mig_strategy": "mixed",
+    "enable_ai_ml_observability_stack": True,
+    "enable_neuron_node_recovery": True,
+    "nodepools": {
+        "gpu-efa": {"enabled": True, "mig_config": "all-1g.10gb"},
+        "neuron": {"enabled": True},
+    },
+}
+
+# No shared file systems, but workload namespaces (Kueue) that could hold claims.
+NO_FILESYSTEMS = {"enable_efs": False, "enable_fsx": False, "enable_kueue": True}
+
+
+# --- which pool a pod fits ----------------------------------------------------------------------------------------
+
+def pod_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    if obj["kind"] in ("Job", "Deployment", "StatefulSet", "DaemonSet"):
+        return obj["spec"]["template"]["spec"]
+    if obj["kind"] == "Pod":
+        return obj["spec"]
+    return None
+
+
+def _tolerates(tolerations: Iterable[Mapping[str, str]], taint: Mapping[str, str]) -> bool:
+    for t in tolerations:
+        if t.get("effect") and t["effect"] != taint["effect"]:
+            continue
+        if t.get("operator", "Equal") == "Exists":
+            if not t.get("key") or t["key"] == taint["key"]:
+                return True
+        elif t.get("key") == taint["key"] and t.get("value", "") == taint.get("value", ""):
+            return True
+    return False
+
+
+def _possible_values(pool: NodePoolSpec, key: str) -> list[str] | None:
+    """The values a pool's nodes can carry for a label; None when the pool does not constrain it."""
+    if key in pool.labels:
+        return [pool.labels[key]]
+    if key == "karpenter.k8s.aws/instance-family":
+        return list(pool.instance_families)
+    if key == "karpenter.sh/capacity-type":
+        return list(pool.capacity_types)
+    if key == "kubernetes.io/arch":
+        return ["amd64"]
+    if key == "kubernetes.io/os":
+        return ["linux"]
+    if key in ("node.kubernetes.io/instance-type", "topology.kubernetes.io/zone", "kubernetes.io/hostname") \
+            or key.startswith("karpenter.k8s.aws/"):
+        return None
+    return []  # a label no node of the pool carries
+
+
+def _satisfied(pool: NodePoolSpec, key: str, operator: str, values: list[str]) -> bool:
+    possible = _possible_values(pool, key)
+    if key == "node.kubernetes.io/instance-type" and operator == "In":
+        return any(v.split(".")[0] in pool.instance_families for v in values)
+    if possible is None:
+        return True
+    if operator == "In":
+        return bool(set(possible) & set(values))
+    if operator == "NotIn":
+        return bool(set(possible) - set(values))
+    if operator == "Exists":
+        return bool(possible)
+    if operator == "DoesNotExist":
+        return not possible
+    raise AssertionError(f"matcher does not know operator {operator}")
+
+
+def _offers(pool: NodePoolSpec, resource: str) -> bool:
+    if resource == "vpc.amazonaws.com/efa":
+        return pool.kind.efa
+    return resource == pool.kind.accelerator
+
+
+def fits(spec: Mapping[str, Any], pool: NodePoolSpec) -> bool:
+    """A pod fits a pool if it tolerates all the pool's taints, the pool's labels and requirements can satisfy its
+    nodeSelector and required node affinity, and the pool offers every extended resource it requests."""
+    if not all(_tolerates(spec.get("tolerations", []), t) for t in pool.taints):
+        return False
+    if not all(_satisfied(pool, k, "In", [v]) for k, v in spec.get("nodeSelector", {}).items()):
+        return False
+    terms = (spec.get("affinity", {}).get("nodeAffinity", {})
+             .get("requiredDuringSchedulingIgnoredDuringExecution", {}).get("nodeSelectorTerms"))
+    if terms and not any(all(_satisfied(pool, e["key"], e["operator"], e.get("values", []))
+                             for e in term.get("matchExpressions", [])) for term in terms):
+        return False
+    requested = {r for c in spec["containers"] for part in ("requests", "limits")
+                 for r in c.get("resources", {}).get(part, {}) if "/" in r}
+    return all(_offers(pool, r) for r in requested)
+
+
+# --- Helm value keys of charts not in ../shared/reference ---------------------------------------------------------
+# Only the keys the platform sets, with the shape of their defaults (`{}` free-form map, `[]` list, scalars as in
+# the chart). Verified by reading the charts at the pinned versions:
+#   gpu-operator v26.3.3: NVIDIA/gpu-operator deployments/gpu-operator/values.yaml and its vendored subchart
+#     charts/node-feature-discovery/values.yaml (0.18.3; nodeSelector/tolerations of master, worker and gc);
+#   aws-efa-k8s-device-plugin v0.5.30: aws/eks-charts stable/aws-efa-k8s-device-plugin/values.yaml.
+GPU_OPERATOR_KEYS: dict[str, Any] = {
+    "operator": {"tolerations": [], "affinity": {"nodeAffinity": {}}},
+    "daemonsets": {"tolerations": []},
+    "mig": {"strategy": "single"},
+    "migManager": {"enabled": True, "config": {"default": "all-disabled", "create": False, "name": "", "data": {}}},
+    "cdi": {"enabled": True, "nriPluginEnabled": False},
+    "driver": {"enabled": True},
+    "toolkit": {"enabled": True},
+    "dcgmExporter": {"enabled": True},
+    "node-feature-discovery": {
+        "master": {"nodeSelector": {}, "tolerations": []},
+        "worker": {"nodeSelector": {}, "tolerations": []},
+        "gc": {"nodeSelector": {}, "tolerations": []},
+    },
+}
+EFA_DEVICE_PLUGIN_KEYS: dict[str, Any] = {"nodeSelector": {}, "tolerations": []}

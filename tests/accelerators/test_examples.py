@@ -1,0 +1,123 @@
+"""The example workloads: valid manifests, each pod fitting exactly one node pool (the intended one), mounting claims
+the platform creates, and documented in examples/README.md."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from mlplat.blueprint import parse_text
+from mlplat.catalog.accelerators import NEURON_SCHEDULER
+from tests.accelerators.support import ALL_POOLS, fits, pod_spec
+from tests.support import hcl, k8s
+from tests.support.paths import ROOT
+from tests.support.synth import CANONICAL_TEXT, synth
+
+EXAMPLES = ROOT / "examples"
+# example file -> (workload kind/name, the pool it is meant for)
+INTENDED = {
+    "gpu-multi-gpu-training.yaml": ("Job", "ddp-single-node", "gpu"),
+    "gpu-efa-distributed-training.yaml": ("Job", "efa-ddp", "gpu-efa"),
+    "neuron-training.yaml": ("Job", "neuron-mlp", "neuron"),
+    "inferentia-serving.yaml": ("Deployment", "resnet50-inf1", "inferentia1"),
+}
+
+
+@pytest.fixture(scope="module")
+def pools():
+    return parse_text(CANONICAL_TEXT + hcl.render(ALL_POOLS), "bp.tfvars").enabled_pools
+
+
+def docs(name):
+    return [d for d in yaml.safe_load_all((EXAMPLES / name).read_text()) if d]
+
+
+def workload(name):
+    kind, obj_name, _ = INTENDED[name]
+    return next(d for d in docs(name) if (d["kind"], d["metadata"]["name"]) == (kind, obj_name))
+
+
+def test_every_example_is_listed():
+    assert sorted(p.name for p in EXAMPLES.glob("*.yaml")) == sorted(INTENDED)
+
+
+@pytest.mark.parametrize("name", sorted(INTENDED))
+def test_example_validates(name):
+    for doc in docs(name):
+        k8s.validate(doc)
+        assert doc["metadata"]["namespace"] == "ml-workloads", doc["metadata"]["name"]
+
+
+@pytest.mark.parametrize("name", sorted(INTENDED))
+def test_example_fits_exactly_its_pool(name, pools):
+    assert len(pools) == 6
+    spec = pod_spec(workload(name))
+    assert [p.name for p in pools if fits(spec, p)] == [INTENDED[name][2]]
+
+
+@pytest.mark.parametrize("name", sorted(INTENDED))
+def test_example_mounts_what_exists(name):
+    objects = docs(name)
+    spec = pod_spec(workload(name))
+    claims = {v["persistentVolumeClaim"]["claimName"] for v in spec.get("volumes", []) if "persistentVolumeClaim" in v}
+    provided = {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in synth(ALL_POOLS).objects("shared-volumes")
+                if o["kind"] == "PersistentVolumeClaim"}
+    assert {("ml-workloads", c) for c in claims} <= provided
+    config_maps = {v["configMap"]["name"] for v in spec.get("volumes", []) if "configMap" in v}
+    assert config_maps <= {o["metadata"]["name"] for o in objects if o["kind"] == "ConfigMap"}
+    mounted = {m["name"] for c in spec["containers"] for m in c.get("volumeMounts", [])}
+    assert mounted == {v["name"] for v in spec.get("volumes", [])}
+
+
+def test_neuron_workloads_use_the_neuron_scheduler_and_tag_their_runtime():
+    for name in ("neuron-training.yaml", "inferentia-serving.yaml"):
+        spec = pod_spec(workload(name))
+        assert spec["schedulerName"] == NEURON_SCHEDULER, name
+        assert any(e["name"] == "NEURON_PROCESS_TAG" for e in spec["containers"][0]["env"]), name
+
+
+def test_efa_job_rendezvous_names_resolve_through_its_headless_service():
+    objects = {d["kind"]: d for d in docs("gpu-efa-distributed-training.yaml")}
+    job, service = objects["Job"], objects["Service"]
+    assert (job["spec"]["completionMode"], job["spec"]["completions"], job["spec"]["parallelism"]) == ("Indexed", 2, 2)
+    assert job["spec"]["template"]["spec"]["subdomain"] == service["metadata"]["name"]
+    assert service["spec"]["clusterIP"] == "None"
+    assert service["spec"]["selector"] == {"batch.kubernetes.io/job-name": job["metadata"]["name"]}
+    command = " ".join(job["spec"]["template"]["spec"]["containers"][0]["command"])
+    assert "--master_addr=efa-ddp-0.efa-ddp" in command and '--node_rank="${JOB_COMPLETION_INDEX}"' in command
+
+
+def test_readme_has_a_section_per_example():
+    readme = (EXAMPLES / "README.md").read_text()
+    sections = [line for line in readme.splitlines() if line.startswith("## ")]
+    assert sorted(s.split("(`")[1].rstrip("`)") for s in sections) == sorted(INTENDED)
+    for name in INTENDED:
+        assert f"kubectl apply -f examples/{name}" in readme or f"examples/{name} | kubectl apply" in readme, name
+
+
+# --- the matcher itself -------------------------------------------------------------------------------------------
+
+def pod(**spec):
+    return {"containers": [{"name": "c", "image": "i", "resources": spec.pop("resources", {})}], **spec}
+
+
+GPU = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+EFA = {"key": "vpc.amazonaws.com/efa", "operator": "Exists", "effect": "NoSchedule"}
+
+
+@pytest.mark.parametrize("spec, expected", [
+    (pod(), ["general"]),
+    (pod(tolerations=[{"operator": "Exists"}]), ["general", "cpu", "gpu", "gpu-efa", "neuron", "inferentia1"]),
+    (pod(tolerations=[GPU], resources={"limits": {"nvidia.com/gpu": 1}}), ["gpu"]),
+    (pod(tolerations=[GPU, EFA], resources={"limits": {"nvidia.com/gpu": 8}}), ["gpu", "gpu-efa"]),
+    (pod(tolerations=[GPU], resources={"limits": {"nvidia.com/gpu": 8, "vpc.amazonaws.com/efa": 4}}), []),
+    (pod(tolerations=[GPU, EFA], nodeSelector={"node.kubernetes.io/instance-type": "g6e.12xlarge"}), ["gpu"]),
+    (pod(nodeSelector={"team": "a"}), []),
+    (pod(tolerations=[{"operator": "Exists"}], affinity={"nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [
+            {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": ["inf1", "inf2"]}]}]}}}),
+     ["neuron", "inferentia1"]),
+    (pod(tolerations=[{"operator": "Exists"}], nodeSelector={"karpenter.sh/capacity-type": "spot"}), ["cpu", "gpu"]),
+])
+def test_matcher(spec, expected, pools):
+    assert [p.name for p in pools if fits(spec, p)] == expected

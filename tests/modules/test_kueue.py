@@ -1,0 +1,185 @@
+"""Kueue: pinned with metrics on, a ResourceFlavor per enabled pool, ClusterQueues in one fair-sharing cohort with
+quotas from the pools and the blueprint, LocalQueues in the workload namespaces, priorities, job integrations only
+for installed operators, and an example Job that goes through a LocalQueue."""
+
+from __future__ import annotations
+
+
+import pytest
+import yaml
+
+from mlplat import versions
+from mlplat.addons import AddOn
+from mlplat.blueprint import parse_text
+from mlplat.catalog.modules import kueue_frameworks
+from mlplat.nodepools import toleration_for
+from tests.modules.blueprints import FULL, KUEUE
+from tests.support import k8s
+from tests.support.chart_values import chart_defaults, chart_version, unknown_keys
+from tests.support.paths import ROOT
+from tests.support.synth import synth
+
+LABELS = {"app.kubernetes.io/managed-by": "mlplat"}
+IN_WORKLOAD_NAMESPACES = {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In",
+                                                "values": ["ml-workloads"]}]}
+EXAMPLE = ROOT / "examples" / "kueue" / "gpu-job.yaml"
+
+
+@pytest.fixture(scope="module")
+def kueue_only():
+    return synth(KUEUE)
+
+
+@pytest.fixture(scope="module")
+def full():
+    return synth(FULL)
+
+
+def by_kind(objects, kind):
+    return {(o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in objects if o["kind"] == kind}
+
+
+def test_release_is_pinned_on_the_system_nodes_with_a_v1beta2_configuration(kueue_only):
+    release = kueue_only.releases()["kueue"]
+    assert (release["chart"], release["repository"], release["version"], release["namespace"]) == (
+        "kueue", "oci://registry.k8s.io/kueue/charts", "0.19.2", "kueue-system")
+    assert versions.CHARTS["kueue"].version == chart_version("kueue")
+    values = kueue_only.values("kueue")
+    config = yaml.safe_load(values["managerConfig"].pop("controllerManagerConfigYaml"))
+    assert config == {
+        "apiVersion": "config.kueue.x-k8s.io/v1beta2", "kind": "Configuration",
+        "health": {"healthProbeBindAddress": ":8081"},
+        "metrics": {"bindAddress": ":8443", "enableClusterQueueResources": True},
+        "webhook": {"port": 9443},
+        "leaderElection": {"leaderElect": True, "resourceName": "c1f6bfd2.kueue.x-k8s.io"},
+        "clientConnection": {"qps": 300, "burst": 500},
+        "integrations": {"frameworks": ["batch/job"]},
+        "fairSharing": {"preemptionStrategies": ["LessThanOrEqualToFinalShare", "LessThanInitialShare"]},
+        "resources": {"excludeResourcePrefixes": ["vpc.amazonaws.com/efa", "ephemeral-storage"]},
+    }
+    assert values == {
+        "managerConfig": {},
+        "controllerManager": {
+            "replicas": 2, "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+            "nodeSelector": {"mlplat.io/pool": "system"},
+            "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists", "effect": "NoSchedule"}]},
+        "enablePrometheus": False, "enableKueueViz": False,
+    }
+    assert list(unknown_keys(kueue_only.values("kueue"), chart_defaults("kueue"))) == []
+
+
+def test_job_integrations_follow_the_installed_operators():
+    bp = parse_text('name = "demo"\n', "bp.tfvars")
+    on, off = (lambda bp: True), (lambda bp: False)
+    assert kueue_frameworks(bp, []) == ["batch/job"]
+    assert kueue_frameworks(bp, [AddOn("kuberay-operator", "ray", on), AddOn("training-operator", "kf", off)]) == [
+        "batch/job", "ray.io/rayjob"]
+    assert kueue_frameworks(bp, [AddOn("kuberay-operator", "ray", on), AddOn("training-operator", "kf", on)]) == [
+        "batch/job", "kubeflow.org/pytorchjob", "ray.io/rayjob"]
+
+
+def test_a_flavor_per_enabled_pool_with_its_exact_labels_and_tolerations(full, kueue_only):
+    for s in (full, kueue_only):
+        flavors = by_kind(s.objects("kueue-queues"), "ResourceFlavor")
+        assert set(flavors) == {(None, p.name) for p in s.blueprint.enabled_pools}
+        for pool in s.blueprint.enabled_pools:
+            assert flavors[(None, pool.name)]["spec"] == {"nodeLabels": pool.labels,
+                                                          "tolerations": toleration_for(pool)}
+    assert {n for _, n in by_kind(full.objects("kueue-queues"), "ResourceFlavor")} == {"general", "cpu", "gpu"}
+
+
+def test_default_queues_one_per_batch_pool_with_the_pools_limits(kueue_only):
+    objects = kueue_only.objects("kueue-queues")
+    [(_, gpu)] = by_kind(objects, "ClusterQueue").items()
+    assert gpu == {
+        "apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ClusterQueue", "metadata": {"name": "gpu", "labels": LABELS},
+        "spec": {
+            "cohortName": "mlplat", "namespaceSelector": IN_WORKLOAD_NAMESPACES, "queueingStrategy": "BestEffortFIFO",
+            "resourceGroups": [{"coveredResources": ["cpu", "memory", "nvidia.com/gpu"], "flavors": [
+                {"name": "gpu", "resources": [{"name": "cpu", "nominalQuota": 1536},
+                                              {"name": "memory", "nominalQuota": "12288Gi"},
+                                              {"name": "nvidia.com/gpu", "nominalQuota": 64}]}]}],
+            "preemption": {"withinClusterQueue": "LowerPriority", "reclaimWithinCohort": "Any"},
+            "fairSharing": {"weight": 1},
+        },
+    }
+    assert by_kind(objects, "LocalQueue") == {("ml-workloads", "gpu"): {
+        "apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "LocalQueue",
+        "metadata": {"name": "gpu", "namespace": "ml-workloads", "labels": LABELS}, "spec": {"clusterQueue": "gpu"}}}
+    assert by_kind(objects, "Cohort") == {(None, "mlplat"): {
+        "apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "Cohort", "metadata": {"name": "mlplat", "labels": LABELS},
+        "spec": {}}}
+
+
+def test_blueprint_queues_share_one_cohort_and_borrow(full):
+    queues = by_kind(full.objects("kueue-queues"), "ClusterQueue")
+    assert set(queues) == {(None, "training"), (None, "serving")}
+    training = queues[(None, "training")]["spec"]
+    assert training["resourceGroups"] == [{"coveredResources": ["cpu", "memory", "nvidia.com/gpu"], "flavors": [
+        {"name": "gpu", "resources": [{"name": "cpu", "nominalQuota": 1024},
+                                      {"name": "memory", "nominalQuota": "8192Gi"},
+                                      {"name": "nvidia.com/gpu", "nominalQuota": 48}]},
+        {"name": "cpu", "resources": [{"name": "cpu", "nominalQuota": 2000},
+                                      {"name": "memory", "nominalQuota": "8000Gi"},
+                                      {"name": "nvidia.com/gpu", "nominalQuota": 0}]}]}]
+    assert training["fairSharing"] == {"weight": 3}
+    # One cohort, no borrowing limit: unused quota of one queue is lent to the others, reclaimed by fair share.
+    assert {q["spec"]["cohortName"] for q in queues.values()} == {"mlplat"}
+    assert not any("borrowingLimit" in r or "lendingLimit" in r for q in queues.values()
+                   for g in q["spec"]["resourceGroups"] for f in g["flavors"] for r in f["resources"])
+    gpu_total = sum(r["nominalQuota"] for q in queues.values() for g in q["spec"]["resourceGroups"]
+                    for f in g["flavors"] if f["name"] == "gpu" for r in f["resources"] if r["name"] == "nvidia.com/gpu")
+    assert gpu_total == 64  # exactly the gpu pool's max_accelerators
+    assert set(by_kind(full.objects("kueue-queues"), "LocalQueue")) == {("ml-workloads", "training"),
+                                                                        ("ml-workloads", "serving")}
+
+
+def test_workload_priority_classes(kueue_only):
+    classes = by_kind(kueue_only.objects("kueue-queues"), "WorkloadPriorityClass")
+    assert {n: c["value"] for (_, n), c in classes.items()} == {"high": 1000, "normal": 100, "low": 10}
+
+
+def test_workload_namespaces_exist_and_survive_their_release(kueue_only):
+    assert kueue_only.objects("workload-namespaces") == [{
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "ml-workloads", "labels": LABELS,
+                     "annotations": {"helm.sh/resource-policy": "keep",
+                                     "argocd.argoproj.io/sync-options": "Delete=false"}}}]
+    deps = kueue_only.releases()["kueue-queues"]["depends_on"]
+    assert sorted(d.split(".")[1].rsplit("_", 2)[0] for d in deps) == ["kueue", "workload-namespaces"]
+
+
+def test_metrics_scraped_only_with_the_observability_stack(full, kueue_only):
+    [monitor] = full.objects("kueue-monitoring")
+    assert monitor["metadata"] == {"name": "kueue-controller-manager", "namespace": "kueue-system",
+                                   "labels": {**LABELS, "release": "kube-prometheus-stack"}}
+    assert monitor["spec"]["selector"] == {"matchLabels": {"app.kubernetes.io/name": "kueue",
+                                                           "app.kubernetes.io/instance": "kueue",
+                                                           "app.kubernetes.io/component": "metrics-service"}}
+    port = chart_defaults("kueue")["metricsService"]["ports"][0]
+    assert monitor["spec"]["endpoints"][0]["port"] == port["name"] == "https"
+    assert "kueue-monitoring" not in kueue_only.releases()
+    k8s.validate(monitor)
+
+
+def test_every_kueue_object_validates_against_the_v1beta2_crds(full, kueue_only):
+    for s in (full, kueue_only):
+        objects = s.objects("kueue-queues") + s.objects("workload-namespaces")
+        assert {o["apiVersion"] for o in objects if o["kind"] != "Namespace"} == {"kueue.x-k8s.io/v1beta2"}
+        for obj in objects:
+            k8s.validate(obj)
+
+
+def test_example_job_goes_through_an_existing_local_queue(kueue_only):
+    job = yaml.safe_load(EXAMPLE.read_text())
+    k8s.validate(job)
+    labels = job["metadata"]["labels"]
+    local_queues = by_kind(kueue_only.objects("kueue-queues"), "LocalQueue")
+    assert (job["metadata"]["namespace"], labels["kueue.x-k8s.io/queue-name"]) in local_queues
+    classes = {n for _, n in by_kind(kueue_only.objects("kueue-queues"), "WorkloadPriorityClass")}
+    assert labels["kueue.x-k8s.io/priority-class"] in classes
+    assert job["spec"]["suspend"] is True  # Kueue unsuspends it on admission
+    queue = by_kind(kueue_only.objects("kueue-queues"), "ClusterQueue")[(None, labels["kueue.x-k8s.io/queue-name"])]
+    covered = set(queue["spec"]["resourceGroups"][0]["coveredResources"])
+    requests = job["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
+    assert set(requests) <= covered

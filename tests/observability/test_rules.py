@@ -1,0 +1,160 @@
+"""Alert and recording rules: promtool check rules, promtool unit tests, and the bookkeeping that keeps them
+honest (every alert has a firing and a silent unit test, metadata is complete)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.observability import support as s
+
+RULE_FILES = s.rule_files()
+TEST_FILES = s.rule_test_files()
+SEVERITIES = {"critical", "warning", "info"}
+
+# The alerts the platform promises (brief: XID, ECC/row remap, throttling, idle GPUs, Neuron ECC and execution
+# errors, vLLM saturation and latency burn rate, absent exporters). Removing one must be deliberate.
+PROMISED_ALERTS = {
+    "GPUXidErrorFatal", "GPUXidError", "GPUUncorrectableECCError", "GPURowRemapFailure", "GPUThermalThrottling",
+    "GPUPowerThrottling", "GPUAllocatedButIdle", "NeuronHardwareECCUncorrected", "NeuronExecutionErrors",
+    "VLLMQueueSaturated", "VLLMTTFTBudgetBurnFast", "VLLMTTFTBudgetBurnSlow", "DCGMExporterAbsent",
+    "NeuronMonitorAbsent", "RayGCSMetricsAbsent",
+}
+
+
+def test_rule_files_and_unit_tests_exist():
+    assert len(RULE_FILES) >= 4 and len(TEST_FILES) >= 4
+
+
+@pytest.mark.parametrize("path", RULE_FILES, ids=[p.name for p in RULE_FILES])
+def test_promtool_check_rules(path: Path):
+    promtool = s.tool("promtool")
+    doc = yaml.safe_load(path.read_text())
+    assert list(doc) == ["groups"], "plain Prometheus rule file: only a top-level `groups:`"
+    n = sum(len(g["rules"]) for g in doc["groups"])
+    r = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"SUCCESS: {n} rules found" in r.stdout
+
+
+@pytest.mark.parametrize("path", TEST_FILES, ids=[p.name for p in TEST_FILES])
+def test_promtool_unit_tests(path: Path):
+    promtool = s.tool("promtool")
+    # promtool resolves rule_files relative to the test file's directory.
+    r = subprocess.run([promtool, "test", "rules", path.name], cwd=path.parent, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "SUCCESS" in r.stdout
+
+
+def _loaded_rule_files(test_file: Path) -> set[Path]:
+    doc = yaml.safe_load(test_file.read_text())
+    return {(test_file.parent / f).resolve() for f in doc.get("rule_files", [])}
+
+
+def _coverage(alerts: dict, test_files: list[Path]) -> tuple[list[str], list[str]]:
+    """Alerts lacking a unit test where they fire / where they stay silent. A case counts only where the alert's
+    rule file is loaded (an alert that is not loaded trivially 'stays silent')."""
+    firing: dict[str, set[str]] = defaultdict(set)
+    silent: dict[str, set[str]] = defaultdict(set)
+    for tf in test_files:
+        loaded = _loaded_rule_files(tf)
+        for t in yaml.safe_load(tf.read_text())["tests"]:
+            for case in t.get("alert_rule_test", []):
+                name = case["alertname"]
+                assert name in alerts, f"{tf.name}: test for unknown alert {name}"
+                if alerts[name][0].resolve() not in loaded:
+                    continue
+                (firing if case.get("exp_alerts") else silent)[name].add(f"{tf.name}: {t['name']}")
+    return sorted(a for a in alerts if not firing[a]), sorted(a for a in alerts if not silent[a])
+
+
+def test_every_alert_has_a_firing_and_a_silent_unit_test():
+    alerts = s.alerts()
+    assert alerts
+    no_fire, no_silent = _coverage(alerts, TEST_FILES)
+    assert not no_fire, f"alerts without a test where they fire: {no_fire}"
+    assert not no_silent, f"alerts without a test where they stay silent: {no_silent}"
+
+
+def test_the_coverage_check_reports_a_new_alert_without_tests():
+    alerts = dict(s.alerts())
+    alerts["GPUSomethingNew"] = (RULE_FILES[0], {"alert": "GPUSomethingNew"})
+    no_fire, no_silent = _coverage(alerts, TEST_FILES)
+    assert no_fire == ["GPUSomethingNew"] and no_silent == ["GPUSomethingNew"]
+
+
+def test_the_coverage_check_ignores_cases_whose_rule_file_is_not_loaded(tmp_path: Path):
+    """A test file that does not load gpu.yaml cannot vouch for GPU alerts, even with matching alertnames."""
+    alerts = s.alerts()
+    fake = tmp_path / "fake.test.yaml"
+    fake.write_text(yaml.safe_dump({"rule_files": [], "tests": [{"name": "n", "alert_rule_test": [
+        {"eval_time": "1m", "alertname": "GPURowRemapFailure", "exp_alerts": []},
+        {"eval_time": "1m", "alertname": "GPURowRemapFailure", "exp_alerts": [{"exp_labels": {"severity": "critical"}}]},
+    ]}]}))
+    no_fire, no_silent = _coverage(alerts, [fake])
+    assert "GPURowRemapFailure" in no_fire and "GPURowRemapFailure" in no_silent
+
+
+def test_firing_cases_check_labels_and_annotations():
+    """A firing case pins the alert's labels (severity included) and all of its annotations."""
+    alerts = s.alerts()
+    checked = 0
+    for tf in TEST_FILES:
+        for t in yaml.safe_load(tf.read_text())["tests"]:
+            for case in t.get("alert_rule_test", []):
+                rule = alerts[case["alertname"]][1]
+                for exp in case.get("exp_alerts") or []:
+                    checked += 1
+                    assert exp.get("exp_labels", {}).get("severity") == rule["labels"]["severity"], (tf.name, t["name"])
+                    assert set(exp.get("exp_annotations", {})) == set(rule["annotations"]), (tf.name, t["name"])
+    assert checked >= len(alerts)
+
+
+def test_promised_alerts_exist():
+    assert PROMISED_ALERTS <= set(s.alerts()), sorted(PROMISED_ALERTS - set(s.alerts()))
+
+
+def test_alert_metadata():
+    names = []
+    for f in RULE_FILES:
+        for g in yaml.safe_load(f.read_text())["groups"]:
+            for r in g["rules"]:
+                if "alert" not in r:
+                    continue
+                names.append(r["alert"])
+                where = f"{f.name}:{r['alert']}"
+                assert r.get("labels", {}).get("severity") in SEVERITIES, where
+                ann = r.get("annotations", {})
+                for key in ("summary", "description"):
+                    assert ann.get(key, "").strip(), f"{where}: no {key}"
+                assert (ann.get("runbook_url") or ann.get("runbook") or "").strip(), f"{where}: no runbook"
+    assert len(names) == len(set(names)), "duplicate alert names"
+
+
+def test_recording_rules_are_tested_or_used_by_tested_alerts():
+    records = s.recording_rules()
+    assert records
+    exprs = []
+    for tf in TEST_FILES:
+        for t in yaml.safe_load(tf.read_text())["tests"]:
+            exprs += [c["expr"] for c in t.get("promql_expr_test", [])]
+    alert_exprs = [r["expr"] for _, r in s.alerts().values()]
+    untested = [name for name in records
+                if not any(name in s.metric_names(e) for e in exprs + alert_exprs)]
+    assert not untested, f"recording rules with no unit test: {untested}"
+
+
+def test_every_rule_file_is_loaded_by_a_unit_test():
+    loaded = set().union(*(_loaded_rule_files(tf) for tf in TEST_FILES))
+    missing = [f.name for f in RULE_FILES if f.resolve() not in loaded]
+    assert not missing, missing
+
+
+def test_missing_tools_fail_with_the_install_hint():
+    with pytest.raises(pytest.fail.Exception, match=r"install Debian's prometheus package \(make tools\)"):
+        s.tool("promtool-that-does-not-exist")
