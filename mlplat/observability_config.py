@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from mlplat.schema import field
@@ -41,10 +42,12 @@ class ObservabilityKeys:
     def _rules_observability(self) -> list[tuple[tuple[str, ...], str]]:
         if self.enable_ai_ml_observability_stack:
             return []
-        # Every other key of this area configures the stack; set without it, it would silently do nothing.
-        return [((key,), "has no effect without the observability stack; set enable_ai_ml_observability_stack = "
-                         "true or remove it")
-                for key in _STACK_KEYS if key in self._explicit]
+        # Every other key of this area configures the stack; changed without it, it would silently do nothing.
+        return [((f.name,), "has no effect without the observability stack; set enable_ai_ml_observability_stack = "
+                            "true or remove it")
+                for f in dataclasses.fields(ObservabilityKeys)
+                if f.name != "enable_ai_ml_observability_stack" and f.name in self._explicit
+                and getattr(self, f.name) != f.default]
 
     @property
     def needs_opensearch(self) -> bool:
@@ -58,7 +61,3 @@ class ObservabilityKeys:
     @property
     def needs_tracing(self) -> bool:
         return self.enable_ai_ml_observability_stack and self.enable_tracing
-
-
-_STACK_KEYS = ("observability_logs_backend", "enable_tracing", "prometheus_retention", "prometheus_storage_gib",
-               "logs_storage_gib", "tracing_storage_gib")

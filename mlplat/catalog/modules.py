@@ -274,8 +274,9 @@ ADDONS: list[AddOn] = [
           depends_on=("argo-cd", "kube-prometheus-stack"), computed_values=argocd_monitors, toggle="enable_argocd"),
     AddOn("kueue", KUEUE_NAMESPACE, enabled=lambda bp: bp.enable_kueue, chart=versions.CHARTS["kueue"],
           computed_values=kueue_values, toggle="enable_kueue", sync_wave=-8),
-    AddOn("workload-namespaces", "kube-system", enabled=lambda bp: bp.enable_kueue,
-          computed_values=workload_namespaces, toggle="enable_kueue", sync_wave=-6),
+    # Always on: shared volumes and Kueue's LocalQueues both live in the workload namespaces.
+    AddOn("workload-namespaces", "kube-system", enabled=lambda bp: bool(bp.workload_namespaces),
+          computed_values=workload_namespaces, sync_wave=-6),
     AddOn("kueue-queues", KUEUE_NAMESPACE, enabled=lambda bp: bp.enable_kueue,
           depends_on=("kueue", "workload-namespaces"), computed_values=kueue_objects, toggle="enable_kueue",
           sync_wave=-4),

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from mlplat import versions
-from mlplat.addons import ROOT, AddOn, AddonContext
+from mlplat.addons import HELM_VALUES_DIR, ROOT, AddOn, AddonContext, load_yaml
 from mlplat.catalog.accelerators import GP3_CLASS, NVIDIA_GPU
 from mlplat.catalog.core import SYSTEM_NODES
 from mlplat.catalog.secrets import STORE_NAME, secret_id, secret_uses
@@ -38,10 +38,10 @@ RULES_DIR = DASHBOARDS_DIR / "rules"
 # Grafana's dashboard sidecar loads every ConfigMap with this label (kube-prometheus-stack's default label).
 DASHBOARD_LABEL = "grafana_dashboard"
 CONFIGMAP_LIMIT_BYTES = 1024 * 1024
+PART_OF = {"app.kubernetes.io/part-of": "mlplat"}
 
 # Service names follow from the release names (each chart's fullname is its release name).
 KPS = "kube-prometheus-stack"
-PROMETHEUS_URL = f"http://{KPS}-prometheus.{MONITORING}.svc:9090"
 OPENSEARCH_SERVICE = "opensearch-cluster-master"  # the chart's <clusterName>-<nodeGroup>
 OPENSEARCH_HOST = f"{OPENSEARCH_SERVICE}.{LOGGING}.svc"
 OPENSEARCH_VERSION = "3.6.0"  # appVersion of the opensearch chart 3.6.0; the Grafana plugin composes queries for it
@@ -59,7 +59,6 @@ FLUENT_BIT_CA_DIR = "/fluent-bit/tls"
 LOGS_CA_ISSUER = "mlplat-logs-ca"
 
 # Grafana data source uids; the trace links point at them.
-PROMETHEUS_UID = "prometheus"  # kube-prometheus-stack's default data source
 OPENSEARCH_UID = "opensearch-logs"
 LOKI_UID = "loki"
 TEMPO_UID = "tempo"
@@ -72,8 +71,8 @@ PARSED_LOG_KEY = "log_processed"
 TRACE_LINK = "$${__value.raw}"
 
 OTLP_GRPC_PORT = 4317
-ALERTMANAGER_STORAGE_GIB = 10
 OTLP_HTTP_PORT = 4318
+ALERTMANAGER_STORAGE_GIB = 10
 
 # --- monitors --------------------------------------------------------------------------------------------------------
 
@@ -148,8 +147,7 @@ def monitor(scrape: Scrape) -> dict[str, Any]:
         if scrape.target_labels:
             spec["podTargetLabels"] = list(scrape.target_labels)
     return {"apiVersion": "monitoring.coreos.com/v1", "kind": scrape.kind,
-            "metadata": {"name": scrape.job, "namespace": MONITORING, "labels": {"app.kubernetes.io/part-of": "mlplat"}},
-            "spec": spec}
+            "metadata": {"name": scrape.job, "namespace": MONITORING, "labels": dict(PART_OF)}, "spec": spec}
 
 
 def rule_objects() -> list[dict[str, Any]]:
@@ -161,8 +159,7 @@ def rule_objects() -> list[dict[str, Any]]:
             raise MlplatError(f"{path}: expected a Prometheus rule file with a `groups` list")
         objects.append({
             "apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
-            "metadata": {"name": f"mlplat-{path.stem}", "namespace": MONITORING,
-                         "labels": {"app.kubernetes.io/part-of": "mlplat"}},
+            "metadata": {"name": f"mlplat-{path.stem}", "namespace": MONITORING, "labels": dict(PART_OF)},
             "spec": {"groups": data["groups"]},
         })
     return objects
@@ -187,7 +184,7 @@ def dashboard_objects() -> list[dict[str, Any]]:
         objects.append({
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": name, "namespace": MONITORING,
-                         "labels": {DASHBOARD_LABEL: "1", "app.kubernetes.io/part-of": "mlplat"}},
+                         "labels": {DASHBOARD_LABEL: "1", **PART_OF}},
             "data": {path.name: text},
         })
     return objects
@@ -213,7 +210,8 @@ def _volume(gib: int) -> dict[str, Any]:
 
 
 def datasources(bp: "Blueprint") -> list[dict[str, Any]]:
-    """Grafana data sources besides Prometheus and Alertmanager (which kube-prometheus-stack provisions)."""
+    """Grafana data sources besides Prometheus (uid `prometheus`) and Alertmanager, which kube-prometheus-stack
+    provisions itself."""
     out: list[dict[str, Any]] = []
     if bp.needs_opensearch:
         json_data: dict[str, Any] = {
@@ -240,7 +238,7 @@ def datasources(bp: "Blueprint") -> list[dict[str, Any]]:
                                                   "datasourceUid": TEMPO_UID, "url": TRACE_LINK}]
         out.append(loki)
     if bp.needs_tracing:
-        tempo_json: dict[str, Any] = {"serviceMap": {"datasourceUid": PROMETHEUS_UID}, "nodeGraph": {"enabled": True}}
+        tempo_json: dict[str, Any] = {"nodeGraph": {"enabled": True}}
         if bp.needs_loki:
             tempo_json["tracesToLogsV2"] = {"datasourceUid": LOKI_UID, "filterByTraceID": True}
         out.append({"name": "Tempo", "uid": TEMPO_UID, "type": "tempo", "access": "proxy",
@@ -352,8 +350,8 @@ def _opencost_values(ctx: AddonContext) -> dict[str, Any]:
         "clusterName": bp.name,
         "opencost": {
             "exporter": {"defaultClusterId": bp.name},
-            "prometheus": {"internal": {"enabled": True, "serviceName": f"{KPS}-prometheus", "namespaceName": MONITORING,
-                                        "port": 9090}},
+            "prometheus": {"internal": {"enabled": True, "serviceName": f"{KPS}-prometheus",
+                                        "namespaceName": MONITORING, "port": 9090}},
             "metrics": {"serviceMonitor": {"enabled": False}},  # monitor() scrapes it with the contract's job
         },
     }
@@ -413,7 +411,7 @@ def _fluent_bit_values(ctx: AddonContext) -> dict[str, Any]:
 def _fluent_bit_default_mounts() -> dict[str, list[dict[str, Any]]]:
     """The chart's host log volumes, from helm-values/fluent-bit.yaml: Helm replaces lists, so adding a volume means
     restating them."""
-    base = yaml.safe_load((ROOT / "helm-values" / "fluent-bit.yaml").read_text(encoding="utf-8")) or {}
+    base = load_yaml(HELM_VALUES_DIR / "fluent-bit.yaml")
     return {k: list(base.get(k, [])) for k in ("daemonSetVolumes", "daemonSetVolumeMounts")}
 
 
@@ -569,8 +567,9 @@ def _stack(bp: "Blueprint") -> bool:
 _TOGGLE = "enable_ai_ml_observability_stack"
 
 ADDONS: list[AddOn] = [
-    AddOn(KPS, MONITORING, enabled=_stack, chart=versions.CHARTS[KPS], depends_on=("platform-secrets", STORAGE_CLASSES_ADDON),
-          computed_values=kube_prometheus_stack_values, toggle=_TOGGLE, sync_wave=-8),
+    AddOn(KPS, MONITORING, enabled=_stack, chart=versions.CHARTS[KPS],
+          depends_on=("platform-secrets", STORAGE_CLASSES_ADDON), computed_values=kube_prometheus_stack_values,
+          toggle=_TOGGLE, sync_wave=-8),
     AddOn("monitoring-objects", MONITORING, enabled=_stack, depends_on=(KPS,), computed_values=_monitoring_objects,
           toggle=_TOGGLE, sync_wave=-6),
     AddOn("grafana-dashboards", MONITORING, enabled=_stack, depends_on=(KPS,), computed_values=_dashboards,
@@ -589,16 +588,16 @@ ADDONS: list[AddOn] = [
           depends_on=("cert-manager", "platform-secrets"), computed_values=_opensearch_access, toggle=_TOGGLE,
           sync_wave=-7),
     AddOn("opensearch", LOGGING, enabled=lambda bp: bp.needs_opensearch, chart=versions.CHARTS["opensearch"],
-          depends_on=("opensearch-access", STORAGE_CLASSES_ADDON), conflicts_with=("loki",), computed_values=_opensearch_values,
-          toggle=_TOGGLE, sync_wave=-6, timeout_seconds=900),
+          depends_on=("opensearch-access", STORAGE_CLASSES_ADDON), conflicts_with=("loki",),
+          computed_values=_opensearch_values, toggle=_TOGGLE, sync_wave=-6, timeout_seconds=900),
     AddOn("loki", LOGGING, enabled=lambda bp: bp.needs_loki, chart=versions.CHARTS["loki"],
-          depends_on=(STORAGE_CLASSES_ADDON,), conflicts_with=("opensearch",), computed_values=_loki_values, toggle="observability_logs_backend",
-          sync_wave=-6),
+          depends_on=(STORAGE_CLASSES_ADDON,), conflicts_with=("opensearch",), computed_values=_loki_values,
+          toggle="observability_logs_backend", sync_wave=-6),
     # Fluent Bit buffers and retries until its backend answers, so it need not wait for it; its OpenSearch
     # credential and CA come from platform-secrets and opensearch-access (pods wait for those Secrets to mount).
     AddOn("fluent-bit", LOGGING, enabled=_stack, chart=versions.CHARTS["fluent-bit"], depends_on=("platform-secrets",),
           computed_values=_fluent_bit_values, toggle=_TOGGLE, sync_wave=-5),
-    # Traces.
+    # Traces: applications send OTLP to the collector, which forwards to Tempo.
     AddOn("tempo", MONITORING, enabled=lambda bp: bp.needs_tracing, chart=versions.CHARTS["tempo"],
           depends_on=(STORAGE_CLASSES_ADDON,), computed_values=_tempo_values, toggle="enable_tracing", sync_wave=-6),
     AddOn("opentelemetry-collector", MONITORING, enabled=lambda bp: bp.needs_tracing,

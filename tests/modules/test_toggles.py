@@ -12,7 +12,7 @@ from tests.modules.blueprints import ARGOCD, KUEUE, MLFLOW, added_types, address
 from tests.support.synth import synth
 
 MODULE_RELEASES = {"argo-cd", "argocd-monitoring", "argocd-applications", "kueue", "kueue-queues", "kueue-monitoring",
-                   "workload-namespaces", "mlflow", "mlflow-monitoring"}
+                   "mlflow", "mlflow-monitoring"}
 # Generated credentials reach the cluster through External Secrets: a module with a credential brings ESO along.
 SECRET_DELIVERY_RELEASES = {"external-secrets", "platform-secrets"}
 SECRET_DELIVERY_AWS = {"resource.aws_iam_role": 1, "resource.aws_iam_role_policy": 1,
@@ -48,7 +48,7 @@ def test_with_every_module_off_none_of_their_resources_exists(off):
 
 @pytest.mark.parametrize(("delta", "releases", "aws"), [
     (ARGOCD, {"argo-cd"} | SECRET_DELIVERY_RELEASES, generated_secrets("argocd-admin") + Counter(SECRET_DELIVERY_AWS)),
-    (KUEUE, {"kueue", "kueue-queues", "workload-namespaces"}, Counter()),
+    (KUEUE, {"kueue", "kueue-queues"}, Counter()),
     (MLFLOW, {"mlflow"} | SECRET_DELIVERY_RELEASES, generated_secrets("mlflow-admin", "mlflow-db", "mlflow-flask")
      + Counter(SECRET_DELIVERY_AWS) + Counter({
          # artifact bucket (modules/bucket.py) and the server's Pod Identity role on it

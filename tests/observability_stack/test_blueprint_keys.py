@@ -35,7 +35,8 @@ def test_defaults_are_opensearch_no_tracing_15_days():
      "bp.tfvars:2: prometheus_retention: expected a duration such as '15d', '720h' or '4w', got '15 days'"),
     ('prometheus_retention = "0d"\n',
      "bp.tfvars:2: prometheus_retention: expected a duration such as '15d', '720h' or '4w', got '0d'"),
-    ("prometheus_storage_gib = 5\n", "bp.tfvars:2: prometheus_storage_gib: expected a number between 10 and 16384, got 5"),
+    ("prometheus_storage_gib = 5\n",
+     "bp.tfvars:2: prometheus_storage_gib: expected a number between 10 and 16384, got 5"),
     ("logs_storage_gib = 20000\n", "bp.tfvars:2: logs_storage_gib: expected a number between 10 and 16384, got 20000"),
     ('enable_tracing = "yes"\n', "bp.tfvars:2: enable_tracing: expected true or false, got 'yes'"),
 ], ids=["backend", "retention words", "retention zero", "prometheus volume", "logs volume", "tracing type"])
@@ -51,3 +52,5 @@ def test_stack_keys_without_the_stack_are_errors_not_silent_no_ops():
         ["enable_tracing", "observability_logs_backend", "prometheus_retention", "prometheus_storage_gib",
          "logs_storage_gib", "tracing_storage_gib"], start=1)]
     assert parse_text(STACK + text, "bp.tfvars").needs_tracing
+    # Restating a default is harmless.
+    assert not parse_text('enable_tracing = false\nobservability_logs_backend = "opensearch"\n', "bp.tfvars").needs_tracing

@@ -76,7 +76,7 @@ def test_commented_keys_are_documented_in_the_reference_values():
             for part in filter(None, parent.split(".")):
                 node = node[part]
             assert leaf not in node, f"{chart}: {key} is a real key now; drop it from COMMENTED_KEYS"
-            assert re.search(rf"^\s*#\s*{re.escape(leaf)}:", text, re.M), f"{chart}: no commented {leaf}: in values.yaml"
+            assert re.search(rf"^\s*#\s*{re.escape(leaf)}:", text, re.M), f"{chart}: no `# {leaf}:` in values.yaml"
 
 
 def test_the_checks_reject_an_unknown_key():

@@ -27,10 +27,8 @@ OPENSEARCH = {"cert-manager", "opensearch-access", "opensearch", "fluent-bit"}
 LOKI = {"loki", "fluent-bit"}
 TRACING = {"tempo", "opentelemetry-collector"}
 EVERY_RELEASE = METRICS | OPENSEARCH | LOKI | TRACING
-NAMESPACES = {"kube-prometheus-stack": "monitoring", "monitoring-objects": "monitoring", "grafana-dashboards": "monitoring",
-              "metrics-server": "kube-system", "dcgm-exporter": "monitoring", "opencost": "monitoring",
-              "cert-manager": "cert-manager", "opensearch-access": "logging", "opensearch": "logging",
-              "fluent-bit": "logging", "loki": "logging", "tempo": "monitoring", "opentelemetry-collector": "monitoring"}
+NAMESPACES = {**dict.fromkeys(METRICS | TRACING, "monitoring"), "metrics-server": "kube-system",
+              "cert-manager": "cert-manager", **dict.fromkeys(OPENSEARCH - {"cert-manager"} | LOKI, "logging")}
 MONITOR_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 # Kinds whose CRDs ../shared/reference does not carry: cert-manager's and External Secrets'.
 NO_REFERENCE_SCHEMA = {("cert-manager.io/v1", "ClusterIssuer"), ("cert-manager.io/v1", "Certificate"),
@@ -54,7 +52,7 @@ def datasources(s):
     return {d["uid"]: d for d in s.values("kube-prometheus-stack")["grafana"]["additionalDataSources"]}
 
 
-# --- on and off --------------------------------------------------------------------------------------------------------
+# --- on and off -------------------------------------------------------------------------------------------------------
 
 def test_toggle_off_installs_none_of_the_stack_and_generates_no_observability_secret(off):
     assert sorted(EVERY_RELEASE & set(off.releases())) == []
@@ -81,7 +79,8 @@ def test_toggle_on_installs_every_component_pinned_in_its_namespace(stack_on):
                 pin = versions.CHARTS[addon.chart.chart]
                 assert (r["chart"], r["repository"], r["version"]) == (pin.chart, pin.repository, pin.version), name
     secrets = sorted(r["name"] for r in stack_on["opensearch"].resources("aws", "aws_secretsmanager_secret").values())
-    assert [n for n in secrets if "grafana" in n or "opensearch" in n] == ["mlplat/grafana-admin", "mlplat/opensearch-admin"]
+    assert [n for n in secrets if "grafana" in n or "opensearch" in n] == ["mlplat/grafana-admin",
+                                                                           "mlplat/opensearch-admin"]
     loki_secrets = [r["name"] for r in stack_on["loki+tracing"].resources("aws", "aws_secretsmanager_secret").values()]
     assert [n for n in loki_secrets if "opensearch" in n] == []
 
@@ -108,14 +107,14 @@ def test_install_order_puts_dependencies_first(opensearch_tracing):
 def test_no_gpu_pool_means_no_dcgm_exporter_and_no_dcgm_monitor():
     from mlplat.catalog.observability import scrapes
 
-    bp = parse_text(CANONICAL_TEXT + "enable_ai_ml_observability_stack = true\nnodepools = { gpu = { enabled = false } }\n",
-                    "bp.tfvars")
+    text = CANONICAL_TEXT + "enable_ai_ml_observability_stack = true\nnodepools = { gpu = { enabled = false } }\n"
+    bp = parse_text(text, "bp.tfvars")
     names = {a.name for a in install_order(REGISTRY, bp)}
     assert "dcgm-exporter" not in names and "kube-prometheus-stack" in names
     assert "dcgm-exporter" not in {s.job for s in scrapes(bp)}
 
 
-# --- objects ---------------------------------------------------------------------------------------------------------
+# --- objects ----------------------------------------------------------------------------------------------------------
 
 def test_every_custom_object_validates_against_its_schema(stack_on):
     unvalidated = set()
@@ -168,7 +167,7 @@ def test_one_prometheus_rule_per_rule_file_with_its_groups(on):
         "scrapeConfigSelectorNilUsesHelmValues": False}
 
 
-# --- the scrape contract ---------------------------------------------------------------------------------------------
+# --- the scrape contract ----------------------------------------------------------------------------------------------
 
 def test_monitors_produce_the_jobs_ports_and_labels_of_the_scrape_contract(opensearch_tracing):
     exporters = {e["job"]: e for e in CONTRACT["exporters"].values()}
@@ -236,7 +235,7 @@ def test_dcgm_exporter_runs_on_gpu_nodes_with_every_counter_the_contract_needs(o
     assert terms == [{"matchExpressions": [{"key": "mlplat.io/accelerator", "operator": "In", "values": ["nvidia"]}]}]
 
 
-# --- Grafana, data sources, nothing public ---------------------------------------------------------------------------
+# --- Grafana, data sources, nothing public ----------------------------------------------------------------------------
 
 def test_grafana_credentials_come_from_the_external_secret_and_nothing_is_public(stack_on):
     for case, s in stack_on.items():
@@ -266,7 +265,8 @@ def test_datasources_follow_the_logs_backend_and_link_trace_ids_to_tempo(on, lok
         {"basicAuthPassword": "$__env{OPENSEARCH_PASSWORD}", "tlsCACert": "$__file{/etc/grafana/opensearch-ca/ca.crt}"})
     assert opensearch["jsonData"]["tlsAuthWithCACert"] is True and "dataLinks" not in opensearch["jsonData"]
     grafana = on.values("kube-prometheus-stack")["grafana"]
-    assert grafana["plugins"] == [f"grafana-opensearch-datasource@{versions.GRAFANA_PLUGINS['grafana-opensearch-datasource']}"]
+    plugin = "grafana-opensearch-datasource"
+    assert grafana["plugins"] == [f"{plugin}@{versions.GRAFANA_PLUGINS[plugin]}"]
     assert grafana["envValueFrom"]["OPENSEARCH_PASSWORD"] == {"secretKeyRef": {"name": "opensearch-grafana",
                                                                                "key": "password"}}
 
@@ -296,7 +296,7 @@ def test_trace_id_regex_finds_the_trace_id_in_common_log_formats():
     assert re.search(TRACE_ID_REGEX, "request_id=4bf92f3577b34da6a3ce929d0e0e4736") is None
 
 
-# --- storage and retention ---------------------------------------------------------------------------------------------
+# --- storage and retention --------------------------------------------------------------------------------------------
 
 def test_volumes_are_gp3_and_sized_by_the_blueprint(on, loki_tracing):
     def claim(spec):
@@ -317,7 +317,7 @@ def test_volumes_are_gp3_and_sized_by_the_blueprint(on, loki_tracing):
     assert claim(alertmanager["volumeClaimTemplate"]["spec"]) == ("gp3", "10Gi")
 
 
-# --- logs --------------------------------------------------------------------------------------------------------------
+# --- logs -------------------------------------------------------------------------------------------------------------
 
 def fluent_bit_output(s):
     text = s.values("fluent-bit")["config"]["outputs"]
@@ -387,7 +387,7 @@ def test_opensearch_runs_with_security_on_its_own_tls_and_only_the_generated_adm
     assert copy["spec"]["dataFrom"] == admin["spec"]["dataFrom"]
 
 
-# --- traces ------------------------------------------------------------------------------------------------------------
+# --- traces -----------------------------------------------------------------------------------------------------------
 
 def test_tracing_adds_an_otlp_collector_in_front_of_tempo(loki_tracing, on):
     otel = loki_tracing.values("opentelemetry-collector")
