@@ -145,3 +145,16 @@ MANIFESTS_CHART_VERSION = "0.1.0"
 # generated passwords out of state. cdktn checks features against these; terraform checks `required_version`.
 TARGET_VERSIONS = {"terraform": ">=1.11.0", "opentofu": ">=1.11.0"}
 TERRAFORM_REQUIRED_VERSION = ">= 1.11.0"
+
+# Container images the platform sets itself (charts' own images follow their chart pins).
+# neuron-monitor: AWS's standalone DaemonSet (aws-neuron-sdk src/k8/k8s-neuron-monitor-daemonset.yml).
+NEURON_MONITOR_IMAGE = "public.ecr.aws/neuron/neuron-monitor:1.3.0"
+# The Neuron scheduler runs a second kube-scheduler, which must match the control plane's minor version; tags from the
+# EKS Distro release manifests (aws/eks-distro docs/contents/releases/<minor>/<n>/index.md).
+KUBE_SCHEDULER_REPOSITORY = "public.ecr.aws/eks-distro/kubernetes/kube-scheduler"
+KUBE_SCHEDULER_TAGS = {
+    "1.31": "v1.31.12-eks-1-31-30",  # neuron-helm-chart 1.9.0 default
+    "1.32": "v1.32.9-eks-1-32-30",
+    "1.33": "v1.33.7-eks-1-33-23",
+    "1.34": "v1.34.11-eks-1-34-24",
+}

@@ -23,7 +23,8 @@ class GeneratedSecret(Construct):
         # Punctuation excluded: these passwords travel through URLs, Helm values and PostgreSQL connection strings.
         password = EphemeralAwsSecretsmanagerRandomPassword(self, "password", password_length=PASSWORD_LENGTH,
                                                             exclude_punctuation=True, require_each_included_type=True)
-        SecretsmanagerSecretVersion(
+        # Readers of the secret (e.g. a database taking the password write-only) depend on this version existing.
+        self.version = SecretsmanagerSecretVersion(
             self, "value", secret_id=self.secret.id, secret_string_wo_version=PASSWORD_VERSION,
             secret_string_wo=Fn.jsonencode({"username": username, "password": password.random_password}),
         )

@@ -100,7 +100,7 @@ class AwsLayer(TerraformStack):
                 subnet_ids=self.network.private_subnet_ids, node_security_group_id=self.eks.node_sg.id,
                 kms_key_arn=self.key.arn, namespace=MLFLOW_NAMESPACE, service_account=MLFLOW_SERVICE_ACCOUNT,
                 db_username=db_use.username, db_secret_arn=db_secret.arn,
-                db_secret_written=db_secret.node.find_child("value"),
+                db_secret_written=db_secret.version,
                 min_acu=bp.mlflow_db_min_acu, max_acu=bp.mlflow_db_max_acu, instances=bp.mlflow_db_instances,
                 backup_retention_days=bp.mlflow_db_backup_retention_days,
                 deletion_protection=bp.mlflow_db_deletion_protection,

@@ -28,9 +28,7 @@ MANAGED = {"app.kubernetes.io/managed-by": "mlplat"}
 # Neuron scheduler extension which cores on a node are free and adjacent.
 NEURON_SCHEDULER = "neuron-scheduler"
 NEURON_MONITOR_NAMESPACE = "neuron-monitor"
-# Pin of AWS's standalone neuron-monitor DaemonSet (aws-neuron-sdk src/k8/k8s-neuron-monitor-daemonset.yml); the
-# neuron chart stopped shipping it. It belongs in mlplat/versions.py with the other pins once that file has images.
-NEURON_MONITOR_IMAGE = "public.ecr.aws/neuron/neuron-monitor:1.3.0"
+NEURON_MONITOR_IMAGE = versions.NEURON_MONITOR_IMAGE  # the neuron chart stopped shipping neuron-monitor
 # dashboards/scrape-contract.yaml: job neuron-monitor, named port `metrics`, /metrics, `node` from the pod's node.
 NEURON_MONITOR_JOB = "neuron-monitor"
 NEURON_MONITOR_PORT = 8000
@@ -107,7 +105,12 @@ def neuron_values(ctx: AddonContext) -> dict[str, Any]:
         "devicePlugin": _on_accelerator_nodes(bp, NEURON_DEVICE),
         "scheduler": {
             "enabled": True, **_system_nodes(),
-            "customScheduler": {"enabled": True, "fullnameOverride": NEURON_SCHEDULER, **_system_nodes()},
+            "customScheduler": {
+                "enabled": True, "fullnameOverride": NEURON_SCHEDULER, **_system_nodes(),
+                # The chart's default kube-scheduler is 1.31; it must follow the control plane's minor version.
+                "image": {"repository": versions.KUBE_SCHEDULER_REPOSITORY,
+                          "tag": versions.KUBE_SCHEDULER_TAGS[bp.eks_cluster_version]},
+            },
         },
         "npd": {
             # The chart creates no namespace for the detector; the release's own (kube-system) always exists.

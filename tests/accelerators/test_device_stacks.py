@@ -75,7 +75,9 @@ def test_neuron_chart_places_plugin_detector_and_scheduler(all_pools):
         "devicePlugin": on_neuron,
         "scheduler": {"enabled": True, "nodeSelector": SYSTEM_SELECTOR, "tolerations": SYSTEM_T,
                       "customScheduler": {"enabled": True, "fullnameOverride": NEURON_SCHEDULER,
-                                          "nodeSelector": SYSTEM_SELECTOR, "tolerations": SYSTEM_T}},
+                                          "nodeSelector": SYSTEM_SELECTOR, "tolerations": SYSTEM_T,
+                                          "image": {"repository": "public.ecr.aws/eks-distro/kubernetes/kube-scheduler",
+                                                    "tag": "v1.33.7-eks-1-33-23"}}},
         "npd": {"enabled": True, "namespaceOverride": "kube-system", **on_neuron, "nodeRecovery": {"enabled": False}},
     }
 
