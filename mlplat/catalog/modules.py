@@ -209,17 +209,6 @@ def workload_namespaces(ctx: AddonContext) -> dict[str, Any]:
                         for ns in ctx.blueprint.workload_namespaces]}
 
 
-def kueue_monitors(ctx: AddonContext) -> dict[str, Any]:
-    selector = {"app.kubernetes.io/name": "kueue", "app.kubernetes.io/instance": "kueue",
-                "app.kubernetes.io/component": "metrics-service"}
-    # The metrics endpoint authorizes Prometheus' service account token (get /metrics); its certificate is
-    # self-signed by the controller, so there is no CA to verify against.
-    endpoint = {"port": "https", "scheme": "https",
-                "bearerTokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token",
-                "tlsConfig": {"insecureSkipVerify": True}}
-    return {"objects": [_monitor("kueue-controller-manager", KUEUE_NAMESPACE, selector, endpoint)]}
-
-
 # --- MLflow ------------------------------------------------------------------------------------------------------
 
 MLFLOW_METRICS_DIR = "/tmp/prometheus-metrics"  # /tmp is the chart's writable emptyDir
@@ -280,8 +269,7 @@ ADDONS: list[AddOn] = [
     AddOn("kueue-queues", KUEUE_NAMESPACE, enabled=lambda bp: bp.enable_kueue,
           depends_on=("kueue", "workload-namespaces"), computed_values=kueue_objects, toggle="enable_kueue",
           sync_wave=-4),
-    AddOn("kueue-monitoring", KUEUE_NAMESPACE, enabled=_observed("enable_kueue"),
-          depends_on=("kueue", "kube-prometheus-stack"), computed_values=kueue_monitors, toggle="enable_kueue"),
+    # Kueue's metrics are scraped by the observability stack's ServiceMonitor (job `kueue`, scrape contract).
     AddOn("mlflow", MLFLOW_NAMESPACE, enabled=lambda bp: bp.enable_mlflow, chart=versions.CHARTS["mlflow"],
           depends_on=("platform-secrets",), computed_values=mlflow_values, toggle="enable_mlflow"),
     AddOn("mlflow-monitoring", MLFLOW_NAMESPACE, enabled=_observed("enable_mlflow"),

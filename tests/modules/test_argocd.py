@@ -187,7 +187,7 @@ def test_sync_waves_put_every_dependency_first(gitops):
     # every ServiceMonitor.
     assert wave["karpenter"] < wave["karpenter-nodepools"]
     assert wave["kueue"] < wave["kueue-queues"] and wave["workload-namespaces"] < wave["kueue-queues"]
-    for monitor in ("argocd-monitoring", "kueue-monitoring", "mlflow-monitoring"):
+    for monitor in ("argocd-monitoring", "monitoring-objects", "mlflow-monitoring"):
         assert wave["kube-prometheus-stack"] < wave[monitor]
 
 

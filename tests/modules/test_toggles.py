@@ -11,7 +11,7 @@ from mlplat.catalog import REGISTRY
 from tests.modules.blueprints import ARGOCD, KUEUE, MLFLOW, added_types, addresses
 from tests.support.synth import synth
 
-MODULE_RELEASES = {"argo-cd", "argocd-monitoring", "argocd-applications", "kueue", "kueue-queues", "kueue-monitoring",
+MODULE_RELEASES = {"argo-cd", "argocd-monitoring", "argocd-applications", "kueue", "kueue-queues",
                    "mlflow", "mlflow-monitoring"}
 # Generated credentials reach the cluster through External Secrets: a module with a credential brings ESO along.
 SECRET_DELIVERY_RELEASES = {"external-secrets", "platform-secrets"}
