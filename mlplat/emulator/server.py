@@ -65,6 +65,8 @@ def provider_settings(endpoint: str) -> dict[str, Any]:
         "skip_metadata_api_check": "true",  # a string attribute in provider 5.x
         "skip_region_validation": True,
         "skip_requesting_account_id": False,
+        # An emulator error is a bug, not a transient fault: fail in seconds rather than retry for minutes.
+        "max_retries": 2,
         "endpoints": [{service: endpoint for service in PROVIDER_ENDPOINT_SERVICES}],
     }
 

@@ -5,6 +5,10 @@ Installed by routing every EKS URL to `ExtendedEKSResponse`, a subclass of moto'
 operation from botocore's model (method + URI) and calls the method of that name, so a new operation is a new method,
 and its result is serialized by moto against botocore's output shape. New state lives on moto's own `Cluster`
 objects (attribute `mlplat_extension`), so it is saved and restored with them and goes away with its cluster.
+
+One deliberate difference from EKS: after DeleteCluster the AWS provider polls until it has seen "not found" three
+times 10 s apart, and skips that when the delete itself answers "not found". Deletes here take effect at once, so for
+the provider's requests (recognized by its User-Agent) DeleteCluster deletes and answers ResourceNotFoundException.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from moto.eks.responses import DEFAULT_MAX_RESULTS, EKSResponse
 from moto.moto_api._internal import mock_random as random
 from moto.sts.models import sts_backends
 
+from mlplat.emulator.extensions.clients import from_terraform_provider
 from mlplat.emulator.extensions.eks_catalog import (
     ACCESS_POLICY_NAMES,
     ADDONS,
@@ -381,6 +386,8 @@ class ExtendedEKSResponse(EKSResponse):
                 self._ec2().delete_security_group(group_id=group_id)
             except EC2ClientError:
                 pass  # still referenced: EKS leaves it behind too, and inventory() then reports it
+        if from_terraform_provider(self.headers):
+            raise _not_found(f"No cluster found for name: {cluster.name}.")
         return result
 
     def describe_update(self) -> ActionResult:

@@ -1,6 +1,11 @@
 """FSx for Lustre beyond moto 5.2: file systems that become AVAILABLE and describe themselves the way FSx does, plus
 data repository associations (S3 import/export links) and UpdateFileSystem.
 
+One deliberate difference from FSx: the AWS provider sleeps a fixed 10 minutes (file systems) or 30 seconds
+(associations) after a successful delete before it looks, and skips that sleep when the delete answers "not found".
+Deletes here take effect at once, so for the provider's requests (recognized by its User-Agent) the emulator deletes
+and then answers FileSystemNotFound / DataRepositoryAssociationNotFound. Other clients get FSx's normal answer.
+
 Installed by routing FSx's one URL to `ExtendedFSxResponse`, a subclass of moto's handler; moto calls the method named
 after the X-Amz-Target operation. What moto does not keep is stored next to its state: per file system on moto's
 `FileSystem` (attribute `mlplat_extension`), associations on the FSx backend (same attribute name).
@@ -24,6 +29,8 @@ from moto.fsx.responses import FSxResponse
 from moto.kms.models import kms_backends
 from moto.moto_api._internal import mock_random as random
 
+from mlplat.emulator.extensions.clients import from_terraform_provider
+
 DEPLOYMENT_TYPES = ("SCRATCH_1", "SCRATCH_2", "PERSISTENT_1", "PERSISTENT_2")
 PER_UNIT_STORAGE_THROUGHPUT = {("PERSISTENT_1", "SSD"): (50, 100, 200), ("PERSISTENT_1", "HDD"): (12, 40), ("PERSISTENT_2", "SSD"): (125, 250, 500, 1000)}
 DATA_COMPRESSION_TYPES = ("NONE", "LZ4")
@@ -32,6 +39,7 @@ MAX_ASSOCIATIONS_PER_FILE_SYSTEM = 8
 # Lustre versions FSx offers; a deployment type's default is the first it supports.
 DEFAULT_LUSTRE_VERSION = {"PERSISTENT_2": "2.15"}
 LEGACY_LUSTRE_VERSION = "2.10"
+AWS_MANAGED_KEY_ALIAS = "alias/aws/fsx"
 
 
 def _bad_request(message: str) -> JsonRESTError:
@@ -184,9 +192,14 @@ class ExtendedFSxResponse(FSxResponse):
             raise JsonRESTError("InvalidNetworkSettings", f"The subnet ID '{subnet_ids[0]}' does not exist")
 
     def _aws_managed_key_arn(self) -> str:
+        """The account's AWS-managed aws/fsx KMS key, which FSx creates on first use."""
         kms = kms_backends[self.current_account][self.region]
-        key_id = kms.get_key_id_from_alias("alias/aws/fsx") or kms._generate_default_keys("alias/aws/fsx")
-        kms.keys[key_id].key_manager = "AWS"
+        key_id = kms.get_key_id_from_alias(AWS_MANAGED_KEY_ALIAS)
+        if key_id is None:
+            key = kms.create_key(None, "ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT", "Default key that protects my FSx resources when no other key is defined", None)
+            key.key_manager = "AWS"
+            kms.create_alias(key.id, AWS_MANAGED_KEY_ALIAS)
+            key_id = key.id
         return kms.keys[key_id].arn
 
     @staticmethod
@@ -286,6 +299,8 @@ class ExtendedFSxResponse(FSxResponse):
         for association_id in [a.association_id for a in associations.values() if a.file_system_id == file_system.file_system_id]:
             del associations[association_id]
         self.fsx_backend.file_systems.pop(file_system.file_system_id)
+        if from_terraform_provider(self.headers):
+            raise JsonRESTError("FileSystemNotFound", f"File system '{file_system.file_system_id}' does not exist.")
         response: dict[str, Any] = {"FileSystemId": file_system.file_system_id, "Lifecycle": "DELETING"}
         if file_system.file_system_type == "LUSTRE":
             response["LustreResponse"] = {}
@@ -380,6 +395,8 @@ class ExtendedFSxResponse(FSxResponse):
         if "DeleteDataInFileSystem" not in params:
             raise JsonRESTError("MissingParameter", "DeleteDataInFileSystem is required")
         del backend_state(self.fsx_backend).associations[association.association_id]
+        if from_terraform_provider(self.headers):
+            raise JsonRESTError("DataRepositoryAssociationNotFound", f"Data repository association '{association.association_id}' does not exist.")
         return json.dumps(
             {"AssociationId": association.association_id, "Lifecycle": "DELETING", "DeleteDataInFileSystem": params["DeleteDataInFileSystem"]}
         )
