@@ -2,7 +2,7 @@
 
 moto keeps all state in module-level `BackendDict`s of plain Python objects, so a pickle of the live backends is a
 complete snapshot. The few members that cannot be pickled as they are (locks, `cryptography` private keys of KMS
-keys) are reduced to something that can, and rebuilt on load.
+keys, defaultdicts with a lambda factory) are reduced to something that can, and rebuilt on load.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ import os
 import pickle
 import tempfile
 import threading
+from collections import defaultdict
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +47,38 @@ def _load_private_key(der: bytes) -> Any:
     return serialization.load_der_private_key(der, password=None)
 
 
+def _named_factory(factory: Callable[[], Any]) -> Callable[[], Any]:
+    """An equivalent of a lambda default factory that pickle can store.
+
+    moto nests defaultdicts as `defaultdict(lambda: defaultdict(dict))` (SSM's tags, for one); the same thing built from
+    `functools.partial(defaultdict, dict)` pickles.
+    """
+    sample = factory()
+    if isinstance(sample, defaultdict) and sample.default_factory is not None:
+        inner = sample.default_factory
+        return partial(defaultdict, _named_factory(inner) if _is_lambda(inner) else inner)
+    raise MlplatError(f"cannot save the local AWS state: a moto defaultdict has an unsupported default factory {factory!r}")
+
+
+def _is_lambda(function: Any) -> bool:
+    return "<lambda>" in getattr(function, "__qualname__", "")
+
+
+def _new_defaultdict(cls: type[defaultdict[Any, Any]], factory: Callable[[], Any] | None) -> defaultdict[Any, Any]:
+    """An empty `cls` without calling its __init__, whose signature subclasses change (SSM's ParameterDict)."""
+    instance = cls.__new__(cls)
+    defaultdict.__init__(instance, factory)
+    return instance
+
+
 class _StatePickler(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, defaultdict):
+            # defaultdict pickles as cls(factory): wrong for subclasses with their own __init__, and impossible for a
+            # lambda factory. Rebuild both without __init__, with a named equivalent of the factory.
+            factory = _named_factory(obj.default_factory) if _is_lambda(obj.default_factory) else obj.default_factory
+            state = getattr(obj, "__dict__", None) or None  # plain defaultdicts have no __dict__
+            return _new_defaultdict, (type(obj), factory), state, None, iter(obj.items())
         if isinstance(obj, _LOCK_TYPES):
             # A lock guards nothing across processes; the restored object gets a fresh, unlocked one.
             return _new_lock, (isinstance(obj, _LOCK_TYPES[1]),)
@@ -76,13 +109,22 @@ def _live_backends() -> SavedBackends:
     return saved
 
 
-def save_state(state_dir: Path) -> Path:
-    """Write every live moto backend to `state_dir`; the write is atomic, so a crash never leaves half a file."""
+def save_state(state_dir: Path, port: int) -> Path:
+    """Write every live moto backend, and the port they were served on, to `state_dir`.
+
+    The write is atomic (temporary file, then rename), so a crash never leaves half a state behind.
+    """
     state_dir.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    _StatePickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(
-        {"format": STATE_FORMAT, "moto_version": moto.__version__, "backends": _live_backends()}
-    )
+    state = {"format": STATE_FORMAT, "moto_version": moto.__version__, "port": port, "backends": _live_backends()}
+    try:
+        _StatePickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(state)
+    except (pickle.PicklingError, TypeError, AttributeError) as error:
+        # Some moto object holds something pickle cannot take (as locks and KMS keys did): an emulator bug.
+        raise MlplatError(
+            f"cannot save the local AWS state to {state_dir}: {error}. The previous state there is unchanged; "
+            "report this as an emulator bug, naming the resources the run created"
+        ) from error
     target = state_dir / STATE_FILE_NAME
     fd, temporary = tempfile.mkstemp(prefix=".emulator-state.", dir=state_dir)
     try:
@@ -97,11 +139,11 @@ def save_state(state_dir: Path) -> Path:
     return target
 
 
-def restore_state(state_dir: Path) -> bool:
-    """Load the backends saved in `state_dir` into moto; False if there is nothing saved there."""
+def restore_state(state_dir: Path) -> int | None:
+    """Load the backends saved in `state_dir` into moto and return the port they were served on (None: no state)."""
     path = state_dir / STATE_FILE_NAME
     if not path.exists():
-        return False
+        return None
     start_over = f"delete {path} to start from an empty local AWS (whatever it held is lost)"
     try:
         with path.open("rb") as file:
@@ -122,4 +164,4 @@ def restore_state(state_dir: Path) -> bool:
             account_backends = backend_dict[account]
             for region, backend in regions.items():
                 account_backends[region] = backend
-    return True
+    return state["port"]

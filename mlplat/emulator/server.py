@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 from moto.core.base_backend import BackendDict
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -18,11 +19,12 @@ from mlplat.emulator.persistence import restore_state, save_state
 from mlplat.errors import MlplatError
 
 LOOPBACK = "127.0.0.1"
+LOCK_FILE_NAME = "emulator.lock"
 DUMMY_CREDENTIAL = "testing"
 
-# Keys of the AWS provider's `endpoints` block (5.100 schema) that the stacks point at the emulator. Canonical names
-# only: `events` and `logs` rather than their aliases `cloudwatchevents`/`cloudwatchlogs`, which the provider treats
-# as the same setting.
+# Keys of the AWS provider's `endpoints` block (5.100 schema) that the stacks point at the emulator: the services moto
+# serves that a platform may use. Canonical names only: `events` and `logs`, not their aliases `cloudwatchevents` and
+# `cloudwatchlogs`. (ecrpublic is not here: moto has no ECR Public.)
 PROVIDER_ENDPOINT_SERVICES: tuple[str, ...] = (
     "acm",
     "autoscaling",
@@ -30,7 +32,6 @@ PROVIDER_ENDPOINT_SERVICES: tuple[str, ...] = (
     "dynamodb",
     "ec2",
     "ecr",
-    "ecrpublic",
     "efs",
     "eks",
     "elb",
@@ -97,12 +98,16 @@ class LocalAws:
         self.region = region
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._lock_file: IO[str] | None = None
 
     @property
     def endpoint(self) -> str:
+        return f"http://{LOOPBACK}:{self._running_server().server_port}"
+
+    def _running_server(self) -> BaseWSGIServer:
         if self._server is None:
             raise MlplatError("the local AWS is not running; call LocalAws.start() first")
-        return f"http://{LOOPBACK}:{self._server.server_port}"
+        return self._server
 
     def start(self) -> str:
         """Start serving (state restored from `state_dir` if saved there) and return the endpoint URL."""
@@ -110,17 +115,18 @@ class LocalAws:
         with _running_lock:
             if _running is not None:
                 raise MlplatError(
-                    f"a local AWS is already running in this process at {_running.endpoint}; stop it first "
+                    f"a local AWS (state in {_running.state_dir}) is already running in this process; stop it first "
                     "(moto's state is process-wide, so two would share and overwrite each other's resources)"
                 )
             _running = self
         try:
+            self._lock_state_dir()
             BackendDict.reset()  # start from what state_dir holds, not from whatever an earlier instance left
             extensions.install(self.region)
-            restore_state(self.state_dir)
-            app = DomainDispatcherApplication(create_backend_app)
-            self._server = make_server(LOOPBACK, 0, app, threaded=True, request_handler=_QuietRequestHandler)
+            previous_port = restore_state(self.state_dir)
+            self._server = self._serve(DomainDispatcherApplication(create_backend_app), previous_port)
         except BaseException:
+            self._unlock_state_dir()
             with _running_lock:
                 _running = None
             raise
@@ -128,11 +134,42 @@ class LocalAws:
         self._thread.start()
         return self.endpoint
 
+    def _lock_state_dir(self) -> None:
+        """Hold an exclusive lock on state_dir while serving: two emulators on one state would overwrite each other."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        lock_file = (self.state_dir / LOCK_FILE_NAME).open("w")
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock_file.close()
+            raise MlplatError(
+                f"another process is serving the local AWS state in {self.state_dir}; wait for it to finish "
+                "(or stop it), then run again"
+            ) from None
+        self._lock_file = lock_file
+
+    def _unlock_state_dir(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing releases the flock
+            self._lock_file = None
+
+    @staticmethod
+    def _serve(app: DomainDispatcherApplication, previous_port: int | None) -> BaseWSGIServer:
+        """Serve on the port of the saved state if it is free, so URLs in terraform state (SQS queue URLs embed the
+        endpoint) stay valid across runs; otherwise on any free port."""
+        if previous_port:
+            try:
+                return make_server(LOOPBACK, previous_port, app, threaded=True, request_handler=_QuietRequestHandler)
+            except OSError:
+                pass  # taken by now: any port will do, the saved state does not depend on it
+        return make_server(LOOPBACK, 0, app, threaded=True, request_handler=_QuietRequestHandler)
+
     def stop(self) -> None:
         """Stop serving and save all state to `state_dir`. Does nothing if not running."""
         global _running
         if self._server is None:
             return
+        port = self._server.server_port
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -140,8 +177,9 @@ class LocalAws:
         self._server = None
         self._thread = None
         try:
-            save_state(self.state_dir)
+            save_state(self.state_dir, port)
         finally:
+            self._unlock_state_dir()
             with _running_lock:
                 _running = None
 
@@ -171,9 +209,11 @@ class LocalAws:
             # Catches any service missing from the provider's `endpoints` block: it reaches the emulator, not AWS.
             "AWS_ENDPOINT_URL": endpoint,
             "AWS_EC2_METADATA_DISABLED": "true",
+            # terraform's own version check would reach out to HashiCorp; local mode makes no outside calls.
+            "CHECKPOINT_DISABLE": "1",
         }
 
     def inventory(self) -> dict[str, int]:
         """Live resources by kind, ignoring what AWS itself provides (default VPC, AWS-managed policies, ...)."""
-        self.endpoint  # raises the clear "not running" error
+        self._running_server()
         return count_resources()

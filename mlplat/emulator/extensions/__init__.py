@@ -5,15 +5,18 @@
 - fsx: Lustre file systems that become AVAILABLE with FSx's read-back fields; data repository associations.
 - iam: the AWS-managed policies, which moto does not load by default.
 - ec2: security group rule descriptions and launch template tags that read back as they were written.
+- kms: AWS-managed keys (alias/aws/...) that are AWS-managed, not customer-managed.
+- rds: clusters report a v1-serverless scaling configuration only when they are v1 serverless.
+- clients: recognizes the terraform AWS provider, for the few answers tailored to it (see eks and fsx).
 
-Installing changes moto for the whole process (its URL maps and one IAM method); every install is idempotent.
+Installing changes moto for the whole process (its URL maps and a few model methods); every install is idempotent.
 """
 
 from __future__ import annotations
 
 from moto.utilities.utils import get_partition
 
-from mlplat.emulator.extensions import ec2, eks, fsx, iam
+from mlplat.emulator.extensions import ec2, eks, fsx, iam, kms, rds
 
 
 def install(region: str) -> None:
@@ -21,3 +24,5 @@ def install(region: str) -> None:
     eks.install()
     fsx.install()
     iam.install(get_partition(region))
+    kms.install()
+    rds.install()

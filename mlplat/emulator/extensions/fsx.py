@@ -30,6 +30,7 @@ from moto.kms.models import kms_backends
 from moto.moto_api._internal import mock_random as random
 
 from mlplat.emulator.extensions.clients import from_terraform_provider
+from mlplat.emulator.extensions.kms import aws_managed_key_id
 
 DEPLOYMENT_TYPES = ("SCRATCH_1", "SCRATCH_2", "PERSISTENT_1", "PERSISTENT_2")
 PER_UNIT_STORAGE_THROUGHPUT = {("PERSISTENT_1", "SSD"): (50, 100, 200), ("PERSISTENT_1", "HDD"): (12, 40), ("PERSISTENT_2", "SSD"): (125, 250, 500, 1000)}
@@ -192,15 +193,8 @@ class ExtendedFSxResponse(FSxResponse):
             raise JsonRESTError("InvalidNetworkSettings", f"The subnet ID '{subnet_ids[0]}' does not exist")
 
     def _aws_managed_key_arn(self) -> str:
-        """The account's AWS-managed aws/fsx KMS key, which FSx creates on first use."""
         kms = kms_backends[self.current_account][self.region]
-        key_id = kms.get_key_id_from_alias(AWS_MANAGED_KEY_ALIAS)
-        if key_id is None:
-            key = kms.create_key(None, "ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT", "Default key that protects my FSx resources when no other key is defined", None)
-            key.key_manager = "AWS"
-            kms.create_alias(key.id, AWS_MANAGED_KEY_ALIAS)
-            key_id = key.id
-        return kms.keys[key_id].arn
+        return kms.keys[aws_managed_key_id(kms, AWS_MANAGED_KEY_ALIAS)].arn
 
     @staticmethod
     def _lustre_configuration(requested: dict[str, Any], storage_capacity: int | None, storage_type: str) -> dict[str, Any]:

@@ -1,0 +1,51 @@
+"""Smaller read-back fixes, each of which made a second `terraform plan` show changes or `destroy` leave things."""
+
+from __future__ import annotations
+
+from mlplat.emulator import LocalAws
+
+from .support import client_factory, create_network
+
+
+def test_aws_managed_kms_keys_are_aws_managed(aws: LocalAws) -> None:
+    kms = client_factory(aws)("kms")
+    assert kms.describe_key(KeyId="alias/aws/rds")["KeyMetadata"]["KeyManager"] == "AWS"
+    assert aws.inventory()["kms_keys"] == 0
+
+
+def test_only_v1_serverless_rds_clusters_report_a_scaling_configuration(aws: LocalAws) -> None:
+    client = client_factory(aws)
+    rds = client("rds")
+    common = {"Engine": "aurora-postgresql", "MasterUsername": "mlplat", "MasterUserPassword": "password1234"}
+    rds.create_db_cluster(DBClusterIdentifier="provisioned", ServerlessV2ScalingConfiguration={"MinCapacity": 0.5, "MaxCapacity": 4}, **common)
+    rds.create_db_cluster(DBClusterIdentifier="serverless-v1", EngineMode="serverless", **common)
+    clusters = {c["DBClusterIdentifier"]: c for c in rds.describe_db_clusters()["DBClusters"]}
+    assert "ScalingConfigurationInfo" not in clusters["provisioned"]
+    assert clusters["provisioned"]["ServerlessV2ScalingConfiguration"] == {"MinCapacity": 0.5, "MaxCapacity": 4}
+    assert "ScalingConfigurationInfo" in clusters["serverless-v1"]
+
+
+def test_security_group_rules_keep_descriptions_of_group_references(aws: LocalAws) -> None:
+    client = client_factory(aws)
+    ec2 = client("ec2")
+    vpc_id = create_network(client, 30).vpc_id
+    group_id = ec2.create_security_group(GroupName="nodes", Description="nodes", VpcId=vpc_id)["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=group_id,
+        IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group_id, "Description": "node to node"}]}],
+    )
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group_id]}])["SecurityGroupRules"]
+    [ingress] = [rule for rule in rules if not rule["IsEgress"]]
+    assert ingress["Description"] == "node to node"
+
+
+def test_launch_template_tags_stay_on_the_template(aws: LocalAws) -> None:
+    ec2 = client_factory(aws)("ec2")
+    template = ec2.create_launch_template(
+        LaunchTemplateName="nodes",
+        LaunchTemplateData={"InstanceType": "m6i.large"},
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": [{"Key": "owner", "Value": "platform"}]}],
+    )["LaunchTemplate"]
+    assert template["Tags"] == [{"Key": "owner", "Value": "platform"}]
+    [version] = ec2.describe_launch_template_versions(LaunchTemplateId=template["LaunchTemplateId"])["LaunchTemplateVersions"]
+    assert "TagSpecifications" not in version["LaunchTemplateData"]

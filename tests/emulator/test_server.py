@@ -1,0 +1,92 @@
+"""LocalAws: serving on loopback only, one per process and per state directory, and what it tells terraform."""
+
+from __future__ import annotations
+
+import fcntl
+import socket
+from pathlib import Path
+
+import pytest
+
+from mlplat.emulator import PROVIDER_ENDPOINT_SERVICES, LocalAws, provider_settings
+from mlplat.emulator.server import LOCK_FILE_NAME
+from mlplat.errors import MlplatError
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses with a listening TCP socket on `port`, from the kernel's socket tables."""
+    addresses = set()
+    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address_hex, port_hex = local.split(":")
+            if state == "0A" and int(port_hex, 16) == port:  # 0A: LISTEN
+                raw = bytes.fromhex(address_hex)
+                # The kernel prints each 32-bit word in host (little-endian) order.
+                ordered = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+                addresses.add(socket.inet_ntop(family, ordered))
+    return addresses
+
+
+def test_serves_on_loopback_only(aws: LocalAws) -> None:
+    assert aws.endpoint.startswith("http://127.0.0.1:")
+    port = int(aws.endpoint.rsplit(":", 1)[1])
+    assert listening_addresses(port) == {"127.0.0.1"}
+
+
+def test_start_returns_the_endpoint_and_stop_is_idempotent(tmp_path: Path) -> None:
+    local_aws = LocalAws(tmp_path)
+    endpoint = local_aws.start()
+    assert endpoint == local_aws.endpoint
+    local_aws.stop()
+    local_aws.stop()
+    with pytest.raises(MlplatError, match="not running"):
+        local_aws.endpoint
+
+
+def test_a_second_emulator_in_one_process_is_refused(aws: LocalAws, tmp_path: Path) -> None:
+    with pytest.raises(MlplatError, match="already running in this process"):
+        LocalAws(tmp_path / "other").start()
+    assert aws.inventory()["ec2_vpcs"] == 0  # the running one is unharmed
+
+
+def test_a_state_directory_in_use_elsewhere_is_refused(tmp_path: Path) -> None:
+    with (tmp_path / LOCK_FILE_NAME).open("w") as held_by_another_process:
+        fcntl.flock(held_by_another_process, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(MlplatError, match="another process is serving"):
+            LocalAws(tmp_path).start()
+    with LocalAws(tmp_path) as local_aws:  # the failed start left nothing behind
+        assert local_aws.inventory()["ec2_vpcs"] == 0
+
+
+def test_inventory_needs_a_running_emulator(tmp_path: Path) -> None:
+    with pytest.raises(MlplatError, match="call LocalAws.start"):
+        LocalAws(tmp_path).inventory()
+
+
+def test_terraform_env_points_everything_at_the_emulator_with_dummy_credentials(aws: LocalAws) -> None:
+    env = aws.terraform_env()
+    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == ("testing", "testing")
+    assert (env["AWS_REGION"], env["AWS_DEFAULT_REGION"]) == ("us-west-2", "us-west-2")
+    assert env["AWS_ENDPOINT_URL"] == aws.endpoint
+    assert env["AWS_SESSION_TOKEN"] == "" and env["AWS_PROFILE"] == ""
+    assert env["AWS_CONFIG_FILE"] == env["AWS_SHARED_CREDENTIALS_FILE"] == "/dev/null"
+    assert env["CHECKPOINT_DISABLE"] == "1"
+
+
+def test_provider_settings_point_every_endpoint_at_the_emulator() -> None:
+    settings = provider_settings("http://127.0.0.1:4566")
+    [endpoints] = settings.pop("endpoints")
+    assert endpoints == {service: "http://127.0.0.1:4566" for service in PROVIDER_ENDPOINT_SERVICES}
+    assert settings == {
+        "access_key": "testing",
+        "secret_key": "testing",
+        "s3_use_path_style": True,
+        "skip_credentials_validation": True,
+        "skip_metadata_api_check": "true",
+        "skip_region_validation": True,
+        "skip_requesting_account_id": False,
+        "max_retries": 2,
+    }
+    required = {"ec2", "eks", "iam", "kms", "sts", "s3", "sqs", "events", "logs", "efs", "fsx", "secretsmanager", "rds", "ssm", "autoscaling"}
+    assert required <= set(PROVIDER_ENDPOINT_SERVICES)
