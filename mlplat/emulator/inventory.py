@@ -81,7 +81,9 @@ def _count_ec2(counts: Counter[str]) -> None:
 def _count_iam_and_kms(counts: Counter[str]) -> None:
     for iam in _backends("iam"):
         counts["iam_roles"] += len(iam.roles)
-        counts["iam_policies"] += sum(not policy.arn.startswith("arn:aws:iam::aws:") for policy in iam.managed_policies.values())
+        counts["iam_policies"] += sum(
+            not policy.arn.startswith("arn:aws:iam::aws:") for policy in iam.managed_policies.values()
+        )
         counts["iam_instance_profiles"] += len(iam.instance_profiles)
     for kms in _backends("kms"):
         for key in kms.keys.values():
@@ -127,7 +129,7 @@ def _count_the_rest(counts: Counter[str]) -> None:
 
 def count_resources() -> dict[str, int]:
     """Every kind in KINDS with its live count (0 included, so a caller can assert on the whole dict)."""
-    counts: Counter[str] = Counter({kind: 0 for kind in KINDS})
+    counts: Counter[str] = Counter(dict.fromkeys(KINDS, 0))
     _count_ec2(counts)
     _count_iam_and_kms(counts)
     _count_eks_and_storage(counts)

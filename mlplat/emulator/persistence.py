@@ -57,7 +57,9 @@ def _named_factory(factory: Callable[[], Any]) -> Callable[[], Any]:
     if isinstance(sample, defaultdict) and sample.default_factory is not None:
         inner = sample.default_factory
         return partial(defaultdict, _named_factory(inner) if _is_lambda(inner) else inner)
-    raise MlplatError(f"cannot save the local AWS state: a moto defaultdict has an unsupported default factory {factory!r}")
+    raise MlplatError(
+        f"cannot save the local AWS state: a moto defaultdict has an unsupported default factory {factory!r}"
+    )
 
 
 def _is_lambda(function: Any) -> bool:
@@ -97,7 +99,9 @@ def _address_of(backend_dict: BackendDict[Any]) -> BackendAddress:
         if value is backend_dict:
             return module_name, attribute
     # moto defines each BackendDict in the module of its backend class; this only fails if that ever changes.
-    raise MlplatError(f"cannot save the local AWS: moto's {backend_dict.service_name} backends are not in {module_name}")
+    raise MlplatError(
+        f"cannot save the local AWS: moto's {backend_dict.service_name} backends are not in {module_name}"
+    )
 
 
 def _live_backends() -> SavedBackends:

@@ -68,7 +68,7 @@ def provider_settings(endpoint: str) -> dict[str, Any]:
         "skip_requesting_account_id": False,
         # An emulator error is a bug, not a transient fault: fail in seconds rather than retry for minutes.
         "max_retries": 2,
-        "endpoints": [{service: endpoint for service in PROVIDER_ENDPOINT_SERVICES}],
+        "endpoints": [dict.fromkeys(PROVIDER_ENDPOINT_SERVICES, endpoint)],
     }
 
 

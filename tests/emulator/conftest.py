@@ -9,7 +9,7 @@ import pytest
 
 from mlplat.emulator import LocalAws
 
-from .support import REGION, Cluster, ClientFactory, client_factory, create_cluster
+from .support import REGION, ClientFactory, Cluster, client_factory, create_cluster
 
 
 @pytest.fixture(scope="module")

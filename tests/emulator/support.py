@@ -13,7 +13,10 @@ from botocore.config import Config
 from mlplat.emulator import LocalAws
 
 REGION = "us-west-2"
-READ_ONLY_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+READ_ONLY_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+}
 ClientFactory = Callable[[str], Any]
 
 
@@ -49,9 +52,9 @@ def create_network(client: ClientFactory, second_octet: int) -> Network:
     ec2 = client("ec2")
     vpc_id = ec2.create_vpc(CidrBlock=f"10.{second_octet}.0.0/16")["Vpc"]["VpcId"]
     subnet_ids = [
-        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.{second_octet}.{index}.0/24", AvailabilityZone=f"{REGION}{zone}")[
-            "Subnet"
-        ]["SubnetId"]
+        ec2.create_subnet(
+            VpcId=vpc_id, CidrBlock=f"10.{second_octet}.{index}.0/24", AvailabilityZone=f"{REGION}{zone}"
+        )["Subnet"]["SubnetId"]
         for index, zone in enumerate("ab")
     ]
     return Network(vpc_id, subnet_ids)
@@ -60,7 +63,9 @@ def create_network(client: ClientFactory, second_octet: int) -> Network:
 def create_role(client: ClientFactory, name: str, service: str) -> str:
     trust = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": ["sts:AssumeRole", "sts:TagSession"]}],
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": service}, "Action": ["sts:AssumeRole", "sts:TagSession"]}
+        ],
     }
     return client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
 
@@ -87,21 +92,28 @@ def create_cluster(client: ClientFactory, authentication_mode: str = "API", **ex
 
 
 def create_one_of_each(client: ClientFactory) -> dict[str, str]:
-    """One resource of every kind `LocalAws.inventory()` counts (two subnets: EKS wants two zones); returns their ids."""
+    """One resource of every kind `LocalAws.inventory()` counts (two subnets: EKS wants two zones), and their ids."""
     ec2, iam, eks = client("ec2"), client("iam"), client("eks")
     network = create_network(client, 77)
     ids: dict[str, str] = {"vpc": network.vpc_id, "subnet": network.subnet_ids[0]}
     ids["internet_gateway"] = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
     ec2.attach_internet_gateway(InternetGatewayId=ids["internet_gateway"], VpcId=network.vpc_id)
     ids["elastic_ip"] = ec2.allocate_address(Domain="vpc")["AllocationId"]
-    ids["nat_gateway"] = ec2.create_nat_gateway(SubnetId=network.subnet_ids[0], AllocationId=ids["elastic_ip"])["NatGateway"]["NatGatewayId"]
+    ids["nat_gateway"] = ec2.create_nat_gateway(SubnetId=network.subnet_ids[0], AllocationId=ids["elastic_ip"])[
+        "NatGateway"
+    ]["NatGatewayId"]
     ids["route_table"] = ec2.create_route_table(VpcId=network.vpc_id)["RouteTable"]["RouteTableId"]
-    ids["security_group"] = ec2.create_security_group(GroupName="nodes", Description="nodes", VpcId=network.vpc_id)["GroupId"]
-    ids["launch_template"] = ec2.create_launch_template(LaunchTemplateName="nodes", LaunchTemplateData={"InstanceType": "m6i.large"})[
-        "LaunchTemplate"
-    ]["LaunchTemplateId"]
+    ids["security_group"] = ec2.create_security_group(GroupName="nodes", Description="nodes", VpcId=network.vpc_id)[
+        "GroupId"
+    ]
+    ids["launch_template"] = ec2.create_launch_template(
+        LaunchTemplateName="nodes", LaunchTemplateData={"InstanceType": "m6i.large"}
+    )["LaunchTemplate"]["LaunchTemplateId"]
     ids["vpc_endpoint"] = ec2.create_vpc_endpoint(
-        VpcId=network.vpc_id, ServiceName="com.amazonaws.us-west-2.s3", VpcEndpointType="Gateway", RouteTableIds=[ids["route_table"]]
+        VpcId=network.vpc_id,
+        ServiceName="com.amazonaws.us-west-2.s3",
+        VpcEndpointType="Gateway",
+        RouteTableIds=[ids["route_table"]],
     )["VpcEndpoint"]["VpcEndpointId"]
 
     role_arn = create_role(client, "platform-role", "eks.amazonaws.com")
@@ -116,10 +128,15 @@ def create_one_of_each(client: ClientFactory) -> dict[str, str]:
     ids["kms_alias"] = "alias/platform"
 
     eks.create_cluster(
-        name="platform", roleArn=role_arn, resourcesVpcConfig={"subnetIds": network.subnet_ids}, accessConfig={"authenticationMode": "API"}
+        name="platform",
+        roleArn=role_arn,
+        resourcesVpcConfig={"subnetIds": network.subnet_ids},
+        accessConfig={"authenticationMode": "API"},
     )
     ids["eks_cluster"] = "platform"
-    ids["eks_security_group"] = eks.describe_cluster(name="platform")["cluster"]["resourcesVpcConfig"]["clusterSecurityGroupId"]
+    ids["eks_security_group"] = eks.describe_cluster(name="platform")["cluster"]["resourcesVpcConfig"][
+        "clusterSecurityGroupId"
+    ]
     eks.create_nodegroup(clusterName="platform", nodegroupName="system", nodeRole=role_arn, subnets=network.subnet_ids)
     eks.create_addon(clusterName="platform", addonName="coredns")
     # bootstrapClusterCreatorAdminPermissions defaults to true: the creator's access entry is the one to count.
@@ -136,7 +153,9 @@ def create_one_of_each(client: ClientFactory) -> dict[str, str]:
 
     efs = client("efs")
     ids["efs_file_system"] = efs.create_file_system(CreationToken="shared")["FileSystemId"]
-    ids["efs_mount_target"] = efs.create_mount_target(FileSystemId=ids["efs_file_system"], SubnetId=network.subnet_ids[0])["MountTargetId"]
+    ids["efs_mount_target"] = efs.create_mount_target(
+        FileSystemId=ids["efs_file_system"], SubnetId=network.subnet_ids[0]
+    )["MountTargetId"]
     ids["efs_access_point"] = efs.create_access_point(FileSystemId=ids["efs_file_system"])["AccessPointId"]
 
     fsx = client("fsx")
@@ -155,13 +174,26 @@ def create_one_of_each(client: ClientFactory) -> dict[str, str]:
     client("s3").put_object(Bucket="platform-data", Key="data/readme.txt", Body=b"kept across processes")
     ids["secret"] = client("secretsmanager").create_secret(Name="platform/db", SecretString="s3cret")["ARN"]
     ids["ssm_parameter"] = "/platform/version"
-    client("ssm").put_parameter(Name=ids["ssm_parameter"], Value="1", Type="String", Tags=[{"Key": "team", "Value": "ml"}])
+    client("ssm").put_parameter(
+        Name=ids["ssm_parameter"], Value="1", Type="String", Tags=[{"Key": "team", "Value": "ml"}]
+    )
 
     rds = client("rds")
-    rds.create_db_subnet_group(DBSubnetGroupName="platform", DBSubnetGroupDescription="platform", SubnetIds=network.subnet_ids)
-    rds.create_db_cluster(
-        DBClusterIdentifier="platform", Engine="aurora-postgresql", MasterUsername="mlplat", MasterUserPassword="password1234", DBSubnetGroupName="platform"
+    rds.create_db_subnet_group(
+        DBSubnetGroupName="platform", DBSubnetGroupDescription="platform", SubnetIds=network.subnet_ids
     )
-    rds.create_db_instance(DBInstanceIdentifier="platform-1", DBClusterIdentifier="platform", Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+    rds.create_db_cluster(
+        DBClusterIdentifier="platform",
+        Engine="aurora-postgresql",
+        MasterUsername="mlplat",
+        MasterUserPassword="password1234",
+        DBSubnetGroupName="platform",
+    )
+    rds.create_db_instance(
+        DBInstanceIdentifier="platform-1",
+        DBClusterIdentifier="platform",
+        Engine="aurora-postgresql",
+        DBInstanceClass="db.r6g.large",
+    )
     ids["rds_cluster"], ids["rds_instance"], ids["rds_subnet_group"] = "platform", "platform-1", "platform"
     return ids

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from .support import Cluster, ClientFactory, create_cluster, create_role
+from .support import ClientFactory, Cluster, create_cluster, create_role
 
 ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
@@ -14,12 +14,18 @@ VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
 def test_access_entry_lifecycle(client: ClientFactory, cluster: Cluster) -> None:
     eks = client("eks")
     principal = create_role(client, f"{cluster.name}-admin", "ec2.amazonaws.com")
-    entry = eks.create_access_entry(clusterName=cluster.name, principalArn=principal, kubernetesGroups=["admins"], tags={"a": "b"})["accessEntry"]
+    entry = eks.create_access_entry(
+        clusterName=cluster.name, principalArn=principal, kubernetesGroups=["admins"], tags={"a": "b"}
+    )["accessEntry"]
     assert entry["type"] == "STANDARD"
     assert entry["username"] == f"arn:aws:sts::123456789012:assumed-role/{cluster.name}-admin/{{{{SessionName}}}}"
-    assert entry["accessEntryArn"].startswith(f"arn:aws:eks:us-west-2:123456789012:access-entry/{cluster.name}/role/123456789012/{cluster.name}-admin/")
+    assert entry["accessEntryArn"].startswith(
+        f"arn:aws:eks:us-west-2:123456789012:access-entry/{cluster.name}/role/123456789012/{cluster.name}-admin/"
+    )
 
-    updated = eks.update_access_entry(clusterName=cluster.name, principalArn=principal, kubernetesGroups=["viewers"], username="admin")["accessEntry"]
+    updated = eks.update_access_entry(
+        clusterName=cluster.name, principalArn=principal, kubernetesGroups=["viewers"], username="admin"
+    )["accessEntry"]
     assert (updated["kubernetesGroups"], updated["username"]) == (["viewers"], "admin")
     described = eks.describe_access_entry(clusterName=cluster.name, principalArn=principal)["accessEntry"]
     assert (described["kubernetesGroups"], described["tags"]) == (["viewers"], {"a": "b"})
@@ -50,7 +56,10 @@ def test_access_policies_associate_list_and_disassociate(client: ClientFactory, 
     )
     assert cluster_wide["associatedAccessPolicy"]["accessScope"] == {"type": "cluster"}
     eks.associate_access_policy(
-        clusterName=cluster.name, principalArn=principal, policyArn=VIEW_POLICY, accessScope={"type": "namespace", "namespaces": ["ml"]}
+        clusterName=cluster.name,
+        principalArn=principal,
+        policyArn=VIEW_POLICY,
+        accessScope={"type": "namespace", "namespaces": ["ml"]},
     )
 
     listed = eks.list_associated_access_policies(clusterName=cluster.name, principalArn=principal)
@@ -59,10 +68,14 @@ def test_access_policies_associate_list_and_disassociate(client: ClientFactory, 
         ADMIN_POLICY: {"type": "cluster"},
         VIEW_POLICY: {"type": "namespace", "namespaces": ["ml"]},
     }
-    assert eks.list_access_entries(clusterName=cluster.name, associatedPolicyArn=VIEW_POLICY)["accessEntries"] == [principal]
+    assert eks.list_access_entries(clusterName=cluster.name, associatedPolicyArn=VIEW_POLICY)["accessEntries"] == [
+        principal
+    ]
 
     eks.disassociate_access_policy(clusterName=cluster.name, principalArn=principal, policyArn=VIEW_POLICY)
-    remaining = eks.list_associated_access_policies(clusterName=cluster.name, principalArn=principal)["associatedAccessPolicies"]
+    remaining = eks.list_associated_access_policies(clusterName=cluster.name, principalArn=principal)[
+        "associatedAccessPolicies"
+    ]
     assert [p["policyArn"] for p in remaining] == [ADMIN_POLICY]
     with pytest.raises(ClientError) as error:
         eks.disassociate_access_policy(clusterName=cluster.name, principalArn=principal, policyArn=VIEW_POLICY)
@@ -78,14 +91,25 @@ def test_list_access_policies_names_the_eks_policies(client: ClientFactory) -> N
     ("call", "code"),
     [
         (lambda eks, c, p: eks.describe_access_entry(clusterName=c, principalArn=p), "ResourceNotFoundException"),
-        (lambda eks, c, p: eks.update_access_entry(clusterName=c, principalArn=p, username="x"), "ResourceNotFoundException"),
-        (lambda eks, c, p: eks.delete_access_entry(clusterName=c, principalArn=p), "ResourceNotFoundException"),
         (
-            lambda eks, c, p: eks.associate_access_policy(clusterName=c, principalArn=p, policyArn=ADMIN_POLICY, accessScope={"type": "cluster"}),
+            lambda eks, c, p: eks.update_access_entry(clusterName=c, principalArn=p, username="x"),
             "ResourceNotFoundException",
         ),
-        (lambda eks, c, p: eks.list_associated_access_policies(clusterName=c, principalArn=p), "ResourceNotFoundException"),
-        (lambda eks, c, p: eks.create_access_entry(clusterName=c, principalArn="not-an-arn"), "InvalidParameterException"),
+        (lambda eks, c, p: eks.delete_access_entry(clusterName=c, principalArn=p), "ResourceNotFoundException"),
+        (
+            lambda eks, c, p: eks.associate_access_policy(
+                clusterName=c, principalArn=p, policyArn=ADMIN_POLICY, accessScope={"type": "cluster"}
+            ),
+            "ResourceNotFoundException",
+        ),
+        (
+            lambda eks, c, p: eks.list_associated_access_policies(clusterName=c, principalArn=p),
+            "ResourceNotFoundException",
+        ),
+        (
+            lambda eks, c, p: eks.create_access_entry(clusterName=c, principalArn="not-an-arn"),
+            "InvalidParameterException",
+        ),
     ],
 )
 def test_access_entry_errors(client: ClientFactory, cluster: Cluster, call, code: str) -> None:
@@ -104,7 +128,9 @@ def test_invalid_policy_and_scope_are_rejected(client: ClientFactory, cluster: C
         (ADMIN_POLICY, {"type": "namespace"}),
     ):
         with pytest.raises(ClientError) as error:
-            eks.associate_access_policy(clusterName=cluster.name, principalArn=principal, policyArn=policy_arn, accessScope=scope)
+            eks.associate_access_policy(
+                clusterName=cluster.name, principalArn=principal, policyArn=policy_arn, accessScope=scope
+            )
         assert error.value.response["Error"]["Code"] == "InvalidParameterException"
 
 

@@ -7,10 +7,12 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from .support import Cluster, ClientFactory, create_role
+from .support import ClientFactory, Cluster, create_role
 
 
-def test_create_addon_reports_active_with_the_default_version_for_the_cluster(client: ClientFactory, cluster: Cluster) -> None:
+def test_create_addon_reports_active_with_the_default_version_for_the_cluster(
+    client: ClientFactory, cluster: Cluster
+) -> None:
     eks = client("eks")
     created = eks.create_addon(
         clusterName=cluster.name,
@@ -29,7 +31,9 @@ def test_create_addon_reports_active_with_the_default_version_for_the_cluster(cl
     assert eks.list_addons(clusterName=cluster.name)["addons"] == ["coredns"]
 
 
-def test_addon_pod_identity_associations_are_created_owned_and_replaced(client: ClientFactory, cluster: Cluster) -> None:
+def test_addon_pod_identity_associations_are_created_owned_and_replaced(
+    client: ClientFactory, cluster: Cluster
+) -> None:
     eks = client("eks")
     first_role = create_role(client, f"{cluster.name}-cni", "pods.eks.amazonaws.com")
     second_role = create_role(client, f"{cluster.name}-cni-2", "pods.eks.amazonaws.com")
@@ -42,8 +46,14 @@ def test_addon_pod_identity_associations_are_created_owned_and_replaced(client: 
     [association_arn] = addon["podIdentityAssociations"]
     [summary] = eks.list_pod_identity_associations(clusterName=cluster.name)["associations"]
     assert summary["associationArn"] == association_arn
-    assert (summary["namespace"], summary["serviceAccount"], summary["ownerArn"]) == ("kube-system", "aws-node", addon["addonArn"])
-    association = eks.describe_pod_identity_association(clusterName=cluster.name, associationId=summary["associationId"])["association"]
+    assert (summary["namespace"], summary["serviceAccount"], summary["ownerArn"]) == (
+        "kube-system",
+        "aws-node",
+        addon["addonArn"],
+    )
+    association = eks.describe_pod_identity_association(
+        clusterName=cluster.name, associationId=summary["associationId"]
+    )["association"]
     assert association["roleArn"] == first_role
 
     with pytest.raises(ClientError) as owned:
@@ -51,26 +61,43 @@ def test_addon_pod_identity_associations_are_created_owned_and_replaced(client: 
     assert owned.value.response["Error"]["Code"] == "InvalidRequestException"
 
     update = eks.update_addon(
-        clusterName=cluster.name, addonName="vpc-cni", podIdentityAssociations=[{"serviceAccount": "aws-node", "roleArn": second_role}]
+        clusterName=cluster.name,
+        addonName="vpc-cni",
+        podIdentityAssociations=[{"serviceAccount": "aws-node", "roleArn": second_role}],
     )["update"]
     assert update["type"] == "AddonUpdate"
     [replacement] = eks.list_pod_identity_associations(clusterName=cluster.name)["associations"]
-    assert eks.describe_pod_identity_association(clusterName=cluster.name, associationId=replacement["associationId"])["association"]["roleArn"] == second_role
+    assert (
+        eks.describe_pod_identity_association(clusterName=cluster.name, associationId=replacement["associationId"])[
+            "association"
+        ]["roleArn"]
+        == second_role
+    )
 
     eks.delete_addon(clusterName=cluster.name, addonName="vpc-cni")
     assert eks.list_pod_identity_associations(clusterName=cluster.name)["associations"] == []
 
 
-def test_update_addon_returns_a_successful_update_that_describe_update_finds(client: ClientFactory, cluster: Cluster) -> None:
+def test_update_addon_returns_a_successful_update_that_describe_update_finds(
+    client: ClientFactory, cluster: Cluster
+) -> None:
     eks = client("eks")
     eks.create_addon(clusterName=cluster.name, addonName="kube-proxy")
     update = eks.update_addon(
-        clusterName=cluster.name, addonName="kube-proxy", addonVersion="v1.33.3-eksbuild.10", configurationValues="{}", resolveConflicts="OVERWRITE"
+        clusterName=cluster.name,
+        addonName="kube-proxy",
+        addonVersion="v1.33.3-eksbuild.10",
+        configurationValues="{}",
+        resolveConflicts="OVERWRITE",
     )["update"]
 
     described = eks.describe_update(name=cluster.name, updateId=update["id"], addonName="kube-proxy")["update"]
     assert described["status"] == "Successful"
-    assert {param["type"] for param in described["params"]} == {"AddonVersion", "ConfigurationValues", "ResolveConflicts"}
+    assert {param["type"] for param in described["params"]} == {
+        "AddonVersion",
+        "ConfigurationValues",
+        "ResolveConflicts",
+    }
     assert eks.list_updates(name=cluster.name, addonName="kube-proxy")["updateIds"] == [update["id"]]
     addon = eks.describe_addon(clusterName=cluster.name, addonName="kube-proxy")["addon"]
     assert (addon["addonVersion"], addon["configurationValues"]) == ("v1.33.3-eksbuild.10", "{}")
@@ -79,7 +106,9 @@ def test_update_addon_returns_a_successful_update_that_describe_update_finds(cli
 def test_delete_addon_reports_deleting_and_removes_it(client: ClientFactory, cluster: Cluster) -> None:
     eks = client("eks")
     eks.create_addon(clusterName=cluster.name, addonName="eks-pod-identity-agent")
-    assert eks.delete_addon(clusterName=cluster.name, addonName="eks-pod-identity-agent")["addon"]["status"] == "DELETING"
+    assert (
+        eks.delete_addon(clusterName=cluster.name, addonName="eks-pod-identity-agent")["addon"]["status"] == "DELETING"
+    )
     assert eks.list_addons(clusterName=cluster.name)["addons"] == []
 
 
@@ -87,10 +116,19 @@ def test_delete_addon_reports_deleting_and_removes_it(client: ClientFactory, clu
     ("call", "code"),
     [
         (lambda eks, name: eks.describe_addon(clusterName=name, addonName="coredns"), "ResourceNotFoundException"),
-        (lambda eks, name: eks.update_addon(clusterName=name, addonName="coredns", addonVersion="v1"), "ResourceNotFoundException"),
+        (
+            lambda eks, name: eks.update_addon(clusterName=name, addonName="coredns", addonVersion="v1"),
+            "ResourceNotFoundException",
+        ),
         (lambda eks, name: eks.delete_addon(clusterName=name, addonName="coredns"), "ResourceNotFoundException"),
-        (lambda eks, name: eks.describe_addon(clusterName="no-such-cluster", addonName="coredns"), "ResourceNotFoundException"),
-        (lambda eks, name: eks.describe_update(name=name, updateId="00000000-0000-0000-0000-000000000000"), "ResourceNotFoundException"),
+        (
+            lambda eks, name: eks.describe_addon(clusterName="no-such-cluster", addonName="coredns"),
+            "ResourceNotFoundException",
+        ),
+        (
+            lambda eks, name: eks.describe_update(name=name, updateId="00000000-0000-0000-0000-000000000000"),
+            "ResourceNotFoundException",
+        ),
         (lambda eks, name: eks.create_addon(clusterName=name, addonName="no-such-addon"), "InvalidParameterException"),
     ],
 )
@@ -126,7 +164,9 @@ def test_describe_addon_versions_marks_one_default_per_kubernetes_version(client
 
 
 def test_describe_addon_configuration_lists_pod_identity_service_accounts(client: ClientFactory) -> None:
-    configuration = client("eks").describe_addon_configuration(addonName="aws-ebs-csi-driver", addonVersion="v1.51.1-eksbuild.1")
+    configuration = client("eks").describe_addon_configuration(
+        addonName="aws-ebs-csi-driver", addonVersion="v1.51.1-eksbuild.1"
+    )
     assert json.loads(configuration["configurationSchema"])["type"] == "object"
     assert configuration["podIdentityConfiguration"] == [
         {

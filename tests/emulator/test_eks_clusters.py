@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from .support import Cluster, ClientFactory, create_cluster, create_network, create_role
+from .support import ClientFactory, Cluster, create_cluster, create_network, create_role
 
 
 def test_cluster_reads_back_its_configuration(client: ClientFactory) -> None:
@@ -57,7 +57,9 @@ def test_cluster_needs_existing_subnets_in_two_zones(client: ClientFactory) -> N
     role = create_role(client, "subnet-check-role", "eks.amazonaws.com")
     for subnet_ids in (["subnet-00000000000000000", network.subnet_ids[0]], network.subnet_ids[:1]):
         with pytest.raises(ClientError) as error:
-            client("eks").create_cluster(name="subnet-check", roleArn=role, resourcesVpcConfig={"subnetIds": subnet_ids})
+            client("eks").create_cluster(
+                name="subnet-check", roleArn=role, resourcesVpcConfig={"subnetIds": subnet_ids}
+            )
         assert error.value.response["Error"]["Code"] == "InvalidParameterException"
 
 
@@ -73,7 +75,9 @@ def test_update_cluster_config_merges_and_is_described(client: ClientFactory, cl
     assert vpc_config["subnetIds"] == cluster.network.subnet_ids  # untouched by a partial update
     assert (vpc_config["endpointPrivateAccess"], vpc_config["publicAccessCidrs"]) == (True, ["203.0.113.0/24"])
 
-    eks.update_cluster_config(name=cluster.name, logging={"clusterLogging": [{"types": ["scheduler"], "enabled": True}]})
+    eks.update_cluster_config(
+        name=cluster.name, logging={"clusterLogging": [{"types": ["scheduler"], "enabled": True}]}
+    )
     logging = eks.describe_cluster(name=cluster.name)["cluster"]["logging"]["clusterLogging"]
     assert logging[0] == {"types": ["scheduler"], "enabled": True}
 
@@ -98,9 +102,13 @@ def test_cluster_version_moves_one_minor_at_a_time(client: ClientFactory, cluste
     assert error.value.response["Error"]["Code"] == "InvalidParameterException"
 
 
-def test_node_group_reads_back_launch_template_taints_labels_and_update_config(client: ClientFactory, cluster: Cluster) -> None:
+def test_node_group_reads_back_launch_template_taints_labels_and_update_config(
+    client: ClientFactory, cluster: Cluster
+) -> None:
     eks, ec2 = client("eks"), client("ec2")
-    template = ec2.create_launch_template(LaunchTemplateName=f"{cluster.name}-nodes", LaunchTemplateData={"InstanceType": "m6i.large"})["LaunchTemplate"]
+    template = ec2.create_launch_template(
+        LaunchTemplateName=f"{cluster.name}-nodes", LaunchTemplateData={"InstanceType": "m6i.large"}
+    )["LaunchTemplate"]
     node_role = create_role(client, f"{cluster.name}-node", "ec2.amazonaws.com")
     eks.create_nodegroup(
         clusterName=cluster.name,
@@ -116,7 +124,11 @@ def test_node_group_reads_back_launch_template_taints_labels_and_update_config(c
     )
     nodegroup = eks.describe_nodegroup(clusterName=cluster.name, nodegroupName="system")["nodegroup"]
 
-    assert nodegroup["launchTemplate"] == {"id": template["LaunchTemplateId"], "name": f"{cluster.name}-nodes", "version": "1"}
+    assert nodegroup["launchTemplate"] == {
+        "id": template["LaunchTemplateId"],
+        "name": f"{cluster.name}-nodes",
+        "version": "1",
+    }
     assert (nodegroup["version"], nodegroup["amiType"]) == ("1.33", "AL2023_x86_64_STANDARD")
     assert nodegroup["taints"] == [{"key": "CriticalAddonsOnly", "value": "true", "effect": "NO_SCHEDULE"}]
     assert nodegroup["labels"] == {"pool": "system"}
@@ -127,11 +139,18 @@ def test_node_group_reads_back_launch_template_taints_labels_and_update_config(c
     eks.tag_resource(resourceArn=nodegroup["nodegroupArn"], tags={"team": "ml"})
     assert eks.list_tags_for_resource(resourceArn=nodegroup["nodegroupArn"])["tags"] == {"Name": "system", "team": "ml"}
 
-    config_update = eks.update_nodegroup_config(clusterName=cluster.name, nodegroupName="system", scalingConfig={"desiredSize": 3})["update"]
-    version_update = eks.update_nodegroup_version(
-        clusterName=cluster.name, nodegroupName="system", launchTemplate={"id": template["LaunchTemplateId"], "version": "1"}
+    config_update = eks.update_nodegroup_config(
+        clusterName=cluster.name, nodegroupName="system", scalingConfig={"desiredSize": 3}
     )["update"]
-    assert eks.list_updates(name=cluster.name, nodegroupName="system")["updateIds"] == [config_update["id"], version_update["id"]]
+    version_update = eks.update_nodegroup_version(
+        clusterName=cluster.name,
+        nodegroupName="system",
+        launchTemplate={"id": template["LaunchTemplateId"], "version": "1"},
+    )["update"]
+    assert eks.list_updates(name=cluster.name, nodegroupName="system")["updateIds"] == [
+        config_update["id"],
+        version_update["id"],
+    ]
     described = eks.describe_update(name=cluster.name, updateId=version_update["id"], nodegroupName="system")["update"]
     assert described["params"] == [{"type": "LaunchTemplateVersion", "value": "1"}]
 

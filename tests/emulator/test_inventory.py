@@ -19,7 +19,7 @@ def test_an_empty_emulator_counts_zero_of_every_kind(aws: LocalAws) -> None:
 
 def test_one_of_each_is_counted(aws: LocalAws) -> None:
     create_one_of_each(client_factory(aws))
-    expected = {kind: 1 for kind in KINDS}
+    expected = dict.fromkeys(KINDS, 1)
     expected["ec2_subnets"] = 2
     expected["ec2_security_groups"] = 2  # ours and the EKS cluster security group
     assert aws.inventory() == expected
@@ -36,7 +36,10 @@ def test_deleted_and_aws_managed_leftovers_are_not_counted(aws: LocalAws) -> Non
     client("secretsmanager").delete_secret(SecretId=ids["secret"], RecoveryWindowInDays=7)
 
     inventory = aws.inventory()
-    assert {kind: inventory[kind] for kind in ("ec2_nat_gateways", "ec2_vpc_endpoints", "kms_keys", "kms_aliases", "secretsmanager_secrets")} == {
+    assert {
+        kind: inventory[kind]
+        for kind in ("ec2_nat_gateways", "ec2_vpc_endpoints", "kms_keys", "kms_aliases", "secretsmanager_secrets")
+    } == {
         "ec2_nat_gateways": 0,
         "ec2_vpc_endpoints": 0,
         "kms_keys": 0,  # the aws/fsx key FSx made for the persistent file system is AWS-managed

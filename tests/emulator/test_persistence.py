@@ -6,7 +6,6 @@ import json
 import pickle
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -16,41 +15,6 @@ from mlplat.emulator.persistence import STATE_FILE_NAME
 from mlplat.errors import MlplatError
 
 from .support import REGION, client_factory, create_one_of_each
-
-# Runs in a fresh interpreter: checks that everything created by the test process is there, adds one queue, and
-# prints what it saw as JSON.
-CHILD = textwrap.dedent(
-    """
-    import json, sys
-    from pathlib import Path
-    from mlplat.emulator import LocalAws
-    from tests.emulator.support import client_factory
-
-    ids = json.loads(sys.argv[2])
-    with LocalAws(Path(sys.argv[1]), region="us-west-2") as aws:
-        client = client_factory(aws)
-        eks, fsx = client("eks"), client("fsx")
-        seen = {
-            "endpoint": aws.endpoint,
-            "inventory": aws.inventory(),
-            "vpc": client("ec2").describe_vpcs(VpcIds=[ids["vpc"]])["Vpcs"][0]["VpcId"],
-            "role": client("iam").get_role(RoleName=ids["role"])["Role"]["RoleName"],
-            "kms_alias": client("kms").describe_key(KeyId=ids["kms_alias"])["KeyMetadata"]["KeyId"],
-            "s3_object": client("s3").get_object(Bucket=ids["s3_bucket"], Key="data/readme.txt")["Body"].read().decode(),
-            "secret": client("secretsmanager").get_secret_value(SecretId=ids["secret"])["SecretString"],
-            "addon": eks.describe_addon(clusterName=ids["eks_cluster"], addonName="coredns")["addon"]["status"],
-            "access_entry": eks.describe_access_entry(clusterName=ids["eks_cluster"], principalArn=ids["eks_access_entry"])["accessEntry"]["type"],
-            "pod_identity": eks.describe_pod_identity_association(
-                clusterName=ids["eks_cluster"], associationId=ids["eks_pod_identity_association"]
-            )["association"]["serviceAccount"],
-            "fsx_association": fsx.describe_data_repository_associations(AssociationIds=[ids["fsx_association"]])["Associations"][0]["Lifecycle"],
-            "ssm_parameter_tags": client("ssm").list_tags_for_resource(ResourceType="Parameter", ResourceId=ids["ssm_parameter"])["TagList"],
-            "fsx_file_system": fsx.describe_file_systems(FileSystemIds=[ids["fsx_file_system"]])["FileSystems"][0]["Lifecycle"],
-        }
-        client("sqs").create_queue(QueueName="made-by-the-child")
-    print(json.dumps(seen))
-    """
-)
 
 
 def test_state_round_trips_through_another_process(tmp_path: Path) -> None:
@@ -62,7 +26,7 @@ def test_state_round_trips_through_another_process(tmp_path: Path) -> None:
     assert [path.name for path in state_dir.iterdir() if path.name.startswith(".emulator-state")] == []  # no temp left
 
     child = subprocess.run(
-        [sys.executable, "-c", CHILD, str(state_dir), json.dumps(ids)],
+        [sys.executable, "-m", "tests.emulator.state_reader", str(state_dir), json.dumps(ids)],
         cwd=Path(__file__).parents[2],
         capture_output=True,
         text=True,

@@ -17,7 +17,11 @@ def test_only_v1_serverless_rds_clusters_report_a_scaling_configuration(aws: Loc
     client = client_factory(aws)
     rds = client("rds")
     common = {"Engine": "aurora-postgresql", "MasterUsername": "mlplat", "MasterUserPassword": "password1234"}
-    rds.create_db_cluster(DBClusterIdentifier="provisioned", ServerlessV2ScalingConfiguration={"MinCapacity": 0.5, "MaxCapacity": 4}, **common)
+    rds.create_db_cluster(
+        DBClusterIdentifier="provisioned",
+        ServerlessV2ScalingConfiguration={"MinCapacity": 0.5, "MaxCapacity": 4},
+        **common,
+    )
     rds.create_db_cluster(DBClusterIdentifier="serverless-v1", EngineMode="serverless", **common)
     clusters = {c["DBClusterIdentifier"]: c for c in rds.describe_db_clusters()["DBClusters"]}
     assert "ScalingConfigurationInfo" not in clusters["provisioned"]
@@ -32,9 +36,13 @@ def test_security_group_rules_keep_descriptions_of_group_references(aws: LocalAw
     group_id = ec2.create_security_group(GroupName="nodes", Description="nodes", VpcId=vpc_id)["GroupId"]
     ec2.authorize_security_group_ingress(
         GroupId=group_id,
-        IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group_id, "Description": "node to node"}]}],
+        IpPermissions=[
+            {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group_id, "Description": "node to node"}]}
+        ],
     )
-    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group_id]}])["SecurityGroupRules"]
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group_id]}])[
+        "SecurityGroupRules"
+    ]
     [ingress] = [rule for rule in rules if not rule["IsEgress"]]
     assert ingress["Description"] == "node to node"
 
@@ -47,5 +55,32 @@ def test_launch_template_tags_stay_on_the_template(aws: LocalAws) -> None:
         TagSpecifications=[{"ResourceType": "launch-template", "Tags": [{"Key": "owner", "Value": "platform"}]}],
     )["LaunchTemplate"]
     assert template["Tags"] == [{"Key": "owner", "Value": "platform"}]
-    [version] = ec2.describe_launch_template_versions(LaunchTemplateId=template["LaunchTemplateId"])["LaunchTemplateVersions"]
+    [version] = ec2.describe_launch_template_versions(LaunchTemplateId=template["LaunchTemplateId"])[
+        "LaunchTemplateVersions"
+    ]
     assert "TagSpecifications" not in version["LaunchTemplateData"]
+
+
+def test_rds_instances_keep_performance_insights(aws: LocalAws) -> None:
+    rds = client_factory(aws)("rds")
+    rds.create_db_cluster(
+        DBClusterIdentifier="mlflow",
+        Engine="aurora-postgresql",
+        MasterUsername="mlplat",
+        MasterUserPassword="password1234",
+    )
+    rds.create_db_instance(
+        DBInstanceIdentifier="mlflow-1",
+        DBClusterIdentifier="mlflow",
+        Engine="aurora-postgresql",
+        DBInstanceClass="db.serverless",
+        EnablePerformanceInsights=True,
+    )
+    [instance] = rds.describe_db_instances(DBInstanceIdentifier="mlflow-1")["DBInstances"]
+    assert (instance["PerformanceInsightsEnabled"], instance["PerformanceInsightsRetentionPeriod"]) == (True, 7)
+    rds_key = client_factory(aws)("kms").describe_key(KeyId="alias/aws/rds")["KeyMetadata"]["Arn"]
+    assert instance["PerformanceInsightsKMSKeyId"] == rds_key
+
+    rds.modify_db_instance(DBInstanceIdentifier="mlflow-1", EnablePerformanceInsights=False, ApplyImmediately=True)
+    [instance] = rds.describe_db_instances(DBInstanceIdentifier="mlflow-1")["DBInstances"]
+    assert instance["PerformanceInsightsEnabled"] is False and "PerformanceInsightsKMSKeyId" not in instance

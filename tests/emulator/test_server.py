@@ -41,7 +41,7 @@ def test_start_returns_the_endpoint_and_stop_is_idempotent(tmp_path: Path) -> No
     local_aws.stop()
     local_aws.stop()
     with pytest.raises(MlplatError, match="not running"):
-        local_aws.endpoint
+        _ = local_aws.endpoint
 
 
 def test_a_second_emulator_in_one_process_is_refused(aws: LocalAws, tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def test_terraform_env_points_everything_at_the_emulator_with_dummy_credentials(
 def test_provider_settings_point_every_endpoint_at_the_emulator() -> None:
     settings = provider_settings("http://127.0.0.1:4566")
     [endpoints] = settings.pop("endpoints")
-    assert endpoints == {service: "http://127.0.0.1:4566" for service in PROVIDER_ENDPOINT_SERVICES}
+    assert endpoints == dict.fromkeys(PROVIDER_ENDPOINT_SERVICES, "http://127.0.0.1:4566")
     assert settings == {
         "access_key": "testing",
         "secret_key": "testing",
@@ -88,5 +88,21 @@ def test_provider_settings_point_every_endpoint_at_the_emulator() -> None:
         "skip_requesting_account_id": False,
         "max_retries": 2,
     }
-    required = {"ec2", "eks", "iam", "kms", "sts", "s3", "sqs", "events", "logs", "efs", "fsx", "secretsmanager", "rds", "ssm", "autoscaling"}
+    required = {
+        "ec2",
+        "eks",
+        "iam",
+        "kms",
+        "sts",
+        "s3",
+        "sqs",
+        "events",
+        "logs",
+        "efs",
+        "fsx",
+        "secretsmanager",
+        "rds",
+        "ssm",
+        "autoscaling",
+    }
     assert required <= set(PROVIDER_ENDPOINT_SERVICES)

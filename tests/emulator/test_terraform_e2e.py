@@ -16,7 +16,8 @@ from mlplat.emulator import PROVIDER_ENDPOINT_SERVICES, LocalAws, provider_setti
 from .support import REGION
 
 FIXTURES = Path(__file__).parent / "tf"
-PLUGIN_MIRROR = Path("/opt/tf-plugins")
+# The project's tests take the mirror from MLPLAT_PROVIDER_MIRROR (the Makefile sets it); this machine keeps one here.
+PLUGIN_MIRROR = Path(os.environ.get("MLPLAT_PROVIDER_MIRROR") or "/opt/tf-plugins")
 AWS_PROVIDER_VERSION = "5.100.0"
 AWS_PROVIDER_IN_MIRROR = PLUGIN_MIRROR / "registry.terraform.io" / "hashicorp" / "aws" / AWS_PROVIDER_VERSION
 
@@ -27,7 +28,8 @@ def terraform_binary() -> str:
         pytest.fail("terraform is not on PATH: install terraform 1.11 (these tests run the real binary)")
     if not AWS_PROVIDER_IN_MIRROR.is_dir():
         pytest.fail(
-            f"the AWS provider {AWS_PROVIDER_VERSION} is missing from the plugin mirror: expected {AWS_PROVIDER_IN_MIRROR} "
+            f"the AWS provider {AWS_PROVIDER_VERSION} is missing from the plugin mirror: "
+            f"expected {AWS_PROVIDER_IN_MIRROR} "
             f"(terraform runs offline with filesystem_mirror {PLUGIN_MIRROR})"
         )
     return terraform
@@ -42,9 +44,13 @@ def cli_config(directory: Path) -> Path:
 
 def run_terraform(workdir: Path, env: dict[str, str], *arguments: str) -> str:
     """terraform's standard output; a test failure with the output's tail if it exits non-zero."""
-    result = subprocess.run([terraform_binary(), *arguments], cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [terraform_binary(), *arguments], cwd=workdir, env=env, capture_output=True, text=True, timeout=600
+    )
     if result.returncode != 0:
-        pytest.fail(f"terraform {' '.join(arguments)} exited {result.returncode}:\n{(result.stdout + result.stderr)[-6000:]}")
+        pytest.fail(
+            f"terraform {' '.join(arguments)} exited {result.returncode}:\n{(result.stdout + result.stderr)[-6000:]}"
+        )
     return result.stdout
 
 
@@ -54,11 +60,19 @@ def terraform_env(aws: LocalAws, cli_config_file: Path) -> dict[str, str]:
 
 def batch_mode(cli_config_file: Path) -> dict[str, str]:
     """No prompts, no colors, no update check; providers from the mirror."""
-    return {"TF_CLI_CONFIG_FILE": str(cli_config_file), "TF_INPUT": "0", "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", "NO_COLOR": "1"}
+    return {
+        "TF_CLI_CONFIG_FILE": str(cli_config_file),
+        "TF_INPUT": "0",
+        "TF_IN_AUTOMATION": "1",
+        "CHECKPOINT_DISABLE": "1",
+        "NO_COLOR": "1",
+    }
 
 
 def write_provider(workdir: Path, aws: LocalAws) -> None:
-    (workdir / "provider.tf.json").write_text(json.dumps({"provider": {"aws": {**provider_settings(aws.endpoint), "region": aws.region}}}))
+    (workdir / "provider.tf.json").write_text(
+        json.dumps({"provider": {"aws": {**provider_settings(aws.endpoint), "region": aws.region}}})
+    )
 
 
 @pytest.mark.e2e
@@ -74,13 +88,20 @@ def test_apply_replan_destroy_leaves_nothing(tmp_path: Path) -> None:
         run_terraform(workdir, env, "init", "-no-color")
         run_terraform(workdir, env, "apply", "-auto-approve", "-no-color")
         deployed = aws.inventory()
-    assert {kind: deployed[kind] for kind in ("eks_clusters", "eks_addons", "eks_access_entries", "eks_pod_identity_associations")} == {
+    assert {
+        kind: deployed[kind]
+        for kind in ("eks_clusters", "eks_addons", "eks_access_entries", "eks_pod_identity_associations")
+    } == {
         "eks_clusters": 1,
         "eks_addons": 3,
         "eks_access_entries": 2,
         "eks_pod_identity_associations": 2,  # karpenter's, and the one the vpc-cni add-on owns
     }
-    assert (deployed["fsx_file_systems"], deployed["fsx_data_repository_associations"], deployed["secretsmanager_secrets"]) == (2, 1, 1)
+    assert (
+        deployed["fsx_file_systems"],
+        deployed["fsx_data_repository_associations"],
+        deployed["secretsmanager_secrets"],
+    ) == (2, 1, 1)
 
     # As `plan` and `destroy` would in a new process: a new emulator that knows only what the first one saved.
     with LocalAws(state_dir, region=REGION) as aws:

@@ -6,7 +6,8 @@
 - iam: the AWS-managed policies, which moto does not load by default.
 - ec2: security group rule descriptions and launch template tags that read back as they were written.
 - kms: AWS-managed keys (alias/aws/...) that are AWS-managed, not customer-managed.
-- rds: clusters report a v1-serverless scaling configuration only when they are v1 serverless.
+- rds: clusters report a v1-serverless scaling configuration only when they are v1 serverless; instances keep their
+  Performance Insights settings.
 - clients: recognizes the terraform AWS provider, for the few answers tailored to it (see eks and fsx).
 
 Installing changes moto for the whole process (its URL maps and a few model methods); every install is idempotent.

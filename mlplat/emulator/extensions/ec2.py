@@ -30,17 +30,19 @@ def _create_launch_template(self: LaunchTemplates) -> ActionResult:
     # The request's TagSpecifications tag the launch template itself; only LaunchTemplateData's apply to instances.
     template = self.ec2_backend.create_launch_template(name, version_description, template_data, tag_spec)
     version = template.default_version()
-    return ActionResult({
-        "LaunchTemplate": {
-            "CreateTime": version.create_time,
-            "CreatedBy": f"arn:{self.partition}:iam::{self.current_account}:root",
-            "DefaultVersionNumber": template.default_version_number,
-            "LatestVersionNumber": version.number,
-            "LaunchTemplateId": template.id,
-            "LaunchTemplateName": template.name,
-            "Tags": template.tags,
-        },
-    })
+    return ActionResult(
+        {
+            "LaunchTemplate": {
+                "CreateTime": version.create_time,
+                "CreatedBy": f"arn:{self.partition}:iam::{self.current_account}:root",
+                "DefaultVersionNumber": template.default_version_number,
+                "LatestVersionNumber": version.number,
+                "LaunchTemplateId": template.id,
+                "LaunchTemplateName": template.name,
+                "Tags": template.tags,
+            },
+        }
+    )
 
 
 def install() -> None:

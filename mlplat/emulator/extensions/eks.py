@@ -13,6 +13,7 @@ the provider's requests (recognized by its User-Agent) DeleteCluster deletes and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import string
@@ -59,7 +60,9 @@ NODE_ACCESS_ENTRY_USERNAMES = {
 }
 # The AMI release the emulator's node groups report (an AL2023 release published for EKS 1.29-1.34).
 NODE_AMI_RELEASE = "20251120"
-IAM_PRINCIPAL_ARN = re.compile(r"^arn:(?P<partition>aws[\w-]*):iam::(?P<account>\d{12}):(?P<kind>role|user)/(?:.*/)?(?P<name>[^/]+)$")
+IAM_PRINCIPAL_ARN = re.compile(
+    r"^arn:(?P<partition>aws[\w-]*):iam::(?P<account>\d{12}):(?P<kind>role|user)/(?:.*/)?(?P<name>[^/]+)$"
+)
 
 
 class NotFoundException(EKSError):
@@ -173,7 +176,7 @@ def _page(items: list[Any], max_results: int, next_token: str | None) -> tuple[l
     try:
         start = int(next_token) if next_token else 0
     except ValueError:
-        raise InvalidParameterException(message=f"The nextToken {next_token} is not valid.")
+        raise InvalidParameterException(message=f"The nextToken {next_token} is not valid.") from None
     end = start + max_results
     return items[start:end], (str(end) if end < len(items) else None)
 
@@ -230,7 +233,10 @@ class ExtendedEKSResponse(EKSResponse):
         update = Update(
             id=str(random.uuid4()),
             type=update_type,
-            params=[{"type": kind, "value": value if isinstance(value, str) else json.dumps(value)} for kind, value in params.items()],
+            params=[
+                {"type": kind, "value": value if isinstance(value, str) else json.dumps(value)}
+                for kind, value in params.items()
+            ],
             created_at=utcnow(),
             **scope,
         )
@@ -255,7 +261,9 @@ class ExtendedEKSResponse(EKSResponse):
         cluster.version = body.get("version") or DEFAULT_KUBERNETES_VERSION
         cluster.access_config = {  # type: ignore[attr-defined]
             "authenticationMode": authentication_mode,
-            "bootstrapClusterCreatorAdminPermissions": access_config.get("bootstrapClusterCreatorAdminPermissions", True),
+            "bootstrapClusterCreatorAdminPermissions": access_config.get(
+                "bootstrapClusterCreatorAdminPermissions", True
+            ),
         }
         cluster.upgrade_policy = body.get("upgradePolicy") or {"supportType": "EXTENDED"}  # type: ignore[attr-defined]
         for optional in ("zonalShiftConfig", "computeConfig", "storageConfig", "deletionProtection", "outpostConfig"):
@@ -276,7 +284,11 @@ class ExtendedEKSResponse(EKSResponse):
             description="EKS created security group applied to ENI that is attached to EKS Control Plane master "
             "nodes, as well as any managed workloads.",
             vpc_id=vpc_id,
-            tags={"Name": group_name, "aws:eks:cluster-name": cluster.name, f"kubernetes.io/cluster/{cluster.name}": "owned"},
+            tags={
+                "Name": group_name,
+                "aws:eks:cluster-name": cluster.name,
+                f"kubernetes.io/cluster/{cluster.name}": "owned",
+            },
         )
         state.cluster_security_group_id = group.id
         requested_vpc = body.get("resourcesVpcConfig", {})
@@ -300,7 +312,7 @@ class ExtendedEKSResponse(EKSResponse):
         try:
             subnets = [ec2.get_subnet(subnet_id) for subnet_id in subnet_ids]
         except EC2ClientError as error:
-            raise InvalidParameterException(message=error.message)
+            raise InvalidParameterException(message=error.message) from None
         if len({subnet.vpc_id for subnet in subnets}) > 1:
             raise InvalidParameterException(message="Subnets specified must belong to the same VPC")
         if len({subnet.availability_zone for subnet in subnets}) < 2:
@@ -325,7 +337,9 @@ class ExtendedEKSResponse(EKSResponse):
             if "subnetIds" in requested_vpc:
                 self._vpc_of_subnets(requested_vpc["subnetIds"])
             cluster.resources_vpc_config.update(requested_vpc)
-            update_type = "VpcConfigUpdate" if {"subnetIds", "securityGroupIds"} & set(requested_vpc) else "EndpointAccessUpdate"
+            update_type = (
+                "VpcConfigUpdate" if {"subnetIds", "securityGroupIds"} & set(requested_vpc) else "EndpointAccessUpdate"
+            )
             for key, param in (
                 ("endpointPublicAccess", "EndpointPublicAccess"),
                 ("endpointPrivateAccess", "EndpointPrivateAccess"),
@@ -336,7 +350,11 @@ class ExtendedEKSResponse(EKSResponse):
                 if key in requested_vpc:
                     params[param] = requested_vpc[key]
         if body.get("logging"):
-            enabled_now = set(cluster.logging["clusterLogging"][0]["types"]) if cluster.logging["clusterLogging"][0]["enabled"] else set()
+            enabled_now = (
+                set(cluster.logging["clusterLogging"][0]["types"])
+                if cluster.logging["clusterLogging"][0]["enabled"]
+                else set()
+            )
             cluster.logging = _logging_response(_enabled_log_types(body["logging"], enabled_now))
             update_type, params["ClusterLogging"] = "LoggingUpdate", body["logging"]["clusterLogging"]
         if body.get("accessConfig", {}).get("authenticationMode"):
@@ -382,10 +400,9 @@ class ExtendedEKSResponse(EKSResponse):
         cluster.status = "DELETING"
         group_id = cluster_state(cluster).cluster_security_group_id
         if group_id:
-            try:
+            # Still referenced: EKS leaves it behind too, and inventory() then reports it.
+            with contextlib.suppress(EC2ClientError):
                 self._ec2().delete_security_group(group_id=group_id)
-            except EC2ClientError:
-                pass  # still referenced: EKS leaves it behind too, and inventory() then reports it
         if from_terraform_provider(self.headers):
             raise _not_found(f"No cluster found for name: {cluster.name}.")
         return result
@@ -446,8 +463,13 @@ class ExtendedEKSResponse(EKSResponse):
             else:
                 template = ec2.describe_launch_templates(template_names=[reference.get("name")])[0]
         except (EC2ClientError, IndexError):
-            raise InvalidParameterException(message=f"Launch template {reference.get('id') or reference.get('name')} does not exist")
-        return {"id": template.id, "name": template.name, "version": reference.get("version") or str(template.default_version_number)}
+            missing = reference.get("id") or reference.get("name")
+            raise InvalidParameterException(message=f"Launch template {missing} does not exist") from None
+        return {
+            "id": template.id,
+            "name": template.name,
+            "version": reference.get("version") or str(template.default_version_number),
+        }
 
     def update_nodegroup_config(self) -> ActionResult:
         result = super().update_nodegroup_config()
@@ -469,7 +491,9 @@ class ExtendedEKSResponse(EKSResponse):
         params: dict[str, str] = {}
         if body.get("version"):
             nodegroup.version = params["Version"] = body["version"]
-            nodegroup.release_version = params["ReleaseVersion"] = body.get("releaseVersion") or f"{body['version']}.0-{NODE_AMI_RELEASE}"
+            nodegroup.release_version = params["ReleaseVersion"] = (
+                body.get("releaseVersion") or f"{body['version']}.0-{NODE_AMI_RELEASE}"
+            )
         elif body.get("releaseVersion"):
             nodegroup.release_version = params["ReleaseVersion"] = body["releaseVersion"]
         if body.get("launchTemplate"):
@@ -477,7 +501,9 @@ class ExtendedEKSResponse(EKSResponse):
                 raise InvalidRequestException(message="This node group was not created with a launch template")
             requested = self._resolve_launch_template(body["launchTemplate"])
             if requested["id"] != nodegroup.launch_template["id"]:
-                raise InvalidParameterException(message="A node group's launch template cannot be changed, only its version")
+                raise InvalidParameterException(
+                    message="A node group's launch template cannot be changed, only its version"
+                )
             nodegroup.launch_template["version"] = params["LaunchTemplateVersion"] = requested["version"]
         nodegroup.modified_at = utcnow()
         update = self._record_update(cluster, "VersionUpdate", params, nodegroup_name=nodegroup.nodegroup_name)
@@ -494,7 +520,11 @@ class ExtendedEKSResponse(EKSResponse):
         addon_name = self._get_param("addonName")
         addon = cluster_state(cluster).addons.get(addon_name)
         if addon is None:
-            raise _not_found(f"No addon: {addon_name} found in cluster: {cluster.name}", clusterName=cluster.name, addonName=addon_name)
+            raise _not_found(
+                f"No addon: {addon_name} found in cluster: {cluster.name}",
+                clusterName=cluster.name,
+                addonName=addon_name,
+            )
         return addon
 
     def create_addon(self) -> ActionResult:
@@ -510,7 +540,9 @@ class ExtendedEKSResponse(EKSResponse):
                 addonName=addon_name,
             )
         if addon_name in state.addons:
-            raise ResourceInUseException(message="Addon already exists.", clusterName=cluster.name, addonName=addon_name, nodegroupName=None)
+            raise ResourceInUseException(
+                message="Addon already exists.", clusterName=cluster.name, addonName=addon_name, nodegroupName=None
+            )
         namespace = (body.get("namespaceConfig") or {}).get("namespace") or spec.default_namespace
         now = utcnow()
         addon = Addon(
@@ -529,18 +561,28 @@ class ExtendedEKSResponse(EKSResponse):
         state.addons[addon_name] = addon
         return ActionResult({"addon": addon})
 
-    def _set_addon_pod_identities(self, cluster: Cluster, addon: Addon, namespace: str, requested: list[dict[str, str]]) -> None:
+    def _set_addon_pod_identities(
+        self, cluster: Cluster, addon: Addon, namespace: str, requested: list[dict[str, str]]
+    ) -> None:
         """An add-on owns the pod identity associations it was given; replacing the list replaces them."""
         state = cluster_state(cluster)
         service_accounts = [item.get("serviceAccount") for item in requested]
         if len(set(service_accounts)) != len(service_accounts):
-            raise InvalidParameterException(message="Each service account may appear only once in podIdentityAssociations", addonName=addon.addon_name)
+            raise InvalidParameterException(
+                message="Each service account may appear only once in podIdentityAssociations",
+                addonName=addon.addon_name,
+            )
         for association in [a for a in state.pod_identity_associations.values() if a.owner_arn == addon.addon_arn]:
             del state.pod_identity_associations[association.association_id]
         addon.pod_identity_associations = []
         for item in requested:
             association = self._new_pod_identity_association(
-                cluster, namespace, item.get("serviceAccount", ""), item.get("roleArn", ""), {}, owner_arn=addon.addon_arn
+                cluster,
+                namespace,
+                item.get("serviceAccount", ""),
+                item.get("roleArn", ""),
+                {},
+                owner_arn=addon.addon_arn,
             )
             addon.pod_identity_associations.append(association.association_arn)
 
@@ -599,7 +641,9 @@ class ExtendedEKSResponse(EKSResponse):
                 {
                     "addonName": name,
                     "type": spec.type,
-                    "addonVersions": self._addon_versions(spec, [kubernetes_version] if kubernetes_version else list(KUBERNETES_VERSIONS)),
+                    "addonVersions": self._addon_versions(
+                        spec, [kubernetes_version] if kubernetes_version else list(KUBERNETES_VERSIONS)
+                    ),
                     "publisher": "eks",
                     "owner": "aws",
                     "defaultNamespace": spec.default_namespace,
@@ -625,7 +669,9 @@ class ExtendedEKSResponse(EKSResponse):
                 "requiresConfiguration": False,
                 "requiresIamPermissions": bool(spec.pod_identity_service_accounts),
             }
-            for version, clusters in sorted(clusters_by_version.items(), key=lambda item: _version_key(item[0]), reverse=True)
+            for version, clusters in sorted(
+                clusters_by_version.items(), key=lambda item: _version_key(item[0]), reverse=True
+            )
         ]
 
     def describe_addon_configuration(self) -> ActionResult:
@@ -655,7 +701,8 @@ class ExtendedEKSResponse(EKSResponse):
     def _require_api_authentication(self, cluster: Cluster) -> None:
         if cluster.access_config["authenticationMode"] == "CONFIG_MAP":  # type: ignore[attr-defined]
             raise InvalidRequestException(
-                message="The cluster's authentication mode must be set to one of [API, API_AND_CONFIG_MAP] to perform this operation.",
+                message="The cluster's authentication mode must be set to one of [API, API_AND_CONFIG_MAP] "
+                "to perform this operation.",
                 clusterName=cluster.name,
             )
 
@@ -663,31 +710,51 @@ class ExtendedEKSResponse(EKSResponse):
         principal_arn = self._get_param("principalArn")
         entry = cluster_state(cluster).access_entries.get(principal_arn)
         if entry is None:
-            raise _not_found("The specified principalArn could not be found. You can view your available access entries with 'list-access-entries'.", clusterName=cluster.name)
+            raise _not_found(
+                "The specified principalArn could not be found. "
+                "You can view your available access entries with 'list-access-entries'.",
+                clusterName=cluster.name,
+            )
         return entry
 
     def _new_access_entry(
-        self, cluster: Cluster, principal_arn: str, entry_type: str, username: str | None, groups: list[str], tags: dict[str, str]
+        self,
+        cluster: Cluster,
+        principal_arn: str,
+        entry_type: str,
+        username: str | None,
+        groups: list[str],
+        tags: dict[str, str],
     ) -> AccessEntry:
         state = cluster_state(cluster)
         principal = IAM_PRINCIPAL_ARN.match(principal_arn)
         if principal is None:
-            raise InvalidParameterException(message=f"The specified principalArn is invalid: {principal_arn}", clusterName=cluster.name)
+            raise InvalidParameterException(
+                message=f"The specified principalArn is invalid: {principal_arn}", clusterName=cluster.name
+            )
         if entry_type not in ACCESS_ENTRY_TYPES:
-            raise InvalidParameterException(message=f"The type {entry_type} is not supported. Valid types: {', '.join(ACCESS_ENTRY_TYPES)}")
+            raise InvalidParameterException(
+                message=f"The type {entry_type} is not supported. Valid types: {', '.join(ACCESS_ENTRY_TYPES)}"
+            )
         if principal_arn in state.access_entries:
             raise ResourceInUseException(
-                message="The specified access entry resource is already in use on this cluster.", clusterName=cluster.name, nodegroupName=None, addonName=None
+                message="The specified access entry resource is already in use on this cluster.",
+                clusterName=cluster.name,
+                nodegroupName=None,
+                addonName=None,
             )
         if entry_type == "STANDARD":
             if principal["kind"] == "role":
-                default_username = f"arn:{principal['partition']}:sts::{principal['account']}:assumed-role/{principal['name']}/{{{{SessionName}}}}"
+                assumed_role = f"assumed-role/{principal['name']}/{{{{SessionName}}}}"
+                default_username = f"arn:{principal['partition']}:sts::{principal['account']}:{assumed_role}"
             else:
                 default_username = principal_arn
             username = username or default_username
         else:
             if username or groups:
-                raise InvalidParameterException(message=f"username and kubernetesGroups cannot be specified for access entries of type {entry_type}")
+                raise InvalidParameterException(
+                    message=f"username and kubernetesGroups cannot be specified for access entries of type {entry_type}"
+                )
             username, groups = NODE_ACCESS_ENTRY_USERNAMES[entry_type], ["system:nodes"]
         now = utcnow()
         entry = AccessEntry(
@@ -727,7 +794,9 @@ class ExtendedEKSResponse(EKSResponse):
         body = self._body()
         entry = self._access_entry(self._cluster())
         if entry.type != "STANDARD" and ("username" in body or "kubernetesGroups" in body):
-            raise InvalidParameterException(message=f"username and kubernetesGroups cannot be updated for access entries of type {entry.type}")
+            raise InvalidParameterException(
+                message=f"username and kubernetesGroups cannot be updated for access entries of type {entry.type}"
+            )
         if "kubernetesGroups" in body:
             entry.kubernetes_groups = body["kubernetesGroups"] or []
         if body.get("username"):
@@ -755,7 +824,8 @@ class ExtendedEKSResponse(EKSResponse):
 
     def list_access_policies(self) -> ActionResult:
         policies = [
-            {"name": name, "arn": f"arn:{self.partition}:eks::aws:cluster-access-policy/{name}"} for name in ACCESS_POLICY_NAMES
+            {"name": name, "arn": f"arn:{self.partition}:eks::aws:cluster-access-policy/{name}"}
+            for name in ACCESS_POLICY_NAMES
         ]
         page, next_token = _page(policies, self._max_results(), self._get_param("nextToken"))
         return ActionResult({"accessPolicies": page, "nextToken": next_token})
@@ -767,34 +837,51 @@ class ExtendedEKSResponse(EKSResponse):
         policy_arn = body.get("policyArn", "")
         known = {f"arn:{self.partition}:eks::aws:cluster-access-policy/{name}" for name in ACCESS_POLICY_NAMES}
         if policy_arn not in known:
-            raise InvalidParameterException(message=f"The specified policyArn is invalid: {policy_arn}", clusterName=cluster.name)
+            raise InvalidParameterException(
+                message=f"The specified policyArn is invalid: {policy_arn}", clusterName=cluster.name
+            )
         scope = body.get("accessScope") or {}
         if scope.get("type") not in ("cluster", "namespace"):
-            raise InvalidParameterException(message="accessScope.type must be one of [cluster, namespace]", clusterName=cluster.name)
+            raise InvalidParameterException(
+                message="accessScope.type must be one of [cluster, namespace]", clusterName=cluster.name
+            )
         if (scope["type"] == "namespace") != bool(scope.get("namespaces")):
             raise InvalidParameterException(
-                message="namespaces must be given for, and only for, an accessScope of type namespace", clusterName=cluster.name
+                message="namespaces must be given for, and only for, an accessScope of type namespace",
+                clusterName=cluster.name,
             )
         now = utcnow()
         existing = entry.access_policies.get(policy_arn)
         associated = AssociatedAccessPolicy(policy_arn, scope, existing.associated_at if existing else now, now)
         entry.access_policies[policy_arn] = associated
-        return ActionResult({"clusterName": cluster.name, "principalArn": entry.principal_arn, "associatedAccessPolicy": associated})
+        return ActionResult(
+            {"clusterName": cluster.name, "principalArn": entry.principal_arn, "associatedAccessPolicy": associated}
+        )
 
     def disassociate_access_policy(self) -> ActionResult:
         cluster = self._cluster()
         entry = self._access_entry(cluster)
         policy_arn = self._get_param("policyArn")
         if entry.access_policies.pop(policy_arn, None) is None:
-            raise _not_found(f"The specified policy {policy_arn} is not associated with {entry.principal_arn}", clusterName=cluster.name)
+            raise _not_found(
+                f"The specified policy {policy_arn} is not associated with {entry.principal_arn}",
+                clusterName=cluster.name,
+            )
         return EmptyResult()
 
     def list_associated_access_policies(self) -> ActionResult:
         cluster = self._cluster()
         entry = self._access_entry(cluster)
-        page, next_token = _page(list(entry.access_policies.values()), self._max_results(), self._get_param("nextToken"))
+        page, next_token = _page(
+            list(entry.access_policies.values()), self._max_results(), self._get_param("nextToken")
+        )
         return ActionResult(
-            {"clusterName": cluster.name, "principalArn": entry.principal_arn, "associatedAccessPolicies": page, "nextToken": next_token}
+            {
+                "clusterName": cluster.name,
+                "principalArn": entry.principal_arn,
+                "associatedAccessPolicies": page,
+                "nextToken": next_token,
+            }
         )
 
     # --- pod identity associations -------------------------------------------------------------------------------
@@ -807,18 +894,29 @@ class ExtendedEKSResponse(EKSResponse):
         return association
 
     def _new_pod_identity_association(
-        self, cluster: Cluster, namespace: str, service_account: str, role_arn: str, tags: dict[str, str], **optional: Any
+        self,
+        cluster: Cluster,
+        namespace: str,
+        service_account: str,
+        role_arn: str,
+        tags: dict[str, str],
+        **optional: Any,
     ) -> PodIdentityAssociation:
         for required, value in (("namespace", namespace), ("serviceAccount", service_account), ("roleArn", role_arn)):
             if not value:
                 raise InvalidParameterException(message=f"{required} is required", clusterName=cluster.name)
         if not IAM_PRINCIPAL_ARN.match(role_arn):
-            raise InvalidParameterException(message=f"The roleArn {role_arn} is not a valid IAM role ARN", clusterName=cluster.name)
+            raise InvalidParameterException(
+                message=f"The roleArn {role_arn} is not a valid IAM role ARN", clusterName=cluster.name
+            )
         state = cluster_state(cluster)
         for existing in state.pod_identity_associations.values():
             if (existing.namespace, existing.service_account) == (namespace, service_account):
                 raise ResourceInUseException(
-                    message=f"Association already exists: {existing.association_id}", clusterName=cluster.name, nodegroupName=None, addonName=None
+                    message=f"Association already exists: {existing.association_id}",
+                    clusterName=cluster.name,
+                    nodegroupName=None,
+                    addonName=None,
                 )
         association_id = f"a-{_random_id(17)}"
         now = utcnow()
@@ -859,7 +957,8 @@ class ExtendedEKSResponse(EKSResponse):
     def _refuse_if_owned(self, association: PodIdentityAssociation) -> None:
         if association.owner_arn:
             raise InvalidRequestException(
-                message=f"Pod Identity Association {association.association_id} is managed by {association.owner_arn}; change it through the add-on"
+                message=f"Pod Identity Association {association.association_id} is managed by "
+                f"{association.owner_arn}; change it through the add-on"
             )
 
     def update_pod_identity_association(self) -> ActionResult:
@@ -908,7 +1007,10 @@ class ExtendedEKSResponse(EKSResponse):
                 *((profile.fargate_profile_arn, profile) for profile in cluster.fargate_profiles.values()),
                 *((addon.addon_arn, addon) for addon in state.addons.values()),
                 *((entry.access_entry_arn, entry) for entry in state.access_entries.values()),
-                *((association.association_arn, association) for association in state.pod_identity_associations.values()),
+                *(
+                    (association.association_arn, association)
+                    for association in state.pod_identity_associations.values()
+                ),
             ]
             for candidate_arn, resource in candidates:
                 if candidate_arn == arn:

@@ -65,10 +65,14 @@ ADDONS: dict[str, AddonSpec] = {
         pod_identity_service_accounts=(("efs-csi-controller-sa", "service-role/AmazonEFSCSIDriverPolicy"),),
     ),
     "aws-fsx-csi-driver": AddonSpec(
-        "storage", {"*": "v1.7.0-eksbuild.1"}, pod_identity_service_accounts=(("fsx-csi-controller-sa", "AmazonFSxFullAccess"),)
+        "storage",
+        {"*": "v1.7.0-eksbuild.1"},
+        pod_identity_service_accounts=(("fsx-csi-controller-sa", "AmazonFSxFullAccess"),),
     ),
     "aws-mountpoint-s3-csi-driver": AddonSpec(
-        "storage", {"*": "v2.1.0-eksbuild.1"}, pod_identity_service_accounts=(("s3-csi-driver-sa", "AmazonS3FullAccess"),)
+        "storage",
+        {"*": "v2.1.0-eksbuild.1"},
+        pod_identity_service_accounts=(("s3-csi-driver-sa", "AmazonS3FullAccess"),),
     ),
     "snapshot-controller": AddonSpec("storage", {"*": "v8.3.0-eksbuild.1"}),
     "metrics-server": AddonSpec("observability", {"*": "v0.8.0-eksbuild.2"}),
@@ -80,7 +84,8 @@ ADDONS: dict[str, AddonSpec] = {
     ),
 }
 
-# Names of the EKS cluster access policies (ListAccessPolicies); ARNs are arn:<partition>:eks::aws:cluster-access-policy/<name>.
+# Names of the EKS cluster access policies (ListAccessPolicies); their ARNs are
+# arn:<partition>:eks::aws:cluster-access-policy/<name>.
 ACCESS_POLICY_NAMES = (
     "AmazonAIOpsAssistantPolicy",
     "AmazonEKSAdminPolicy",

@@ -33,7 +33,11 @@ from mlplat.emulator.extensions.clients import from_terraform_provider
 from mlplat.emulator.extensions.kms import aws_managed_key_id
 
 DEPLOYMENT_TYPES = ("SCRATCH_1", "SCRATCH_2", "PERSISTENT_1", "PERSISTENT_2")
-PER_UNIT_STORAGE_THROUGHPUT = {("PERSISTENT_1", "SSD"): (50, 100, 200), ("PERSISTENT_1", "HDD"): (12, 40), ("PERSISTENT_2", "SSD"): (125, 250, 500, 1000)}
+PER_UNIT_STORAGE_THROUGHPUT = {
+    ("PERSISTENT_1", "SSD"): (50, 100, 200),
+    ("PERSISTENT_1", "HDD"): (12, 40),
+    ("PERSISTENT_2", "SSD"): (125, 250, 500, 1000),
+}
 DATA_COMPRESSION_TYPES = ("NONE", "LZ4")
 S3_EVENT_TYPES = ("NEW", "CHANGED", "DELETED")
 MAX_ASSOCIATIONS_PER_FILE_SYSTEM = 8
@@ -110,7 +114,9 @@ def _validate_s3_policies(s3: dict[str, Any]) -> None:
         events = (s3.get(policy_name) or {}).get("Events", [])
         unknown = [event for event in events if event not in S3_EVENT_TYPES]
         if unknown:
-            raise _bad_request(f"{policy_name} events must be among {', '.join(S3_EVENT_TYPES)}; got {', '.join(unknown)}")
+            raise _bad_request(
+                f"{policy_name} events must be among {', '.join(S3_EVENT_TYPES)}; got {', '.join(unknown)}"
+            )
 
 
 class ExtendedFSxResponse(FSxResponse):
@@ -155,7 +161,9 @@ class ExtendedFSxResponse(FSxResponse):
         vpc_id = self._vpc_of_subnets(params.get("SubnetIds") or [], single=file_system_type == "LUSTRE")
         lustre = None
         if file_system_type == "LUSTRE":
-            lustre = self._lustre_configuration(params.get("LustreConfiguration") or {}, params.get("StorageCapacity"), storage_type)
+            lustre = self._lustre_configuration(
+                params.get("LustreConfiguration") or {}, params.get("StorageCapacity"), storage_type
+            )
         file_system = self.fsx_backend.create_file_system(
             client_request_token=params.get("ClientRequestToken"),
             file_system_type=file_system_type,
@@ -179,25 +187,30 @@ class ExtendedFSxResponse(FSxResponse):
             file_system_type_version=params.get("FileSystemTypeVersion")
             or (DEFAULT_LUSTRE_VERSION.get(deployment_type, LEGACY_LUSTRE_VERSION) if lustre else None),
             # Persistent Lustre is always encrypted at rest, with the account's aws/fsx key unless told otherwise.
-            kms_key_id=params.get("KmsKeyId") or (self._aws_managed_key_arn() if deployment_type.startswith("PERSISTENT") else None),
+            kms_key_id=params.get("KmsKeyId")
+            or (self._aws_managed_key_arn() if deployment_type.startswith("PERSISTENT") else None),
             lustre_configuration=lustre,
         )
         return json.dumps({"FileSystem": self._describe(file_system)})
 
     def _vpc_of_subnets(self, subnet_ids: list[str], single: bool) -> str:
-        if not subnet_ids or (single and len(subnet_ids) != 1):
-            raise JsonRESTError("InvalidParameterValue" if subnet_ids else "MissingParameter", "Lustre file systems take exactly one subnet" if single else "SubnetIds is required")
+        if not subnet_ids:
+            raise _bad_request("SubnetIds is required")
+        if single and len(subnet_ids) != 1:
+            raise _bad_request("Lustre file systems take exactly one subnet")
         try:
             return ec2_backends[self.current_account][self.region].get_subnet(subnet_ids[0]).vpc_id
         except EC2ClientError:
-            raise JsonRESTError("InvalidNetworkSettings", f"The subnet ID '{subnet_ids[0]}' does not exist")
+            raise JsonRESTError("InvalidNetworkSettings", f"The subnet ID '{subnet_ids[0]}' does not exist") from None
 
     def _aws_managed_key_arn(self) -> str:
         kms = kms_backends[self.current_account][self.region]
         return kms.keys[aws_managed_key_id(kms, AWS_MANAGED_KEY_ALIAS)].arn
 
     @staticmethod
-    def _lustre_configuration(requested: dict[str, Any], storage_capacity: int | None, storage_type: str) -> dict[str, Any]:
+    def _lustre_configuration(
+        requested: dict[str, Any], storage_capacity: int | None, storage_type: str
+    ) -> dict[str, Any]:
         """LustreFileSystemConfiguration as FSx reports it, from the CreateFileSystemLustreConfiguration sent."""
         deployment_type = requested.get("DeploymentType", "SCRATCH_1")
         if deployment_type not in DEPLOYMENT_TYPES:
@@ -205,12 +218,15 @@ class ExtendedFSxResponse(FSxResponse):
         capacity_step = 3600 if deployment_type == "SCRATCH_1" else 2400
         if not storage_capacity or (storage_capacity not in (1200, 2400) and storage_capacity % capacity_step):
             raise _bad_request(
-                f"StorageCapacity {storage_capacity} GiB is not valid for {deployment_type}: use 1200, 2400 or a multiple of {capacity_step}"
+                f"StorageCapacity {storage_capacity} GiB is not valid for {deployment_type}: "
+                f"use 1200, 2400 or a multiple of {capacity_step}"
             )
         allowed_throughput = PER_UNIT_STORAGE_THROUGHPUT.get((deployment_type, storage_type))
         throughput = requested.get("PerUnitStorageThroughput")
         if allowed_throughput and throughput not in allowed_throughput:
-            raise _bad_request(f"PerUnitStorageThroughput must be one of {allowed_throughput} for {deployment_type} {storage_type}")
+            raise _bad_request(
+                f"PerUnitStorageThroughput must be one of {allowed_throughput} for {deployment_type} {storage_type}"
+            )
         if not allowed_throughput and throughput is not None:
             raise _bad_request(f"PerUnitStorageThroughput is not supported for {deployment_type}")
         compression = requested.get("DataCompressionType", "NONE")
@@ -218,7 +234,8 @@ class ExtendedFSxResponse(FSxResponse):
             raise _bad_request(f"Invalid DataCompressionType: {compression}")
         persistent = deployment_type.startswith("PERSISTENT")
         configuration: dict[str, Any] = {
-            "WeeklyMaintenanceStartTime": requested.get("WeeklyMaintenanceStartTime") or f"{random.randint(1, 7)}:{random.randint(0, 23):02d}:00",
+            "WeeklyMaintenanceStartTime": requested.get("WeeklyMaintenanceStartTime")
+            or f"{random.randint(1, 7)}:{random.randint(0, 23):02d}:00",
             "DeploymentType": deployment_type,
             "MountName": "fsx" if deployment_type == "SCRATCH_1" else _random_name(8),
             "CopyTagsToBackups": bool(requested.get("CopyTagsToBackups", False)),
@@ -229,7 +246,9 @@ class ExtendedFSxResponse(FSxResponse):
             configuration["PerUnitStorageThroughput"] = throughput
         if persistent:
             configuration["AutomaticBackupRetentionDays"] = requested.get("AutomaticBackupRetentionDays", 0)
-            configuration["DailyAutomaticBackupStartTime"] = requested.get("DailyAutomaticBackupStartTime") or f"{random.randint(0, 23):02d}:00"
+            configuration["DailyAutomaticBackupStartTime"] = (
+                requested.get("DailyAutomaticBackupStartTime") or f"{random.randint(0, 23):02d}:00"
+            )
         if deployment_type == "PERSISTENT_2":
             metadata = requested.get("MetadataConfiguration") or {"Mode": "AUTOMATIC"}
             configuration["MetadataConfiguration"] = {
@@ -238,7 +257,12 @@ class ExtendedFSxResponse(FSxResponse):
                 "Iops": metadata.get("Iops") or 1500 * math.ceil(storage_capacity / 12000),
             }
             configuration["EfaEnabled"] = bool(requested.get("EfaEnabled", False))
-        for optional in ("RootSquashConfiguration", "DriveCacheType", "ThroughputCapacity", "DataReadCacheConfiguration"):
+        for optional in (
+            "RootSquashConfiguration",
+            "DriveCacheType",
+            "ThroughputCapacity",
+            "DataReadCacheConfiguration",
+        ):
             if optional in requested:
                 configuration[optional] = requested[optional]
         if requested.get("ImportPath"):
@@ -246,7 +270,8 @@ class ExtendedFSxResponse(FSxResponse):
             configuration["DataRepositoryConfiguration"] = {
                 "Lifecycle": "AVAILABLE",
                 "ImportPath": import_path,
-                "ExportPath": requested.get("ExportPath") or f"{import_path.rstrip('/')}/FSxLustre{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}",
+                "ExportPath": requested.get("ExportPath")
+                or f"{import_path.rstrip('/')}/FSxLustre{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}",
                 "ImportedFileChunkSize": requested.get("ImportedFileChunkSize", 1024),
                 "AutoImportPolicy": requested.get("AutoImportPolicy", "NONE"),
             }
@@ -290,7 +315,9 @@ class ExtendedFSxResponse(FSxResponse):
         params = self._params()
         file_system = self._file_system(params.get("FileSystemId"))
         associations = backend_state(self.fsx_backend).associations
-        for association_id in [a.association_id for a in associations.values() if a.file_system_id == file_system.file_system_id]:
+        for association_id in [
+            a.association_id for a in associations.values() if a.file_system_id == file_system.file_system_id
+        ]:
             del associations[association_id]
         self.fsx_backend.file_systems.pop(file_system.file_system_id)
         if from_terraform_provider(self.headers):
@@ -305,7 +332,9 @@ class ExtendedFSxResponse(FSxResponse):
     def _association(self, association_id: str | None) -> DataRepositoryAssociation:
         association = backend_state(self.fsx_backend).associations.get(association_id or "")
         if association is None:
-            raise JsonRESTError("DataRepositoryAssociationNotFound", f"Data repository association '{association_id}' does not exist.")
+            raise JsonRESTError(
+                "DataRepositoryAssociationNotFound", f"Data repository association '{association_id}' does not exist."
+            )
         return association
 
     def _describe_association(self, association: DataRepositoryAssociation) -> dict[str, Any]:
@@ -318,7 +347,9 @@ class ExtendedFSxResponse(FSxResponse):
         deployment_type = ((details and details.lustre_configuration) or {}).get("DeploymentType")
         if deployment_type not in ("SCRATCH_2", "PERSISTENT_2"):
             raise JsonRESTError(
-                "UnsupportedOperation", f"Data repository associations are supported on Lustre SCRATCH_2 and PERSISTENT_2 file systems, not {deployment_type or file_system.file_system_type}"
+                "UnsupportedOperation",
+                "Data repository associations are supported on Lustre SCRATCH_2 and PERSISTENT_2 file systems, "
+                f"not {deployment_type or file_system.file_system_type}",
             )
         data_repository_path = params.get("DataRepositoryPath", "")
         if not data_repository_path.startswith("s3://"):
@@ -331,7 +362,10 @@ class ExtendedFSxResponse(FSxResponse):
         if any(a.file_system_path == file_system_path for a in siblings):
             raise _bad_request(f"File system path {file_system_path} is already associated with a data repository")
         if len(siblings) >= MAX_ASSOCIATIONS_PER_FILE_SYSTEM:
-            raise JsonRESTError("ServiceLimitExceeded", f"A file system can have at most {MAX_ASSOCIATIONS_PER_FILE_SYSTEM} data repository associations")
+            raise JsonRESTError(
+                "ServiceLimitExceeded",
+                f"A file system can have at most {MAX_ASSOCIATIONS_PER_FILE_SYSTEM} data repository associations",
+            )
         s3 = params.get("S3") or {}
         _validate_s3_policies(s3)
         association_id = f"dra-{random.get_random_hex(17)}"
@@ -361,7 +395,9 @@ class ExtendedFSxResponse(FSxResponse):
             if name == "file-system-id":
                 associations = [a for a in associations if a.file_system_id in values]
             elif name == "data-repository-type":
-                associations = [a for a in associations if ("S3" if a.data_repository_path.startswith("s3://") else "NFS") in values]
+                associations = [
+                    a for a in associations if ("S3" if a.data_repository_path.startswith("s3://") else "NFS") in values
+                ]
             elif name in ("file-cache-id", "file-cache-type"):
                 associations = []  # file caches are not emulated, so nothing belongs to one
             else:
@@ -390,9 +426,16 @@ class ExtendedFSxResponse(FSxResponse):
             raise JsonRESTError("MissingParameter", "DeleteDataInFileSystem is required")
         del backend_state(self.fsx_backend).associations[association.association_id]
         if from_terraform_provider(self.headers):
-            raise JsonRESTError("DataRepositoryAssociationNotFound", f"Data repository association '{association.association_id}' does not exist.")
+            raise JsonRESTError(
+                "DataRepositoryAssociationNotFound",
+                f"Data repository association '{association.association_id}' does not exist.",
+            )
         return json.dumps(
-            {"AssociationId": association.association_id, "Lifecycle": "DELETING", "DeleteDataInFileSystem": params["DeleteDataInFileSystem"]}
+            {
+                "AssociationId": association.association_id,
+                "Lifecycle": "DELETING",
+                "DeleteDataInFileSystem": params["DeleteDataInFileSystem"],
+            }
         )
 
 

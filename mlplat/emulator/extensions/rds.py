@@ -1,17 +1,25 @@
-"""RDS clusters that report a v1-serverless scaling configuration only when they are v1 serverless.
+"""Two RDS read-back gaps of moto 5.2 that make a second `terraform plan` show changes:
 
-moto answers every DescribeDBClusters with a ScalingConfigurationInfo element (all fields empty for provisioned and
-Serverless v2 clusters); the AWS provider reads that as a scaling_configuration block and plans to change it on
-every run. RDS leaves the element out for those clusters, and so does the emulator.
+- every cluster reports a ScalingConfigurationInfo element (empty for provisioned and Serverless v2 clusters), which
+  the provider reads as a scaling_configuration block; RDS sends it for v1 serverless clusters only;
+- instances drop their Performance Insights settings. RDS reports them, with the account's aws/rds key and 7 days of
+  retention unless told otherwise.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from moto.rds.models import DBCluster
+from moto.kms.models import kms_backends
+from moto.rds.models import DBCluster, DBInstance, RDSBackend
+
+from mlplat.emulator.extensions.kms import aws_managed_key_id
+
+DEFAULT_PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
 
 _moto_scaling_configuration_info = DBCluster.scaling_configuration_info
+_moto_create_db_instance = RDSBackend.create_db_instance
+_moto_modify_db_instance = RDSBackend.modify_db_instance
 
 
 def _scaling_configuration_info(cluster: DBCluster) -> dict[str, Any] | None:
@@ -20,5 +28,42 @@ def _scaling_configuration_info(cluster: DBCluster) -> dict[str, Any] | None:
     return _moto_scaling_configuration_info.fget(cluster)  # type: ignore[union-attr]
 
 
+def _apply_performance_insights(backend: RDSBackend, instance: DBInstance, request: dict[str, Any]) -> None:
+    if "enable_performance_insights" in request:
+        instance.performance_insights_enabled = bool(request["enable_performance_insights"])
+    if not instance.performance_insights_enabled:
+        instance.performance_insights_kms_key_id = instance.performance_insights_retention_period = None
+        return
+    kms = kms_backends[backend.account_id][backend.region_name]
+    instance.performance_insights_kms_key_id = (
+        request.get("performance_insights_kms_key_id")
+        or instance.performance_insights_kms_key_id
+        or kms.keys[aws_managed_key_id(kms, "alias/aws/rds")].arn
+    )
+    instance.performance_insights_retention_period = (
+        request.get("performance_insights_retention_period")
+        or instance.performance_insights_retention_period
+        or DEFAULT_PERFORMANCE_INSIGHTS_RETENTION_DAYS
+    )
+
+
+def _create_db_instance(backend: RDSBackend, db_kwargs: dict[str, Any]) -> DBInstance:
+    instance = _moto_create_db_instance(backend, db_kwargs)
+    _apply_performance_insights(backend, instance, db_kwargs)
+    return instance
+
+
+def _modify_db_instance(backend: RDSBackend, db_instance_identifier: str, db_kwargs: dict[str, Any]) -> DBInstance:
+    instance = _moto_modify_db_instance(backend, db_instance_identifier, db_kwargs)
+    _apply_performance_insights(backend, instance, db_kwargs)
+    return instance
+
+
 def install() -> None:
     DBCluster.scaling_configuration_info = property(_scaling_configuration_info)  # type: ignore[assignment]
+    # Class defaults, so instances saved before this existed read as "disabled".
+    DBInstance.performance_insights_enabled = False
+    DBInstance.performance_insights_kms_key_id = None
+    DBInstance.performance_insights_retention_period = None
+    RDSBackend.create_db_instance = _create_db_instance  # type: ignore[method-assign]
+    RDSBackend.modify_db_instance = _modify_db_instance  # type: ignore[method-assign]
