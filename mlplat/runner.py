@@ -183,7 +183,9 @@ class Terraform:
         if proc.returncode != 0:
             raise MlplatError(f"terraform output failed for stack {stack_dir.name}: {proc.stderr.strip()}; "
                               f"deploy the stack first")
-        return {k: v.get("value") for k, v in json.loads(proc.stdout or "{}").items()}
+        # cdktn adds `cross-stack-output-*` outputs for the Kubernetes layer's remote state; they are plumbing.
+        return {k: v.get("value") for k, v in json.loads(proc.stdout or "{}").items()
+                if not k.startswith("cross-stack-output-")}
 
     def state_resources(self, stack_dir: Path) -> list[str]:
         proc = subprocess.run([self.binary, "state", "list", "-no-color"], cwd=stack_dir, env=self.env,

@@ -9,6 +9,8 @@ from typing import Any
 from mlplat.cli.base import Command
 from mlplat.workflow import session
 
+MAX_WIDTH = 72
+
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     with session(args.blueprint, local=args.local, provider_mirror=args.provider_mirror, quiet=args.json) as s:
@@ -27,6 +29,8 @@ def render(r: dict[str, Any]) -> str:
         width = max((len(k) for k in values), default=0)
         for key, value in sorted(values.items()):
             shown = value if isinstance(value, str) else json.dumps(value)
+            if len(shown) > MAX_WIDTH:  # certificates and the like: the full value is in --json
+                shown = shown[: MAX_WIDTH - 1] + "…"
             lines.append(f"  {key.ljust(width)}  {shown}")
     return "\n".join(lines)
 

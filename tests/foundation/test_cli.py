@@ -74,3 +74,10 @@ def test_deploy_without_a_terminal_or_auto_approve_is_refused():
                             "pass --auto-approve")
     else:
         raise AssertionError("confirm() accepted a non-interactive run without --auto-approve")
+
+
+def test_outputs_are_shown_one_per_line_and_long_values_shortened():
+    from mlplat.cli.outputs import render
+
+    text = render({"outputs": {"mlplat-aws": {"cluster_name": "mlplat", "ca": "x" * 500}}})
+    assert text.splitlines() == ["mlplat-aws:", "  ca            " + "x" * 71 + "…", "  cluster_name  mlplat"]
