@@ -2,8 +2,7 @@
 # real account. Every key is documented in README.md (Blueprint reference).
 name               = "mlplat"
 region             = "us-west-2"
-eks_cluster_version = "1.33"
-availability_zones_count = 2
+eks_cluster_version = "1.36"
 vpc_cidr           = "10.1.0.0/16"
 single_nat_gateway = true
 

@@ -41,6 +41,15 @@ ValuesFn = Callable[[AddonContext], dict[str, Any]]
 EnabledFn = Callable[["Blueprint"], bool]
 
 
+# Where an add-on's pods run, which decides what must exist before it installs (and after it uninstalls):
+SYSTEM = "system"  # controllers on the tainted system node group, which exists before any add-on
+POOLS = "pools"  # Karpenter capacity (the general pool): installs after the node pools, uninstalls before them
+NODE_AGENT = "node-agent"  # DaemonSets on whichever nodes they serve; ready with zero pods, so nothing to wait for
+NO_PODS = "no-pods"  # typed objects only (CRs, Secrets, classes): wait for their CRD owners, not for nodes
+PLACEMENTS = (SYSTEM, POOLS, NODE_AGENT, NO_PODS)
+NODEPOOLS = "karpenter-nodepools"
+
+
 @dataclass(frozen=True)
 class AddOn:
     name: str
@@ -53,6 +62,22 @@ class AddOn:
     toggle: str = ""  # the blueprint key that enables it, for error messages
     sync_wave: int = 0  # Argo CD ordering: CRD owners before their users
     timeout_seconds: int = 600
+    placement: str = NO_PODS
+    skip_crds: bool = False  # its CRDs come from a separate CRD release, which Helm also upgrades
+    # Argo CD: fields the chart renders anew on every `helm template` (generated certificates), not to sync back.
+    ignore_differences: tuple[Mapping[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.placement not in PLACEMENTS:
+            raise ValueError(f"add-on {self.name}: placement {self.placement!r} is not one of {PLACEMENTS}")
+
+    @property
+    def dependencies(self) -> tuple[str, ...]:
+        """depends_on plus what the placement implies: pods on Karpenter capacity wait for the node pools (and on
+        destroy, the node pools wait for them to be gone, so nodes drain empty)."""
+        if self.placement == POOLS and NODEPOOLS not in self.depends_on and self.name != NODEPOOLS:
+            return (*self.depends_on, NODEPOOLS)
+        return self.depends_on
 
     @property
     def values_file(self) -> Path:
@@ -127,7 +152,7 @@ def install_order(registry: list[AddOn], blueprint: "Blueprint") -> list[AddOn]:
     enabled = [a for a in registry if a.enabled(blueprint)]
     names = {a.name for a in enabled}
     for addon in enabled:
-        for dep in addon.depends_on:
+        for dep in addon.dependencies:
             if dep not in by_name:
                 raise AddonGraphError(f"add-on {addon.name!r} depends on {dep!r}, which is not in the registry")
             if dep not in names:
@@ -146,7 +171,7 @@ def install_order(registry: list[AddOn], blueprint: "Blueprint") -> list[AddOn]:
             cycle = trail[trail.index(addon.name):] + [addon.name]
             raise AddonGraphError(f"add-on dependency cycle: {' -> '.join(cycle)}")
         state[addon.name] = "visiting"
-        for dep in addon.depends_on:
+        for dep in addon.dependencies:
             visit(by_name[dep], trail + [addon.name])
         state[addon.name] = "done"
         ordered.append(addon)

@@ -19,14 +19,17 @@ from hcl2 import SerializationOptions
 from lark.exceptions import UnexpectedInput
 
 from mlplat import versions
+from mlplat.addons import POOLS
+from mlplat.catalog import REGISTRY, by_name
 from mlplat.errors import BlueprintError
-from mlplat.modules_config import ModuleKeys
+from mlplat.modules_config import PLATFORM_POOL, ModuleKeys
 from mlplat.nodepools import NodePoolKeys
 from mlplat.observability_config import ObservabilityKeys
 from mlplat.schema import Problems, build, explicit_field, field
+from mlplat.settings import today
+from mlplat.zones import is_zone_id, zone_problem
 
 DEFAULT_BLUEPRINT = Path("blueprint.tfvars")
-_AZ_LETTERS = "abcdef"
 _DNS_LABEL = r"[a-z][a-z0-9-]{1,30}[a-z0-9]"
 _ARN_PRINCIPAL = r"arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+=,.@/-]+"
 
@@ -42,25 +45,29 @@ class CoreKeys:
         pattern=r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d", pattern_doc="an AWS region name such as 'us-west-2'",
     )
     eks_cluster_version: str = field(
-        versions.EKS_DEFAULT_VERSION, "Kubernetes version of the EKS control plane.", choices=versions.EKS_VERSIONS,
+        versions.EKS_DEFAULT_VERSION, "Kubernetes version of the EKS control plane, its managed add-ons and system "
+        "nodes; `validate` warns when it is in extended support (6x the control-plane price) and refuses one EKS no "
+        "longer offers.", pattern=r"\d+\.\d+", pattern_doc="a Kubernetes minor version such as '1.36'",
     )
     availability_zones_count: int = field(
-        2, "How many AZs to spread subnets over (zones `<region>a`, `<region>b`, ...); use `azs` to name them.",
-        minimum=2, maximum=6,
+        2, "How many of the region's zones to spread subnets over: the first ones the account offers (read at plan "
+        "time); use `azs` to name them.", minimum=2, maximum=6,
     )
     azs: tuple[str, ...] = field(
-        (), "Explicit availability zones; overrides availability_zones_count.", unique=True,
-        pattern=r"[a-z]{2}(-gov)?-[a-z]+-\d[a-z]", pattern_doc="an availability zone name such as 'us-west-2a'",
+        (), "Explicit availability zones, by name ('us-west-2a') or zone ID ('usw2-az1'); overrides "
+        "availability_zones_count. Checked against the account's zones at plan time.", unique=True,
     )
     vpc_cidr: str = field("10.1.0.0/16", "VPC CIDR block, a /16 to /20 (private subnets get 1/8 of it per AZ).")
     single_nat_gateway: bool = field(
         True, "One shared NAT gateway (cheaper) instead of one per AZ (survives an AZ outage).",
     )
     neuron_az: str | None = field(
-        None, "AZ whose private subnet Trainium/Inferentia2 pools are pinned to (trn1/trn2 capacity is zonal).",
+        None, "Zone (name or ID) whose private subnet Trainium/Inferentia2 pools are pinned to (trn1/trn2 capacity is "
+        "zonal); one of the platform's zones.",
     )
     cuda_efa_az: str | None = field(
-        None, "AZ whose private subnet the GPU+EFA pool is pinned to (EFA needs all nodes of a job in one AZ).",
+        None, "Zone (name or ID) whose private subnet the GPU+EFA pool is pinned to (EFA needs all nodes of a job in "
+        "one AZ); one of the platform's zones.",
     )
     cluster_endpoint_public_access_cidrs: tuple[str, ...] = field(
         (), "CIDRs allowed to reach the public EKS API endpoint; empty keeps the endpoint private only.", unique=True,
@@ -68,6 +75,10 @@ class CoreKeys:
     admin_principal_arns: tuple[str, ...] = field(
         (), "IAM roles/users granted cluster admin through EKS access entries.", unique=True,
         pattern=_ARN_PRINCIPAL, pattern_doc="an IAM role or user ARN such as 'arn:aws:iam::123456789012:role/Admin'",
+    )
+    enable_cluster_creator_admin_permissions: bool = field(
+        True, "Grant cluster admin to the IAM role or user that deploys (one explicit access entry, merged with "
+        "admin_principal_arns when it is listed there too).",
     )
     system_node_instance_types: tuple[str, ...] = field(
         ("m7i.xlarge", "m6i.xlarge"), "Instance types of the tainted system managed node group (controllers, add-ons).",
@@ -78,6 +89,9 @@ class CoreKeys:
     system_node_desired_size: int = field(2, "Initial size of the system node group.", minimum=1, maximum=100)
     system_node_disk_gib: int = field(
         100, "Encrypted gp3 root volume size of system nodes (GiB).", minimum=20, maximum=16384,
+    )
+    enable_vpc_flow_logs: bool = field(
+        True, "Record the VPC's accepted and rejected traffic in a KMS-encrypted CloudWatch log group (90 days).",
     )
     enable_efs: bool = field(True, "Create an encrypted EFS file system with a mount target per AZ.")
     enable_fsx: bool = field(False, "Create an FSx for Lustre file system linked to an S3 bucket.")
@@ -95,6 +109,10 @@ class CoreKeys:
         None, "s3://bucket[/prefix] to link to FSx; empty creates and links a bucket owned by this platform.",
         pattern=r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?", pattern_doc="an S3 URL such as 's3://my-bucket/prefix'",
     )
+    empty_buckets_on_destroy: bool = field(
+        False, "Let destroy delete the platform's S3 buckets (FSx-linked data, MLflow artifacts) with every object "
+        "and version in them; off, `mlplat destroy` refuses while they hold data. Deploy it before destroying.",
+    )
     tags: Mapping[str, str] = field(
         MappingProxyType({}), "Tags added to every AWS resource (besides Platform and ManagedBy).",
     )
@@ -111,13 +129,18 @@ class CoreKeys:
         if self.azs and len(self.azs) < 2:
             out.append((("azs",), f"expected at least 2 availability zones (EKS needs two), got {len(self.azs)}"))
         for i, az in enumerate(self.azs):
-            if not az.startswith(self.region):
-                out.append((("azs", f"[{i}]"), f"expected an availability zone of region {self.region!r}, got {az!r}"))
-        zones = self.availability_zones
+            if (problem := zone_problem(az, self.region)) is not None:
+                out.append((("azs", f"[{i}]"), problem))
         for key in ("neuron_az", "cuda_efa_az"):
             az = getattr(self, key)
-            if az is not None and az not in zones:
-                out.append(((key,), f"expected one of the platform's availability zones ({', '.join(zones)}), got {az!r}"))
+            if az is None:
+                continue
+            if (problem := zone_problem(az, self.region)) is not None:
+                out.append(((key,), problem))
+            elif self.azs and is_zone_id(az) == all(is_zone_id(z) for z in self.azs) and az not in self.azs:
+                out.append(((key,), f"expected one of the platform's availability zones ({', '.join(self.azs)}), "
+                                    f"got {az!r}"))
+        out.extend(self._version_problems())
         try:
             net = ipaddress.ip_network(self.vpc_cidr, strict=True)
         except ValueError:
@@ -148,26 +171,71 @@ class CoreKeys:
                 out.append((("tags", key), "tag keys starting with 'aws:' are reserved by AWS"))
             if len(key) > 128 or len(value) > 256:
                 out.append((("tags", key), "expected a tag key up to 128 and a value up to 256 characters"))
-        from mlplat.catalog import by_name
+        return out
 
+    def _rules_addons(self) -> list[tuple[tuple[str, ...], str]]:
+        """Rules that need the add-on registry: values files for add-ons that exist and are on, and capacity for the
+        add-ons that run on Karpenter's general pool."""
+        out: list[tuple[tuple[str, ...], str]] = []
         known = by_name()
+        enabled = [a for a in REGISTRY if a.enabled(self)]
         for addon, path in self.addon_values.items():
             if addon not in known:
                 hint = difflib.get_close_matches(addon, list(known), n=1)
                 extra = f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(sorted(known))}"
                 out.append((("addon_values", addon), f"unknown add-on{extra}"))
+            elif known[addon] not in enabled:
+                toggle = f"set {known[addon].toggle} = true or " if known[addon].toggle else ""
+                out.append((("addon_values", addon), f"has no effect: the {addon} add-on is not enabled; {toggle}"
+                                                     f"remove this entry"))
             elif not self.resolve_path(path).is_file():
                 out.append((("addon_values", addon), f"values file {str(self.resolve_path(path))!r} not found"))
+        on_pools = [a.name for a in enabled if a.placement == POOLS]
+        if on_pools and PLATFORM_POOL not in {p.name for p in self.enabled_pools}:  # type: ignore[attr-defined]
+            out.append((("nodepools", PLATFORM_POOL), f"{', '.join(on_pools)} run on the {PLATFORM_POOL} pool (the "
+                                                      f"only one without taints), which is disabled; enable it or "
+                                                      f"turn those add-ons off"))
         return out
+
+    def _version_problems(self) -> list[tuple[tuple[str, ...], str]]:
+        calendar = versions.EKS_CALENDAR
+        offered = ", ".join(repr(v) for v in versions.eks_versions_offered(today()))
+        eks = calendar.get(self.eks_cluster_version)
+        if eks is None:
+            return [(("eks_cluster_version",), f"expected one of {offered}, got {self.eks_cluster_version!r} (this "
+                                               f"mlplat release records no EKS support dates or pins for it)")]
+        if versions.eks_support(eks.minor, today()) == "ended":
+            return [(("eks_cluster_version",),
+                     f"EKS no longer creates or runs clusters on {eks.minor}: its extended support ended on "
+                     f"{eks.end_of_extended_support.isoformat()}; use {versions.EKS_DEFAULT_VERSION!r} (or one of "
+                     f"{offered})")]
+        return []
+
+    def _warnings_core(self) -> list[tuple[tuple[str, ...], str]]:
+        eks = versions.EKS_CALENDAR.get(self.eks_cluster_version)
+        if eks is None or versions.eks_support(eks.minor, today()) != "extended":
+            return []
+        return [(("eks_cluster_version",),
+                 f"{eks.minor} is in EKS extended support (standard support ended on "
+                 f"{eks.end_of_standard_support.isoformat()}): the control plane costs "
+                 f"${versions.EKS_EXTENDED_PRICE_PER_HOUR:.2f} instead of ${versions.EKS_STANDARD_PRICE_PER_HOUR:.2f} "
+                 f"per hour (6x), and EKS upgrades it on {eks.end_of_extended_support.isoformat()}; use "
+                 f"{versions.EKS_DEFAULT_VERSION!r}")]
 
     def resolve_path(self, path: str) -> Path:
         return Path(self._source).parent / path
 
     @property
-    def availability_zones(self) -> tuple[str, ...]:
+    def zone_count(self) -> int:
+        """How many zones (subnet pairs) the platform spans."""
+        return len(self.azs) if self.azs else self.availability_zones_count
+
+    @property
+    def zones_doc(self) -> str:
+        """The platform's zones in words, for messages."""
         if self.azs:
-            return self.azs
-        return tuple(f"{self.region}{letter}" for letter in _AZ_LETTERS[: self.availability_zones_count])
+            return ", ".join(self.azs)
+        return f"the first {self.availability_zones_count} zones of {self.region}, or those listed in azs"
 
     @property
     def create_fsx_bucket(self) -> bool:
@@ -184,6 +252,13 @@ class Blueprint(ObservabilityKeys, ModuleKeys, NodePoolKeys, CoreKeys):
         for name in sorted(n for n in dir(type(self)) if n.startswith("_rules_")):
             out.extend(getattr(self, name)())
         return out
+
+    def warnings(self) -> list[str]:
+        """`file:line: key: warning: ...` lines for settings that work but cost or risk more than they should."""
+        text = Path(self._source).read_text(encoding="utf-8") if Path(self._source).is_file() else ""
+        found = [w for name in sorted(n for n in dir(type(self)) if n.startswith("_warnings_"))
+                 for w in getattr(self, name)()]
+        return [f"{self._source}:{locate(text, path)}: {dotted(path)}: warning: {message}" for path, message in found]
 
 
 # --- loading ---------------------------------------------------------------------------------------------------------

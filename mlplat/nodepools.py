@@ -11,7 +11,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any, ClassVar, Iterable, Mapping
 
 from mlplat import versions
 from mlplat.schema import field
@@ -25,8 +25,6 @@ TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 TAINT = (r"(?P<key>[a-z0-9.-]+(/[A-Za-z0-9._-]+)?)(=(?P<value>[A-Za-z0-9._-]{1,63}))?"
          r":(?P<effect>NoSchedule|PreferNoSchedule|NoExecute)")
 TAINT_DOC = "a taint such as 'mlplat.io/dedicated=research:NoSchedule' (key[=value]:effect)"
-MIG_CONFIG = r"all-(disabled|enabled|balanced|[1-7]g\.[0-9]+gb(\.me)?)"
-MIG_CONFIG_DOC = "a MIG profile of the MIG manager such as 'all-1g.10gb', 'all-balanced' or 'all-disabled'"
 
 # Taint keys the platform's node agents (device plugins, exporters, log shipper) tolerate. A pool taint outside
 # this set would keep them off the pool's nodes, so the blueprint rejects it (see `_rules_nodepools`).
@@ -47,7 +45,11 @@ ACCELERATOR_LABEL = "mlplat.io/accelerator"
 POOL_LABEL = "mlplat.io/pool"
 EFA_LABEL = "mlplat.io/efa"
 AMI_FAMILY_LABEL = "mlplat.io/ami-family"
-MIG_CONFIG_LABEL = "nvidia.com/mig.config"  # read by the GPU operator's MIG manager
+# Karpenter 1.14 sizes a node by whole GPUs per instance type, so pods asking for MIG slices never make it launch one
+# (its NodeOverlay, which could declare slice capacity, is alpha and off: charts/karpenter values.yaml v1.14.1).
+MIG_NOT_OFFERED = ("MIG slices cannot be provisioned on Karpenter pools: Karpenter 1.14 counts whole GPUs per "
+                   "instance type, so pods asking for slices never launch a node (NodeOverlay, which could declare "
+                   "them, is an alpha feature); request whole GPUs (nvidia.com/gpu) and remove this key")
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,10 @@ class FamilyShape:
     smallest: str
     vcpus: int
     accelerators: int = 0  # NVIDIA GPUs or Neuron devices (aws.amazon.com/neuron counts devices, not cores)
-    mig: bool = False  # the GPUs support Multi-Instance GPU (A100, H100, H200, B200, B300)
+    # NeuronCores the device plugin advertises per device (aws.amazon.com/neuroncore): 4 NeuronCore-v1 on inf1,
+    # 2 NeuronCore-v2 on inf2/trn1/trn1n, 8 NeuronCore-v3 on trn2 (aws-neuron-sdk architecture pages; trn2's default
+    # logical core size of 2 shows 4, so 8 is the upper bound a quota must allow).
+    cores_per_device: int = 0
 
 
 FAMILIES: dict[str, FamilyShape] = {
@@ -71,15 +76,15 @@ FAMILIES: dict[str, FamilyShape] = {
     "g6": FamilyShape("g6.xlarge", 4, 1), "g6e": FamilyShape("g6e.xlarge", 4, 1),
     "gr6": FamilyShape("gr6.4xlarge", 16, 1), "g7e": FamilyShape("g7e.2xlarge", 8, 1),
     # NVIDIA multi-node with EFA (A100, H100, H200, B200, B300)
-    "p4d": FamilyShape("p4d.24xlarge", 96, 8, mig=True), "p4de": FamilyShape("p4de.24xlarge", 96, 8, mig=True),
-    "p5": FamilyShape("p5.4xlarge", 16, 1, mig=True), "p5e": FamilyShape("p5e.48xlarge", 192, 8, mig=True),
-    "p5en": FamilyShape("p5en.48xlarge", 192, 8, mig=True),
-    "p6-b200": FamilyShape("p6-b200.48xlarge", 192, 8, mig=True),
-    "p6-b300": FamilyShape("p6-b300.48xlarge", 192, 8, mig=True),
+    "p4d": FamilyShape("p4d.24xlarge", 96, 8), "p4de": FamilyShape("p4de.24xlarge", 96, 8),
+    "p5": FamilyShape("p5.4xlarge", 16, 1), "p5e": FamilyShape("p5e.48xlarge", 192, 8),
+    "p5en": FamilyShape("p5en.48xlarge", 192, 8),
+    "p6-b200": FamilyShape("p6-b200.48xlarge", 192, 8),
+    "p6-b300": FamilyShape("p6-b300.48xlarge", 192, 8),
     # AWS Trainium and Inferentia
-    "trn1": FamilyShape("trn1.2xlarge", 8, 1), "trn1n": FamilyShape("trn1n.32xlarge", 128, 16),
-    "trn2": FamilyShape("trn2.3xlarge", 12, 1), "inf2": FamilyShape("inf2.xlarge", 4, 1),
-    "inf1": FamilyShape("inf1.xlarge", 4, 1),
+    "trn1": FamilyShape("trn1.2xlarge", 8, 1, 2), "trn1n": FamilyShape("trn1n.32xlarge", 128, 16, 2),
+    "trn2": FamilyShape("trn2.3xlarge", 12, 1, 8), "inf2": FamilyShape("inf2.xlarge", 4, 1, 2),
+    "inf1": FamilyShape("inf1.xlarge", 4, 1, 4),
 }
 
 
@@ -107,6 +112,10 @@ class PoolKind:
     expire_after: str = "720h"
     disruption_budget: str = "10%"
     min_generation: int | None = None  # instance-generation floor for CPU kinds (their family list is open-ended)
+    # Multi-node training pools: a node replaced mid-run takes the whole job down. Expiry is forceful (it ignores
+    # karpenter.sh/do-not-disrupt) and drift follows every AMI bump, so these pools never expire and never replace a
+    # node for drift; roll them deliberately (delete the NodeClaims) in a maintenance window after an AMI bump.
+    training: bool = False
 
 
 GPU_TAINT = "nvidia.com/gpu=true:NoSchedule"
@@ -143,13 +152,15 @@ POOL_KINDS: dict[str, PoolKind] = {
             default_families=("p4d", "p4de", "p5", "p5e", "p5en"), accelerator="nvidia.com/gpu",
             taints=(GPU_TAINT, EFA_TAINT), az_key="cuda_efa_az", efa=True, max_cpu=3072, max_memory_gib=32768,
             max_accelerators=128, root_volume_gib=1000, consolidation_policy="WhenEmpty", consolidate_after="30m",
+            expire_after="Never", training=True,
         ),
         PoolKind(
             "neuron", "AWS Trainium and Inferentia2 (trn1, trn1n, trn2, inf2), pinned to neuron_az.",
             known_families=("trn1", "trn1n", "trn2", "inf2"),
             default_families=("trn1", "trn1n", "inf2"), accelerator="aws.amazon.com/neuron", taints=(NEURON_TAINT,),
             az_key="neuron_az", efa=True, max_cpu=2048, max_memory_gib=32768, max_accelerators=256,
-            root_volume_gib=500, consolidation_policy="WhenEmpty", consolidate_after="30m",
+            root_volume_gib=500, consolidation_policy="WhenEmpty", consolidate_after="30m", expire_after="Never",
+            training=True,
         ),
         PoolKind(
             "inferentia1", "AWS Inferentia1 (inf1) for serving.",
@@ -218,11 +229,7 @@ class NodePoolBlueprint:
         None, "Node taints replacing the pool kind's (key[=value]:effect); keys must be ones the platform tolerates.",
         unique=True, pattern=TAINT, pattern_doc=TAINT_DOC,
     )
-    mig_config: str | None = field(
-        None, "MIG profile the GPU operator's MIG manager applies to this pool's GPUs (needs "
-        "enable_nvidia_gpu_operator and A100/H100/H200/B200/B300 families).", pattern=MIG_CONFIG,
-        pattern_doc=MIG_CONFIG_DOC,
-    )
+    _retired: ClassVar[Mapping[str, str]] = MappingProxyType({"mig_config": MIG_NOT_OFFERED})
     _explicit: frozenset[str] = dataclasses.field(default=frozenset(), repr=False, compare=False)
 
 
@@ -238,17 +245,25 @@ class NodePoolKeys:
         unique=True, pattern=r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", pattern_doc="a Kubernetes namespace name",
     )
     enable_nvidia_gpu_operator: bool = field(
-        False, "Serve the NVIDIA pools with the GPU operator (device plugin, GPU feature discovery, MIG manager) "
-        "instead of the NVIDIA device plugin chart.",
+        False, "Serve the NVIDIA pools with the GPU operator (device plugin, GPU feature discovery) instead of the "
+        "NVIDIA device plugin chart.",
     )
-    nvidia_mig_strategy: str = field(
-        "single", "How the GPU operator exposes MIG slices: 'single' (as nvidia.com/gpu) or 'mixed' "
-        "(as nvidia.com/mig-<profile>).", choices=("single", "mixed"),
+    enable_node_auto_repair: bool = field(
+        False, "Replace Karpenter nodes whose GPUs or Neuron devices fail (XID, uncorrectable errors), or whose "
+        "kernel, network, storage or runtime break: the EKS node monitoring agent reports the conditions, "
+        "Karpenter's node repair (alpha in 1.14) replaces the node, at most 20% of a pool at once.",
     )
-    enable_neuron_node_recovery: bool = field(
-        False, "Let the Neuron node problem detector replace nodes with uncorrectable Neuron hardware errors, "
-        "instead of only reporting the NeuronHealth condition.",
+    create_spot_service_linked_role: bool = field(
+        False, "Create the EC2 Spot service-linked role (AWSServiceRoleForEC2Spot), which an account needs once "
+        "before any Spot launch; leave off if the account already has it (creating it again fails).",
     )
+
+    _retired: ClassVar[Mapping[str, str]] = MappingProxyType({
+        "nvidia_mig_strategy": MIG_NOT_OFFERED,
+        "enable_neuron_node_recovery": "replaced by enable_node_auto_repair: the Neuron node problem detector's "
+                                       "recovery marks an Auto Scaling group instance unhealthy, and Karpenter nodes "
+                                       "belong to none",
+    })
 
     def _rules_nodepools(self) -> list[tuple[tuple[str, ...], str]]:
         out: list[tuple[tuple[str, ...], str]] = []
@@ -258,14 +273,10 @@ class NodePoolKeys:
             out.append((("enable_nvidia_gpu_operator",), "the GPU operator serves the NVIDIA pools, but none is "
                                                          "enabled: enable the gpu or gpu-efa pool, or remove "
                                                          "enable_nvidia_gpu_operator"))
-        if "nvidia_mig_strategy" in self._explicit and not self.enable_nvidia_gpu_operator:
-            out.append((("nvidia_mig_strategy",), "MIG is managed by the GPU operator: set enable_nvidia_gpu_operator "
-                                                  "= true or remove nvidia_mig_strategy"))
-        if self.enable_neuron_node_recovery and not any(p.kind.accelerator == "aws.amazon.com/neuron"
-                                                        for p in self.enabled_pools):
-            out.append((("enable_neuron_node_recovery",), "node recovery watches Neuron nodes, but no Neuron pool is "
-                                                          "enabled: enable the neuron or inferentia1 pool, or remove "
-                                                          "enable_neuron_node_recovery"))
+        if self.create_spot_service_linked_role and not any("spot" in p.capacity_types for p in self.enabled_pools):
+            out.append((("create_spot_service_linked_role",), "no enabled pool allows spot capacity, so nothing needs "
+                                                              "the role; remove this key or add 'spot' to a pool's "
+                                                              "capacity_types"))
         for i, ns in enumerate(self.workload_namespaces):
             if ns == "default" or ns.startswith("kube-"):
                 out.append((("workload_namespaces", f"[{i}]"), f"{ns!r} is a Kubernetes system namespace; workload "
@@ -306,24 +317,13 @@ def _pool_problems(bp: NodePoolKeys, pool: "NodePoolSpec",
     if overrides.capacity_types and "reserved" in overrides.capacity_types and not pool.capacity_reservation_ids:
         out.append((at("capacity_types"), "'reserved' needs capacity_reservation_ids naming the ODCRs or Capacity "
                                           "Blocks"))
-    if pool.mig_config is not None:
-        if not bp.enable_nvidia_gpu_operator:
-            out.append((at("mig_config"), "MIG profiles are applied by the GPU operator's MIG manager: set "
-                                          "enable_nvidia_gpu_operator = true"))
-        no_mig = [f for f in pool.instance_families if f not in FAMILIES or not FAMILIES[f].mig]
-        if kind.accelerator != "nvidia.com/gpu" or no_mig:
-            families = ", ".join(no_mig or pool.instance_families)
-            out.append((at("mig_config"), f"MIG needs A100, H100, H200, B200 or B300 GPUs, and {families} have none; "
-                                          f"use p4d, p4de, p5, p5e, p5en, p6-b200 or p6-b300 families or remove "
-                                          f"mig_config"))
     if not pool.enabled:
         return out
     if kind.az_key and getattr(bp, kind.az_key) is None:
         why = ("EFA jobs need all their nodes in one AZ" if kind.efa and kind.accelerator == "nvidia.com/gpu"
                else "Trainium capacity is zonal")
-        zones = ", ".join(getattr(bp, "availability_zones", ()))
         out.append((("nodepools", name), f"the {name} pool is pinned to one AZ ({why}): set {kind.az_key} to one of "
-                                         f"the platform's zones ({zones})"))
+                                         f"the platform's zones ({getattr(bp, 'zones_doc', '')})"))
     if bp.enable_nvidia_gpu_operator and kind.accelerator == "nvidia.com/gpu" and pool.ami_family == "bottlerocket":
         out.append((at("ami_family"), "Bottlerocket's NVIDIA images bring their own driver and device plugin, which "
                                       "the GPU operator does not manage: use ami_family = \"al2023\" or turn "
@@ -366,7 +366,6 @@ class NodePoolSpec:
     disruption_budget: str
     capacity_reservation_ids: tuple[str, ...]
     taint_specs: tuple[str, ...]
-    mig_config: str | None
 
     @property
     def taints(self) -> tuple[dict[str, str], ...]:
@@ -383,9 +382,12 @@ class NodePoolSpec:
         }
         if self.kind.efa:
             labels[EFA_LABEL] = "true"
-        if self.mig_config:
-            labels[MIG_CONFIG_LABEL] = self.mig_config
         return labels
+
+    @property
+    def cores_per_device(self) -> int:
+        """The most NeuronCores a device of the pool's families has (0 for pools without Neuron devices)."""
+        return max((FAMILIES[f].cores_per_device for f in self.instance_families if f in FAMILIES), default=0)
 
 
 def resolve(name: str, overrides: NodePoolBlueprint | None) -> NodePoolSpec:
@@ -410,7 +412,6 @@ def resolve(name: str, overrides: NodePoolBlueprint | None) -> NodePoolSpec:
         expire_after=pick("expire_after", kind.expire_after),
         disruption_budget=pick("disruption_budget", kind.disruption_budget),
         capacity_reservation_ids=o.capacity_reservation_ids, taint_specs=pick("taints", kind.taints),
-        mig_config=o.mig_config,
     )
 
 
@@ -462,7 +463,8 @@ def render(pool: NodePoolSpec, ctx: NodeClassContext) -> tuple[dict[str, Any], d
             "disruption": {
                 "consolidationPolicy": pool.consolidation_policy,
                 "consolidateAfter": pool.consolidate_after,
-                "budgets": [{"nodes": pool.disruption_budget}],
+                "budgets": [{"nodes": pool.disruption_budget},
+                            *([{"nodes": "0", "reasons": ["Drifted"]}] if pool.kind.training else [])],
             },
             "limits": limits,
             "weight": pool.weight,

@@ -187,6 +187,14 @@ class Terraform:
         return {k: v.get("value") for k, v in json.loads(proc.stdout or "{}").items()
                 if not k.startswith("cross-stack-output-")}
 
+    def show_state(self, stack_dir: Path) -> dict[str, Any]:
+        """The stack's state as `terraform show -json` prints it ({} when nothing is deployed)."""
+        proc = subprocess.run([self.binary, "show", "-json", "-no-color"], cwd=stack_dir, env=self.env,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise MlplatError(f"terraform show failed for stack {stack_dir.name}: {proc.stderr.strip()}")
+        return json.loads(proc.stdout or "{}")
+
     def state_resources(self, stack_dir: Path) -> list[str]:
         proc = subprocess.run([self.binary, "state", "list", "-no-color"], cwd=stack_dir, env=self.env,
                               capture_output=True, text=True)

@@ -202,7 +202,11 @@ def build(cls: type, data: dict[str, Any], path: Path, problems: Problems) -> An
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init and not f.name.startswith("_")}
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
+    retired = {k: v for klass in reversed(cls.__mro__) for k, v in vars(klass).get("_retired", {}).items()}
     for key, value in data.items():
+        if key in retired:
+            problems.add(path + (key,), f"no longer supported: {retired[key]}")
+            continue
         if key not in fields:
             aliases = {a: n for n, f in fields.items() for a in f.metadata.get("aliases", ())}
             hint = [aliases[key]] if key in aliases else difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)

@@ -7,13 +7,30 @@ They come from the environment so that `python main.py`, `cdktn synth` and the `
     MLPLAT_PROVIDER_MIRROR    a terraform filesystem mirror for air-gapped use (no registry access)
     MLPLAT_BACKEND_S3_BUCKET  keep state in this S3 bucket (encrypted, S3 lock file) instead of local files
     CDKTF_OUTDIR              set by `cdktn synth`; where stacks are written (default cdktf.out)
+    MLPLAT_TODAY              the date support calendars are read at (YYYY-MM-DD; default today), e.g. to validate
+                              a blueprint for a planned deploy date
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
+
+from mlplat.errors import EXIT_BAD_INPUT, MlplatError
+
+
+def today() -> date:
+    """The date EKS support dates are compared with: MLPLAT_TODAY if set, else the system's date."""
+    value = os.environ.get("MLPLAT_TODAY")
+    if not value:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise MlplatError(f"MLPLAT_TODAY: expected a date such as '2026-11-30', got {value!r}",
+                          exit_code=EXIT_BAD_INPUT) from None
 
 
 @dataclass(frozen=True)

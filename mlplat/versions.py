@@ -7,20 +7,65 @@ platform sets exists in that chart's own values.yaml at the pinned version.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 # Terraform providers. The prebuilt cdktn bindings (cdktn-provider-aws 25.x) are generated from aws 6.x, but the
-# stacks only use attributes that 5.100 also has, so the constraint admits both: air-gapped mirrors that still carry
-# 5.100.x keep working (terraform validate runs against 5.100.0 in the tests).
-AWS_PROVIDER_CONSTRAINT = ">= 5.100.0, < 7.0.0"
+# stacks only use attributes that 5.100 also has. 5.100.0 (2025-06) is the release every test validates against and
+# deploys with, so it is the one admitted: a fresh init never floats to an untested 6.x.
+AWS_PROVIDER_CONSTRAINT = "~> 5.100.0"
 HELM_PROVIDER_CONSTRAINT = ">= 3.0.0, < 4.0.0"  # cdktn-provider-helm 15.x is generated from helm 3.x
 KUBERNETES_PROVIDER_CONSTRAINT = ">= 2.38.0, < 3.0.0"  # cdktn-provider-kubernetes 17.x is generated from 2.x
 
-# EKS. Supported control-plane versions (EKS standard support as of 2026-11); the default is the newest we test.
-EKS_VERSIONS = ("1.31", "1.32", "1.33", "1.34")
-EKS_DEFAULT_VERSION = "1.33"
+# EKS. The calendar is AWS's, per minor: when EKS released it, when standard support ends (then extended support bills
+# $0.60 instead of $0.10 per cluster-hour: 6x), and when extended support ends (then EKS no longer creates clusters
+# on it and upgrades existing ones). `mlplat validate` warns on extended support and refuses an ended version.
+# Sources: awsdocs/amazon-eks-user-guide latest/ug/versioning/kubernetes-versions.adoc @0e7fca37 (1.30-1.35);
+# 1.36 from endoflife-date/endoflife.date products/amazon-eks.md @a70eca33 (AWS What's New 2026-06, not yet in the
+# user guide's table when recorded); pricing from the AWS Containers blog "Amazon EKS extended support for Kubernetes
+# versions pricing" (2024-04). Recorded 2026-11-30. EKS 1.37 (2026-10-02) is not offered yet: no AMI release or EKS-D
+# kube-scheduler tag for it was recorded (see AL2023_AMI_RELEASES and KUBE_SCHEDULER_TAGS).
+@dataclass(frozen=True)
+class EksVersion:
+    minor: str
+    released: date
+    end_of_standard_support: date
+    end_of_extended_support: date
 
-# EKS managed add-ons. No explicit addon_version: EKS then installs its default build for the cluster version, which
-# is what AWS tests together; the resolved version is recorded in state and changes only with eks_cluster_version.
+
+EKS_CALENDAR: dict[str, EksVersion] = {v.minor: v for v in (
+    EksVersion("1.30", date(2024, 5, 23), date(2025, 7, 23), date(2026, 7, 23)),
+    EksVersion("1.31", date(2024, 9, 26), date(2025, 11, 26), date(2026, 11, 26)),
+    EksVersion("1.32", date(2025, 1, 23), date(2026, 3, 23), date(2027, 3, 23)),
+    EksVersion("1.33", date(2025, 5, 29), date(2026, 7, 29), date(2027, 7, 29)),
+    EksVersion("1.34", date(2025, 10, 2), date(2026, 12, 2), date(2027, 12, 2)),
+    EksVersion("1.35", date(2026, 1, 27), date(2027, 3, 27), date(2028, 3, 27)),
+    EksVersion("1.36", date(2026, 6, 2), date(2027, 8, 2), date(2028, 8, 2)),
+)}
+
+
+def eks_support(minor: str, today: date) -> str:
+    """'standard', 'extended' or 'ended' (EKS no longer creates or runs clusters on it) for a calendar minor."""
+    v = EKS_CALENDAR[minor]
+    if today < v.end_of_standard_support:
+        return "standard"
+    return "extended" if today < v.end_of_extended_support else "ended"
+
+
+def eks_versions_offered(today: date) -> tuple[str, ...]:
+    """The minors a new platform may use today: recorded in the calendar and not past extended support."""
+    return tuple(m for m in EKS_CALENDAR if eks_support(m, today) != "ended")
+
+
+EKS_STANDARD_PRICE_PER_HOUR = 0.10
+EKS_EXTENDED_PRICE_PER_HOUR = 0.60
+# The newest version in standard support, for which every per-minor pin below is recorded.
+EKS_DEFAULT_VERSION = "1.36"
+
+
+# EKS managed add-ons. Each follows the cluster version: the AWS layer asks EKS (data.aws_eks_addon_version) for the
+# default build of each add-on for the cluster's version, so changing eks_cluster_version upgrades the add-ons with
+# the control plane; the resolved versions are recorded in state. The node monitoring agent is added when
+# enable_node_auto_repair is on.
 EKS_MANAGED_ADDONS = (
     "vpc-cni",
     "coredns",
@@ -29,14 +74,28 @@ EKS_MANAGED_ADDONS = (
     "aws-ebs-csi-driver",
     "aws-efs-csi-driver",
     "aws-fsx-csi-driver",
+    "eks-node-monitoring-agent",
 )
 
-# Node images: Karpenter's EC2NodeClass alias pins the AMI family release, not "latest", so node images only change
-# when this line changes. AL2023 v20251120 (awslabs/amazon-eks-ami release notes) ships the standard, nvidia and neuron
-# variants for EKS 1.31-1.34, which the alias picks per instance type; Bottlerocket v1.51.0 sits between v1.50.0
-# (2025-11-06) and v1.52.0 (2025-12-22), after the k8s-1.34 variants arrived in v1.47.0.
-AL2023_AMI_ALIAS = "al2023@v20251120"
-BOTTLEROCKET_AMI_ALIAS = "bottlerocket@v1.51.0"
+# Node images: Karpenter's EC2NodeClass alias pins an AMI release, not "latest", so node images only change when
+# these lines change. An alias resolves per node to the image of the cluster's Kubernetes minor, so the release must
+# ship every minor the platform offers (tests/foundation/test_versions.py checks this record).
+# awslabs/amazon-eks-ami CHANGELOG.md "AMI Release v20260714" (2026-07-13): AL2023 standard, nvidia and neuron
+# variants for Kubernetes 1.30-1.36. Bump on the AMI release cadence (kernel, containerd and NVIDIA driver fixes).
+AL2023_AMI_RELEASE = "v20260714"
+AL2023_AMI_RELEASES: dict[str, tuple[str, ...]] = {  # release -> Kubernetes minors it ships
+    "v20251120": ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34"),
+    "v20260714": ("1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36"),
+}
+AL2023_AMI_ALIAS = f"al2023@{AL2023_AMI_RELEASE}"
+# bottlerocket-os/bottlerocket release notes: aws-k8s-1.35(-nvidia) added in v1.53.0 (2026-01-14), aws-k8s-1.36(-nvidia)
+# in v1.61.0 (2026-05-18), aws-k8s-1.37 in v1.66.0 (2026-09-22); v1.68.0 still updates 1.31-1.36, so v1.66.0 ships
+# 1.31-1.37.
+BOTTLEROCKET_RELEASE = "v1.66.0"
+BOTTLEROCKET_RELEASES: dict[str, tuple[str, ...]] = {
+    "v1.66.0": ("1.31", "1.32", "1.33", "1.34", "1.35", "1.36", "1.37"),
+}
+BOTTLEROCKET_AMI_ALIAS = f"bottlerocket@{BOTTLEROCKET_RELEASE}"
 
 
 @dataclass(frozen=True)
@@ -56,6 +115,12 @@ CHARTS: dict[str, Chart] = {
     "karpenter": Chart(
         "karpenter", "oci://public.ecr.aws/karpenter", "1.14.1",
         "aws/karpenter-provider-aws v1.14.1 (the published chart stamps 1.14.1; the git tag's Chart.yaml reads 1.13.0)",
+    ),
+    # Same version as the controller chart: Karpenter publishes both from one release (hack/release/common.sh).
+    "karpenter-crd": Chart(
+        "karpenter-crd", "oci://public.ecr.aws/karpenter", "1.14.1",
+        "aws/karpenter-provider-aws v1.14.1 charts/karpenter-crd, published with the controller chart (upgrade guide "
+        "\"CRD Upgrades\")",
     ),
     "kube-prometheus-stack": Chart(
         "kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", "88.5.3",
@@ -149,12 +214,14 @@ TERRAFORM_REQUIRED_VERSION = ">= 1.11.0"
 # Container images the platform sets itself (charts' own images follow their chart pins).
 # neuron-monitor: AWS's standalone DaemonSet (aws-neuron-sdk src/k8/k8s-neuron-monitor-daemonset.yml).
 NEURON_MONITOR_IMAGE = "public.ecr.aws/neuron/neuron-monitor:1.3.0"
-# The Neuron scheduler runs a second kube-scheduler, which must match the control plane's minor version; tags from the
-# EKS Distro release manifests (aws/eks-distro docs/contents/releases/<minor>/<n>/index.md).
+# The Neuron scheduler runs a second kube-scheduler, which must match the control plane's minor version: the newest
+# production EKS Distro build of each minor, from aws/eks-distro docs/contents/releases/<minor>/<n>/index.md at main
+# 17884462 (2026-08-19). Every tag is checked against tests/upstream/eks-distro-kube-scheduler-tags.json.
 KUBE_SCHEDULER_REPOSITORY = "public.ecr.aws/eks-distro/kubernetes/kube-scheduler"
 KUBE_SCHEDULER_TAGS = {
-    "1.31": "v1.31.12-eks-1-31-30",  # neuron-helm-chart 1.9.0 default
-    "1.32": "v1.32.9-eks-1-32-30",
-    "1.33": "v1.33.7-eks-1-33-23",
-    "1.34": "v1.34.11-eks-1-34-24",
+    "1.32": "v1.32.13-eks-1-32-41",
+    "1.33": "v1.33.13-eks-1-33-31",
+    "1.34": "v1.34.9-eks-1-34-21",
+    "1.35": "v1.35.6-eks-1-35-13",
+    "1.36": "v1.36.2-eks-1-36-7",
 }

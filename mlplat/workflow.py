@@ -7,12 +7,15 @@ import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from mlplat.blueprint import Blueprint, load
 from mlplat.errors import MlplatError
 from mlplat.runner import Progress, Terraform
 from mlplat.settings import Settings
+
+if TYPE_CHECKING:
+    from mlplat.aws import Aws
 
 LOCAL_ROOT = Path(".mlplat-local")
 
@@ -34,6 +37,13 @@ class Session:
     @property
     def kubernetes_stack(self) -> Path:
         return list(self.stack_dirs.values())[1]
+
+    def aws(self) -> "Aws":
+        """boto3 clients for this platform's account: the emulator's for --local, else the caller's credentials."""
+        from mlplat.aws import Aws
+
+        local_env = self.emulator.terraform_env() if self.emulator is not None else {}  # type: ignore[attr-defined]
+        return Aws(region=self.blueprint.region, local_env=local_env)
 
     def terraform(self) -> Terraform:
         return Terraform(env=self.env, mirror=self.settings.provider_mirror, work_dir=self.work_dir,
@@ -59,9 +69,13 @@ def synthesize(blueprint: Blueprint, settings: Settings) -> dict[str, Path]:
 
 
 @contextlib.contextmanager
-def session(blueprint_path: Path, *, local: bool, provider_mirror: Path | None, quiet: bool) -> Iterator[Session]:
+def session(blueprint_path: Path, *, local: bool, provider_mirror: Path | None, quiet: bool,
+            warn: bool = True) -> Iterator[Session]:
     blueprint = load(blueprint_path)
     progress = Progress(quiet=quiet)
+    if warn:
+        for warning in blueprint.warnings():
+            progress.say(warning)
     env = dict(os.environ)
     base = Settings.from_env().with_(blueprint_path=blueprint_path)
     if provider_mirror is not None:

@@ -22,5 +22,6 @@ class AddonRelease(Construct):
             version=addon.chart_version, values=[render_values(values)],
             # Roll back a failed upgrade instead of leaving a half-applied release.
             atomic=True, cleanup_on_fail=True, wait=True, timeout=addon.timeout_seconds, max_history=5,
+            skip_crds=addon.skip_crds or None,
             depends_on=list(depends_on) or None,
         )

@@ -78,7 +78,7 @@ def sync_waves(order: Sequence[AddOn], helm_installed: frozenset[str]) -> dict[s
     waves: dict[str, int] = {}
     for addon in order:  # dependencies first
         if addon.name not in helm_installed:
-            waves[addon.name] = max([addon.sync_wave] + [waves[d] + 1 for d in addon.depends_on if d in waves])
+            waves[addon.name] = max([addon.sync_wave] + [waves[d] + 1 for d in addon.dependencies if d in waves])
     return waves
 
 
@@ -86,6 +86,8 @@ def application(addon: AddOn, values: Mapping[str, Any], config: GitOpsConfig, w
     source = chart_source(addon, config)
     # A JSON round trip: plain data, no object shared with another add-on's values (YAML would alias it).
     source["helm"] = {"releaseName": addon.name, "valuesObject": json.loads(json.dumps(values))}
+    if addon.skip_crds:
+        source["helm"]["skipCrds"] = True
     return {
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
         "metadata": {"name": addon.name, "namespace": config.namespace, "finalizers": [CASCADE_DELETE],
@@ -94,7 +96,8 @@ def application(addon: AddOn, values: Mapping[str, Any], config: GitOpsConfig, w
         "spec": {
             "project": config.project, "source": source,
             "destination": {"server": IN_CLUSTER, "namespace": addon.namespace},
-            "syncPolicy": _sync_policy(), "ignoreDifferences": [dict(d) for d in IGNORE_DIFFERENCES],
+            "syncPolicy": _sync_policy(),
+            "ignoreDifferences": [json.loads(json.dumps(d)) for d in (*IGNORE_DIFFERENCES, *addon.ignore_differences)],
             "revisionHistoryLimit": 5,
         },
     }
@@ -117,7 +120,9 @@ def delivery_objects(applications: Sequence[Mapping[str, Any]], config: GitOpsCo
     }
     parent = {
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-        "metadata": {"name": config.parent_name, "namespace": config.namespace,
+        # Deleting the parent cascades to the add-ons' Applications (each with its own finalizer), so destroy removes
+        # what Argo CD installed instead of orphaning it (app_deletion.md: no finalizer, no cascade).
+        "metadata": {"name": config.parent_name, "namespace": config.namespace, "finalizers": [CASCADE_DELETE],
                      "labels": {"app.kubernetes.io/part-of": config.project}},
         "spec": {
             "project": config.project,

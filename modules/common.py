@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 
@@ -27,10 +28,32 @@ def service_trust(*services: str) -> str:
                    "Action": "sts:AssumeRole"})
 
 
-# EKS Pod Identity: the agent assumes the role for the pod, with session tags.
-POD_IDENTITY_TRUST = policy(
-    {"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"]}
-)
+@dataclass(frozen=True)
+class ClusterScope:
+    """Where the cluster lives: enough to name its ARN before it exists, and to scope Pod Identity trust to it."""
+
+    partition: str
+    region: str
+    account_id: str
+    cluster_name: str
+
+    @property
+    def cluster_arn(self) -> str:
+        return f"arn:{self.partition}:eks:{self.region}:{self.account_id}:cluster/{self.cluster_name}"
+
+    def pod_identity_trust(self, namespace: str, service_account: str) -> str:
+        """EKS Pod Identity trust for one service account of this cluster: the session tags EKS attaches
+        (awsdocs/amazon-eks-user-guide pod-id-role.adoc, pod-id-abac.adoc) must name this cluster, namespace and
+        service account, so no other association in the account (another cluster or namespace) can assume the role."""
+        return policy({
+            "Sid": "AllowEksAuthToAssumeRoleForPodIdentity", "Effect": "Allow",
+            "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Condition": {"StringEquals": {
+                "aws:RequestTag/eks-cluster-arn": self.cluster_arn,
+                "aws:RequestTag/kubernetes-namespace": namespace,
+                "aws:RequestTag/kubernetes-service-account": service_account,
+            }},
+        })
 
 
 def managed_policy(partition: str, name: str) -> str:

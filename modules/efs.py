@@ -15,7 +15,7 @@ from constructs import Construct
 class EfsConfig:
     name: str
     vpc_id: str
-    subnet_ids_by_az: dict[str, str]
+    subnet_ids: list[str]  # one private subnet per zone
     node_security_group_id: str
     kms_key_arn: str
 
@@ -32,8 +32,8 @@ class SharedFileSystem(Construct):
             performance_mode="generalPurpose", throughput_mode="elastic",
             lifecycle_policy=[EfsFileSystemLifecyclePolicy(transition_to_ia="AFTER_30_DAYS")], tags={"Name": f"{config.name}-efs"},
         )
-        for az, subnet_id in config.subnet_ids_by_az.items():
-            EfsMountTarget(self, f"mount-{az}", file_system_id=self.file_system.id, subnet_id=subnet_id,
+        for i, subnet_id in enumerate(config.subnet_ids):
+            EfsMountTarget(self, f"mount-{i}", file_system_id=self.file_system.id, subnet_id=subnet_id,
                            security_groups=[sg.id])
 
     @property

@@ -15,6 +15,7 @@ from constructs import Construct
 FILE_SYSTEM_PATH = "/s3"
 LUSTRE_VERSION = "2.15"
 AUTO_EVENTS = ["NEW", "CHANGED", "DELETED"]
+LUSTRE_PORTS = ((988, 988), (1018, 1023))
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,24 @@ class LustreFileSystem(Construct):
         super().__init__(scope, id)
         c = config
         sg = SecurityGroup(self, "sg", name=f"{c.name}-fsx", vpc_id=c.vpc_id, description="FSx for Lustre")
-        # Lustre uses 988 (LNet) and 1018-1023 between clients and servers, and among the servers themselves.
-        for source_id, sid in ((c.node_security_group_id, "nodes"), (None, "self")):
-            for lo, hi in ((988, 988), (1018, 1023)):
-                VpcSecurityGroupIngressRule(self, f"lustre-{sid}-{lo}", security_group_id=sg.id,
-                                            referenced_security_group_id=source_id or sg.id, ip_protocol="tcp",
-                                            from_port=lo, to_port=hi, description=f"Lustre from {sid}")
+        self.security_group = sg
+        # Lustre uses 988 (LNet) and 1018-1023 between clients and servers, and among the servers themselves, in both
+        # directions: servers open connections to clients too (callbacks, reconnects), so the FSx group needs egress
+        # to the nodes and the nodes ingress from it (FSx for Lustre guide, "File system access control with
+        # Amazon VPC"), besides the servers' traffic among themselves.
+        for lo, hi in LUSTRE_PORTS:
+            VpcSecurityGroupIngressRule(self, f"lustre-nodes-{lo}", security_group_id=sg.id,
+                                        referenced_security_group_id=c.node_security_group_id, ip_protocol="tcp",
+                                        from_port=lo, to_port=hi, description="Lustre from nodes")
+            VpcSecurityGroupIngressRule(self, f"lustre-self-{lo}", security_group_id=sg.id,
+                                        referenced_security_group_id=sg.id, ip_protocol="tcp",
+                                        from_port=lo, to_port=hi, description="Lustre among servers")
+            VpcSecurityGroupEgressRule(self, f"lustre-to-nodes-{lo}", security_group_id=sg.id,
+                                       referenced_security_group_id=c.node_security_group_id, ip_protocol="tcp",
+                                       from_port=lo, to_port=hi, description="Lustre servers to clients")
+            VpcSecurityGroupIngressRule(self, f"nodes-from-lustre-{lo}", security_group_id=c.node_security_group_id,
+                                        referenced_security_group_id=sg.id, ip_protocol="tcp",
+                                        from_port=lo, to_port=hi, description="Lustre servers to clients")
         VpcSecurityGroupEgressRule(self, "egress", security_group_id=sg.id, referenced_security_group_id=sg.id,
                                    ip_protocol="-1", description="Lustre servers among themselves")
         persistent = c.deployment_type == "PERSISTENT_2"

@@ -25,7 +25,7 @@ from constructs import Construct
 
 from mlplat import versions
 from modules.bucket import SecureBucket
-from modules.common import POD_IDENTITY_TRUST, allow, policy
+from modules.common import ClusterScope, allow, policy
 from modules.secrets import PASSWORD_VERSION
 
 DATABASE_NAME = "mlflow"
@@ -35,7 +35,7 @@ ARTIFACT_PREFIX = "artifacts"
 
 @dataclass(frozen=True)
 class MlflowAwsConfig:
-    name: str
+    scope: ClusterScope
     cluster_name: str
     vpc_id: str
     subnet_ids: Sequence[str]
@@ -51,15 +51,21 @@ class MlflowAwsConfig:
     instances: int
     backup_retention_days: int
     deletion_protection: bool
+    force_destroy_bucket: bool
+
+    @property
+    def name(self) -> str:
+        return self.scope.cluster_name
 
 
 class MlflowAws(Construct):
     def __init__(self, scope: Construct, id: str, config: MlflowAwsConfig) -> None:
         super().__init__(scope, id)
         c = config
-        self.bucket = SecureBucket(self, "artifacts", prefix=f"{c.name}-mlflow-")
+        self.bucket = SecureBucket(self, "artifacts", prefix=f"{c.name}-mlflow-", force_destroy=c.force_destroy_bucket)
         # Only the tracking server touches S3 (clients go through its artifact proxy), so only its role gets access.
-        self.role = IamRole(self, "role", name=f"{c.name}-mlflow", assume_role_policy=POD_IDENTITY_TRUST)
+        self.role = IamRole(self, "role", name=f"{c.name}-mlflow",
+                            assume_role_policy=c.scope.pod_identity_trust(c.namespace, c.service_account))
         IamRolePolicy(self, "artifacts-policy", role=self.role.id, policy=policy(
             allow(["s3:ListBucket"], self.bucket.arn, sid="ListArtifacts",
                   condition={"StringLike": {"s3:prefix": [ARTIFACT_PREFIX, f"{ARTIFACT_PREFIX}/*"]}}),
@@ -98,9 +104,12 @@ class MlflowAws(Construct):
                 min_capacity=c.min_acu, max_capacity=c.max_acu),
             backup_retention_period=c.backup_retention_days, copy_tags_to_snapshot=True,
             deletion_protection=c.deletion_protection, skip_final_snapshot=False,
-            final_snapshot_identifier=f"{c.name}-mlflow-final", enabled_cloudwatch_logs_exports=["postgresql"],
+            # Unique per cluster: its creation time, fixed in state. A second platform generation (destroy, deploy,
+            # destroy under one name) or a replaced cluster would otherwise collide with the first final snapshot.
+            final_snapshot_identifier=f"{c.name}-mlflow-final-" + Fn.formatdate("YYYYMMDDhhmmss", Fn.timestamp()),
+            enabled_cloudwatch_logs_exports=["postgresql"],
             # AWS applies minor versions in maintenance windows; terraform must not try to move the cluster back.
-            lifecycle=TerraformResourceLifecycle(ignore_changes=["engine_version"]),
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["engine_version", "final_snapshot_identifier"]),
         )
         self.instances = [
             RdsClusterInstance(

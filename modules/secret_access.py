@@ -9,14 +9,13 @@ from cdktn_provider_aws.iam_role import IamRole
 from cdktn_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
-from modules.common import POD_IDENTITY_TRUST, allow, policy
+from modules.common import ClusterScope, allow, policy
 
 
 @dataclass(frozen=True)
 class SecretAccessConfig:
-    name: str  # platform name, prefixes the role
-    cluster_name: str
-    region: str
+    scope: ClusterScope
+    cluster_name: str  # the cluster resource's name attribute, so the association waits for the cluster
     namespace: str
     service_account: str
     secret_arns: tuple[str, ...]
@@ -27,14 +26,14 @@ class SecretReader(Construct):
     def __init__(self, scope: Construct, id: str, config: SecretAccessConfig) -> None:
         super().__init__(scope, id)
         c = config
-        self.role = IamRole(self, "role", name=f"{c.name}-external-secrets",
-                            assume_role_policy=POD_IDENTITY_TRUST)
+        self.role = IamRole(self, "role", name=f"{c.scope.cluster_name}-external-secrets",
+                            assume_role_policy=c.scope.pod_identity_trust(c.namespace, c.service_account))
         IamRolePolicy(self, "policy", role=self.role.id, policy=policy(
             allow(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], list(c.secret_arns),
                   sid="ReadPlatformSecrets"),
             # The key decrypts only on behalf of Secrets Manager, not for direct use.
             allow(["kms:Decrypt"], c.kms_key_arn, sid="DecryptThroughSecretsManager",
-                  condition={"StringEquals": {"kms:ViaService": f"secretsmanager.{c.region}.amazonaws.com"}}),
+                  condition={"StringEquals": {"kms:ViaService": f"secretsmanager.{c.scope.region}.amazonaws.com"}}),
         ))
         EksPodIdentityAssociation(self, "identity", cluster_name=c.cluster_name, namespace=c.namespace,
                                   service_account=c.service_account, role_arn=self.role.arn)

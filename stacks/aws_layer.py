@@ -9,15 +9,16 @@ from constructs import Construct
 
 from mlplat.blueprint import Blueprint
 from mlplat.catalog.modules import MLFLOW_NAMESPACE, MLFLOW_SERVICE_ACCOUNT
-from mlplat.catalog.secrets import ESO_NAMESPACE, ESO_SERVICE_ACCOUNT, secret_id, secret_uses
+from mlplat.catalog.secrets import ESO_NAMESPACE, ESO_SERVICE_ACCOUNT, secret_name_prefix, secret_output, secret_uses
 from mlplat.nodepools import POOL_KINDS, subnet_tag_key
 from mlplat.settings import Settings
 from modules.bucket import SecureBucket
+from modules.common import ClusterScope
 from modules.efs import EfsConfig, SharedFileSystem
 from modules.eks import EksClusterModule, EksConfig
 from modules.fsx import FsxConfig, LustreFileSystem
 from modules.karpenter_aws import KarpenterAws, KarpenterAwsConfig
-from modules.kms import PlatformKey
+from modules.kms import KeyConfig, PlatformKey
 from modules.mlflow_aws import MlflowAws, MlflowAwsConfig
 from modules.network import Network, NetworkConfig
 from modules.secret_access import SecretAccessConfig, SecretReader
@@ -35,31 +36,39 @@ class AwsLayer(TerraformStack):
         configure_backend(self, bp, settings)
         partition = DataAwsPartition(self, "partition").partition
         account_id = DataAwsCallerIdentity(self, "account").account_id
+        # The cluster is named after the platform; roles name it (and scope their trust to it) before it exists.
+        scope = ClusterScope(partition=partition, region=bp.region, account_id=account_id, cluster_name=bp.name)
+        instance_tags = {"Platform": bp.name, "ManagedBy": "mlplat", **bp.tags}
 
+        self.key = PlatformKey(self, "kms", KeyConfig(
+            name=bp.name, partition=partition, region=bp.region, account_id=account_id,
+            log_group_prefixes=(f"/aws/eks/{bp.name}/", f"/aws/vpc/{bp.name}/"),
+        ))
         pinned = {subnet_tag_key(k.az_key): getattr(bp, k.az_key) for k in POOL_KINDS.values()
                   if k.az_key and getattr(bp, k.az_key)}
         self.network = Network(self, "network", NetworkConfig(
-            name=bp.name, region=bp.region, cidr=bp.vpc_cidr, azs=bp.availability_zones,
-            single_nat_gateway=bp.single_nat_gateway, cluster_name=bp.name, pinned_az_tags=pinned,
+            name=bp.name, region=bp.region, account_id=account_id, partition=partition, cidr=bp.vpc_cidr,
+            zones=bp.azs, zone_count=bp.zone_count, single_nat_gateway=bp.single_nat_gateway, cluster_name=bp.name,
+            pinned_zone_tags=pinned, flow_logs_kms_key_arn=self.key.arn if bp.enable_vpc_flow_logs else None,
         ))
-        self.key = PlatformKey(self, "kms", name=bp.name)
         self.eks = EksClusterModule(self, "eks", EksConfig(
-            name=bp.name, version=bp.eks_cluster_version, vpc_id=self.network.vpc.id, vpc_cidr=bp.vpc_cidr,
-            subnet_ids=self.network.private_subnet_ids, kms_key_arn=self.key.arn, partition=partition,
+            scope=scope, version=bp.eks_cluster_version, vpc_id=self.network.vpc.id,
+            subnet_ids=self.network.private_subnet_ids, kms_key_arn=self.key.arn,
             public_access_cidrs=bp.cluster_endpoint_public_access_cidrs, admin_principal_arns=bp.admin_principal_arns,
+            creator_admin=bp.enable_cluster_creator_admin_permissions,
             system_instance_types=bp.system_node_instance_types, system_min_size=bp.system_node_min_size,
             system_max_size=bp.system_node_max_size, system_desired_size=bp.system_node_desired_size,
             system_disk_gib=bp.system_node_disk_gib, enable_efs_csi=bp.enable_efs, enable_fsx_csi=bp.enable_fsx,
+            enable_node_monitoring_agent=bp.enable_node_auto_repair, instance_tags=instance_tags,
         ))
         self.karpenter = KarpenterAws(self, "karpenter", KarpenterAwsConfig(
-            name=bp.name, cluster_name=self.eks.cluster.name, cluster_arn=self.eks.cluster.arn, region=bp.region,
-            account_id=account_id, partition=partition,
+            scope=scope, cluster_name=self.eks.cluster.name,
+            create_spot_service_linked_role=bp.create_spot_service_linked_role,
         ))
         self.efs = None
         if bp.enable_efs:
             self.efs = SharedFileSystem(self, "efs", EfsConfig(
-                name=bp.name, vpc_id=self.network.vpc.id,
-                subnet_ids_by_az={az: s.id for az, s in self.network.private_subnet_by_az.items()},
+                name=bp.name, vpc_id=self.network.vpc.id, subnet_ids=self.network.private_subnet_ids,
                 node_security_group_id=self.eks.node_sg.id, kms_key_arn=self.key.arn,
             ))
         self.fsx = None
@@ -67,26 +76,30 @@ class AwsLayer(TerraformStack):
         if bp.enable_fsx:
             s3_path = bp.fsx_s3_import_path
             if bp.create_fsx_bucket:
-                self.fsx_bucket = SecureBucket(self, "fsx-bucket", prefix=f"{bp.name}-fsx-")
+                self.fsx_bucket = SecureBucket(self, "fsx-bucket", prefix=f"{bp.name}-fsx-",
+                                               force_destroy=bp.empty_buckets_on_destroy)
                 s3_path = f"s3://{self.fsx_bucket.name}"
             # Training nodes that read FSx hardest are the EFA ones: keep the file system in their AZ.
-            fsx_az = bp.cuda_efa_az or bp.neuron_az or bp.availability_zones[0]
+            pinned_zone = bp.cuda_efa_az or bp.neuron_az
+            subnet = (self.network.private_subnet_in(pinned_zone) if pinned_zone
+                      else self.network.private_subnet_ids[0])
             self.fsx = LustreFileSystem(self, "fsx", FsxConfig(
-                name=bp.name, vpc_id=self.network.vpc.id, subnet_id=self.network.private_subnet_by_az[fsx_az].id,
+                name=bp.name, vpc_id=self.network.vpc.id, subnet_id=subnet,
                 node_security_group_id=self.eks.node_sg.id, kms_key_arn=self.key.arn,
                 deployment_type=bp.fsx_deployment_type, storage_capacity=bp.fsx_storage_capacity,
                 throughput=bp.fsx_throughput, s3_path=s3_path,
             ))
         # One generated credential per enabled consumer; never a default password.
         self.secrets = {
-            use.purpose: GeneratedSecret(self, f"secret-{use.purpose}", name=secret_id(bp, use), username=use.username,
+            use.purpose: GeneratedSecret(self, f"secret-{use.purpose}", name_prefix=secret_name_prefix(bp, use),
+                                         username=use.username,
                                          description=f"{use.purpose} credentials generated by mlplat",
                                          kms_key_arn=self.key.arn)
             for use in secret_uses(bp)
         }
         if self.secrets:
             SecretReader(self, "secret-reader", SecretAccessConfig(
-                name=bp.name, cluster_name=self.eks.cluster.name, region=bp.region, namespace=ESO_NAMESPACE,
+                scope=scope, cluster_name=self.eks.cluster.name, namespace=ESO_NAMESPACE,
                 service_account=ESO_SERVICE_ACCOUNT, secret_arns=tuple(s.arn for s in self.secrets.values()),
                 kms_key_arn=self.key.arn,
             ))
@@ -96,7 +109,7 @@ class AwsLayer(TerraformStack):
             db_use = next(u for u in secret_uses(bp) if u.purpose == "mlflow-db")
             db_secret = self.secrets[db_use.purpose]
             self.mlflow = MlflowAws(self, "mlflow", MlflowAwsConfig(
-                name=bp.name, cluster_name=self.eks.cluster.name, vpc_id=self.network.vpc.id,
+                scope=scope, cluster_name=self.eks.cluster.name, vpc_id=self.network.vpc.id,
                 subnet_ids=self.network.private_subnet_ids, node_security_group_id=self.eks.node_sg.id,
                 kms_key_arn=self.key.arn, namespace=MLFLOW_NAMESPACE, service_account=MLFLOW_SERVICE_ACCOUNT,
                 db_username=db_use.username, db_secret_arn=db_secret.arn,
@@ -104,6 +117,7 @@ class AwsLayer(TerraformStack):
                 min_acu=bp.mlflow_db_min_acu, max_acu=bp.mlflow_db_max_acu, instances=bp.mlflow_db_instances,
                 backup_retention_days=bp.mlflow_db_backup_retention_days,
                 deletion_protection=bp.mlflow_db_deletion_protection,
+                force_destroy_bucket=bp.empty_buckets_on_destroy,
             ))
         # --- end MLflow
         self._outputs(bp)
@@ -134,8 +148,10 @@ class AwsLayer(TerraformStack):
             out["mlflow_artifact_bucket"] = self.mlflow.bucket.name
             out["mlflow_db_endpoint"] = self.mlflow.endpoint
             out["mlflow_role_arn"] = self.mlflow.role.arn
-        for purpose, secret in self.secrets.items():
-            out[f"secret_arn_{purpose.replace('-', '_')}"] = secret.arn
+        for use in secret_uses(bp):
+            secret = self.secrets[use.purpose]
+            out[f"secret_arn_{use.purpose.replace('-', '_')}"] = secret.arn
+            out[secret_output(use)] = secret.name
         self.outputs: dict[str, str] = {}
         for key, value in out.items():
             TerraformOutput(self, key, value=value)

@@ -49,7 +49,7 @@ class KubernetesLayer(TerraformStack):
         self.releases: dict[str, AddonRelease] = {}
         manifests_chart: str | None = None
 
-        def release(addon: AddOn, values: dict[str, Any]) -> None:
+        def release(addon: AddOn, values: dict[str, Any], after: tuple[str, ...] = ()) -> None:
             nonlocal manifests_chart
             chart_path = None
             if addon.chart is None:
@@ -59,7 +59,7 @@ class KubernetesLayer(TerraformStack):
                 chart_path = manifests_chart
             self.releases[addon.name] = AddonRelease(
                 self, addon.name, addon=addon, values=values, chart_path=chart_path,
-                depends_on=[self.releases[d].release for d in addon.depends_on],
+                depends_on=[self.releases[d].release for d in dict.fromkeys((*addon.dependencies, *after))],
             )
 
         # --- delivery mode (modules issue): 'argocd' installs Argo CD and what it depends on with Helm, and every
@@ -81,6 +81,8 @@ class KubernetesLayer(TerraformStack):
             else:
                 release(addon, values_for(addon, context))
         if gitops is not None:
-            release(ARGOCD_APPLICATIONS, {"objects": delivery_objects(list(self.applications.values()), gitops)})
+            # The parent starts the first sync wave once the whole Helm bootstrap (node pools included) is up.
+            release(ARGOCD_APPLICATIONS, {"objects": delivery_objects(list(self.applications.values()), gitops)},
+                    after=tuple(sorted(helm_installed)))
         # --- end delivery mode
         TerraformOutput(self, "releases", value=sorted(self.releases))

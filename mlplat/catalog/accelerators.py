@@ -13,7 +13,7 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from mlplat import versions
-from mlplat.addons import AddOn, AddonContext
+from mlplat.addons import NO_PODS, NODE_AGENT, SYSTEM, AddOn, AddonContext
 from mlplat.catalog.core import SYSTEM_NODES
 from mlplat.nodepools import ACCELERATOR_LABEL, AMI_FAMILY_LABEL, EFA_LABEL, tolerations_for
 
@@ -78,9 +78,8 @@ def gpu_operator_values(ctx: AddonContext) -> dict[str, Any]:
         "operator": {"affinity": _system_affinity(), "tolerations": _system_nodes()["tolerations"]},
         # Operands follow NFD's nvidia.com/gpu.present label, which only the NVIDIA pools' nodes get.
         "daemonsets": {"tolerations": tolerations_for(bp.pools_offering(NVIDIA_GPU))},
-        "mig": {"strategy": bp.nvidia_mig_strategy},
-        # Nodes of a pool with mig_config carry nvidia.com/mig.config; the others keep MIG off.
-        "migManager": {"enabled": True, "config": {"default": "all-disabled"}},
+        # Karpenter cannot provision MIG slices (mlplat/nodepools.py MIG_NOT_OFFERED): whole GPUs only.
+        "migManager": {"enabled": False},
         "node-feature-discovery": {
             "worker": _on_accelerator_nodes(bp, NVIDIA_GPU),
             "master": _system_nodes(),
@@ -115,7 +114,9 @@ def neuron_values(ctx: AddonContext) -> dict[str, Any]:
         "npd": {
             # The chart creates no namespace for the detector; the release's own (kube-system) always exists.
             "enabled": True, "namespaceOverride": "kube-system", **_on_accelerator_nodes(bp, NEURON_DEVICE),
-            "nodeRecovery": {"enabled": bp.enable_neuron_node_recovery},
+            # It reports the NeuronHealth condition (alerted on); its recovery marks an Auto Scaling group instance
+            # unhealthy, and Karpenter nodes belong to none: enable_node_auto_repair replaces them instead.
+            "nodeRecovery": {"enabled": False},
         },
     }
 
@@ -259,22 +260,22 @@ ADDONS: list[AddOn] = [
     AddOn("nvidia-device-plugin", "kube-system",
           enabled=lambda bp: bool(bp.pools_offering(NVIDIA_GPU)) and not bp.enable_nvidia_gpu_operator,
           chart=versions.CHARTS["nvidia-device-plugin"], conflicts_with=("nvidia-gpu-operator",),
-          computed_values=nvidia_device_plugin_values, sync_wave=-6),
+          computed_values=nvidia_device_plugin_values, sync_wave=-6, placement=NODE_AGENT),
     AddOn("nvidia-gpu-operator", "gpu-operator",
           enabled=lambda bp: bp.enable_nvidia_gpu_operator and bool(bp.pools_offering(NVIDIA_GPU)),
           chart=versions.CHARTS["gpu-operator"], conflicts_with=("nvidia-device-plugin",),
-          computed_values=gpu_operator_values, toggle="enable_nvidia_gpu_operator", sync_wave=-6),
+          computed_values=gpu_operator_values, toggle="enable_nvidia_gpu_operator", sync_wave=-6, placement=SYSTEM),
     AddOn("aws-efa-k8s-device-plugin", "kube-system", enabled=lambda bp: bool(bp.efa_pools),
-          chart=versions.CHARTS["aws-efa-k8s-device-plugin"], computed_values=efa_device_plugin_values, sync_wave=-6),
+          chart=versions.CHARTS["aws-efa-k8s-device-plugin"], computed_values=efa_device_plugin_values, sync_wave=-6, placement=NODE_AGENT),
     AddOn("aws-neuron", "kube-system", enabled=lambda bp: bool(bp.pools_offering(NEURON_DEVICE)),
-          chart=versions.CHARTS["neuron-helm-chart"], computed_values=neuron_values, sync_wave=-6),
+          chart=versions.CHARTS["neuron-helm-chart"], computed_values=neuron_values, sync_wave=-6, placement=SYSTEM),
     AddOn("neuron-monitor", NEURON_MONITOR_NAMESPACE,
           enabled=lambda bp: bool(bp.pools_offering(NEURON_DEVICE)) and bp.enable_ai_ml_observability_stack,
           depends_on=("kube-prometheus-stack",), computed_values=neuron_monitor_objects,
-          toggle="enable_ai_ml_observability_stack"),
+          toggle="enable_ai_ml_observability_stack", placement=NODE_AGENT),
     AddOn("storage-classes", "kube-system", enabled=lambda bp: True, computed_values=storage_class_objects,
-          sync_wave=-7),
+          sync_wave=-7, placement=NO_PODS),
     AddOn("shared-volumes", "kube-system",
           enabled=lambda bp: (bp.enable_efs or bp.enable_fsx) and _workload_namespaces_enabled(bp),
-          depends_on=("workload-namespaces",), computed_values=shared_volume_objects, sync_wave=-5),
+          depends_on=("workload-namespaces",), computed_values=shared_volume_objects, sync_wave=-5, placement=NO_PODS),
 ]

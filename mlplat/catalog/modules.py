@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import yaml
 
 from mlplat import versions
-from mlplat.addons import AddOn, AddonContext
+from mlplat.addons import NO_PODS, POOLS, SYSTEM, AddOn, AddonContext
 from mlplat.catalog.core import SYSTEM_NODES
 from mlplat.modules_config import PLATFORM_POOL, QueueQuota
 from mlplat.nodepools import toleration_for
@@ -72,8 +72,9 @@ def argocd_values(ctx: AddonContext) -> dict[str, Any]:
             "loadBalancerSourceRanges": list(bp.argocd_load_balancer_source_cidrs or (bp.vpc_cidr,)),
         }
     values: dict[str, Any] = {
-        # External Secrets owns argocd-secret (bcrypt admin hash from Secrets Manager, see catalog/secrets.py).
-        "configs": {"secret": {"createSecret": False}},
+        # The chart creates argocd-secret (empty) and keeps it across upgrades; argocd-server adds its session key and
+        # TLS pair, and External Secrets merges in the admin hash from Secrets Manager (catalog/secrets.py).
+        "configs": {"secret": {"createSecret": True}},
         # The delivery controller must not depend on the capacity it delivers (Karpenter and its NodePools).
         "global": {"nodeSelector": {"kubernetes.io/os": "linux", **SYSTEM_NODES["nodeSelector"]},
                    "tolerations": SYSTEM_NODES["tolerations"]},
@@ -95,16 +96,22 @@ def argocd_monitors(ctx: AddonContext) -> dict[str, Any]:
     ]}
 
 
+# Helm installs these (and what they depend on) before Argo CD takes over in 'argocd' mode: Argo CD itself, and the
+# capacity every other add-on runs on. Karpenter and its node pools run on (or need) only the system nodes, so the
+# bootstrap needs nothing but the node group the AWS layer made, and every Application finds nodes to run on.
+HELM_BOOTSTRAP_ROOTS = ("argo-cd", "karpenter-nodepools")
+
+
 def helm_bootstrap(order: Iterable[AddOn]) -> frozenset[str]:
-    """Argo CD and everything it depends on: Helm installs these; Argo CD delivers the rest in 'argocd' mode."""
+    """The add-ons Helm installs in 'argocd' mode; Argo CD delivers the rest."""
     by_name = {a.name: a for a in order}
     needed: set[str] = set()
-    pending = ["argo-cd"]
+    pending = [root for root in HELM_BOOTSTRAP_ROOTS if root in by_name]
     while pending:
         name = pending.pop()
         if name not in needed:
             needed.add(name)
-            pending.extend(by_name[name].depends_on)
+            pending.extend(by_name[name].dependencies)
     return frozenset(needed)
 
 
@@ -135,6 +142,9 @@ def kueue_values(ctx: AddonContext) -> dict[str, Any]:
         "leaderElection": {"leaderElect": True, "resourceName": "c1f6bfd2.kueue.x-k8s.io"},
         "clientConnection": {"qps": 300, "burst": 500},
         "integrations": {"frameworks": kueue_frameworks(ctx.blueprint, REGISTRY)},
+        # Kueue manages (and its webhooks, failurePolicy Fail, intercept) only the users' namespaces: platform Jobs
+        # (Helm hooks of cert-manager, kube-prometheus-stack ...) never wait for Kueue or its quota.
+        "managedJobsNamespaceSelector": _workload_namespace_selector(ctx.blueprint),
         "fairSharing": {"preemptionStrategies": ["LessThanOrEqualToFinalShare", "LessThanInitialShare"]},
         # No ClusterQueue covers these, and an uncovered request makes a workload inadmissible: EFA interfaces are
         # bounded by the instances, scratch space by the node's disks.
@@ -147,11 +157,31 @@ def kueue_values(ctx: AddonContext) -> dict[str, Any]:
     }
 
 
+NEURON_CORE = "aws.amazon.com/neuroncore"
+
+
+def _workload_namespace_selector(bp: "Blueprint") -> dict[str, Any]:
+    return {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In",
+                                  "values": list(bp.workload_namespaces)}]}
+
+
+def _covered(quota: QueueQuota) -> list[str]:
+    """Resources a quota on this pool must cover: a pod requesting an uncovered resource is never admitted. Neuron
+    pods ask for devices (aws.amazon.com/neuron) or cores (aws.amazon.com/neuroncore, which the Neuron scheduler
+    places), so Neuron pools cover both."""
+    accelerator = quota.pool.kind.accelerator
+    if accelerator is None:
+        return []
+    return [accelerator, NEURON_CORE] if accelerator == "aws.amazon.com/neuron" else [accelerator]
+
+
 def _nominal(quota: QueueQuota, resource: str) -> int | str:
     if resource == "cpu":
         return quota.cpu
     if resource == "memory":
         return f"{quota.memory_gib}Gi"
+    if resource == NEURON_CORE and NEURON_CORE in _covered(quota):
+        return quota.accelerators * quota.pool.cores_per_device
     return quota.accelerators if resource == quota.pool.kind.accelerator else 0
 
 
@@ -170,7 +200,7 @@ def kueue_objects(ctx: AddonContext) -> dict[str, Any]:
             "spec": {"nodeLabels": dict(pool.labels), "tolerations": toleration_for(pool)},
         })
     for queue in bp.kueue_queue_specs:
-        accelerators = sorted({q.pool.kind.accelerator for q in queue.quotas if q.pool.kind.accelerator})
+        accelerators = sorted({r for q in queue.quotas for r in _covered(q)})
         covered = ["cpu", "memory", *accelerators]
         objects.append({
             "apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ClusterQueue",
@@ -258,26 +288,27 @@ def _observed(toggle: str) -> Any:
 
 ADDONS: list[AddOn] = [
     AddOn("argo-cd", ARGOCD_NAMESPACE, enabled=lambda bp: bp.enable_argocd, chart=versions.CHARTS["argo-cd"],
-          depends_on=("platform-secrets",), computed_values=argocd_values, toggle="enable_argocd", sync_wave=-6),
+          depends_on=("platform-secrets",), computed_values=argocd_values, toggle="enable_argocd", sync_wave=-6, placement=SYSTEM),
     AddOn("argocd-monitoring", ARGOCD_NAMESPACE, enabled=_observed("enable_argocd"),
-          depends_on=("argo-cd", "kube-prometheus-stack"), computed_values=argocd_monitors, toggle="enable_argocd"),
+          depends_on=("argo-cd", "kube-prometheus-stack"), computed_values=argocd_monitors, toggle="enable_argocd", placement=NO_PODS),
     AddOn("kueue", KUEUE_NAMESPACE, enabled=lambda bp: bp.enable_kueue, chart=versions.CHARTS["kueue"],
-          computed_values=kueue_values, toggle="enable_kueue", sync_wave=-8),
+          computed_values=kueue_values, toggle="enable_kueue", sync_wave=-8, placement=SYSTEM),
     # Always on: shared volumes and Kueue's LocalQueues both live in the workload namespaces.
     AddOn("workload-namespaces", "kube-system", enabled=lambda bp: bool(bp.workload_namespaces),
-          computed_values=workload_namespaces, sync_wave=-6),
+          computed_values=workload_namespaces, sync_wave=-6, placement=NO_PODS),
     AddOn("kueue-queues", KUEUE_NAMESPACE, enabled=lambda bp: bp.enable_kueue,
           depends_on=("kueue", "workload-namespaces"), computed_values=kueue_objects, toggle="enable_kueue",
-          sync_wave=-4),
+          sync_wave=-4, placement=NO_PODS),
     # Kueue's metrics are scraped by the observability stack's ServiceMonitor (job `kueue`, scrape contract).
     AddOn("mlflow", MLFLOW_NAMESPACE, enabled=lambda bp: bp.enable_mlflow, chart=versions.CHARTS["mlflow"],
-          depends_on=("platform-secrets",), computed_values=mlflow_values, toggle="enable_mlflow"),
+          depends_on=("platform-secrets",), computed_values=mlflow_values, toggle="enable_mlflow", placement=POOLS),
     AddOn("mlflow-monitoring", MLFLOW_NAMESPACE, enabled=_observed("enable_mlflow"),
           depends_on=("mlflow", "kube-prometheus-stack"), computed_values=mlflow_monitors, toggle="enable_mlflow",
-          sync_wave=1),
+          sync_wave=1, placement=NO_PODS),
 ]
 
 # Not in the registry: in 'argocd' mode the Kubernetes layer installs, with Helm, the AppProject and the parent
 # Application that syncs every other add-on's Application in sync-wave order.
+# Its uninstall waits for Argo CD to delete every add-on it delivered (the parent's cascade), hence the long timeout.
 ARGOCD_APPLICATIONS = AddOn("argocd-applications", ARGOCD_NAMESPACE, enabled=lambda bp: bp.addons_delivery == "argocd",
-                            depends_on=("argo-cd",), toggle="addons_delivery")
+                            depends_on=("argo-cd",), toggle="addons_delivery", timeout_seconds=1800, placement=NO_PODS)

@@ -12,15 +12,15 @@ import copy
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 import yaml
 
 from mlplat import versions
-from mlplat.addons import HELM_VALUES_DIR, ROOT, AddOn, AddonContext, load_yaml
+from mlplat.addons import HELM_VALUES_DIR, NO_PODS, NODE_AGENT, POOLS, ROOT, SYSTEM, AddOn, AddonContext, load_yaml
 from mlplat.catalog.accelerators import GP3_CLASS, NVIDIA_GPU
 from mlplat.catalog.core import SYSTEM_NODES
-from mlplat.catalog.secrets import STORE_NAME, secret_id, secret_uses
+from mlplat.catalog.secrets import STORE_NAME, secret_output, secret_uses
 from mlplat.errors import MlplatError
 from mlplat.nodepools import ACCELERATOR_LABEL, node_agent_tolerations, tolerations_for
 
@@ -70,6 +70,10 @@ PARSED_LOG_KEY = "log_processed"
 # keeps the `$` of its own link variable.
 TRACE_LINK = "$${__value.raw}"
 
+# StatefulSet claims are deleted with the StatefulSet (helm uninstall), kept when it scales down.
+DELETE_CLAIMS_WITH_STATEFULSET = {"whenDeleted": "Delete", "whenScaled": "Retain"}
+# kube-prometheus-stack's CRD upgrade job: docker.io/busybox, the 1.37.0 release (2024-09) instead of "latest".
+BUSYBOX_TAG = "1.37.0"
 OTLP_GRPC_PORT = 4317
 OTLP_HTTP_PORT = 4318
 ALERTMANAGER_STORAGE_GIB = 10
@@ -276,6 +280,8 @@ def kube_prometheus_stack_values(ctx: AddonContext) -> dict[str, Any]:
                 # Drop the oldest blocks before the volume fills (Prometheus reads GB as GiB).
                 "retentionSize": f"{bp.prometheus_storage_gib * 9 // 10}GB",
                 "storageSpec": {"volumeClaimTemplate": {"spec": _volume(bp.prometheus_storage_gib)}},
+                # Uninstalling the release deletes its volume too, instead of leaving an EBS volume billed forever.
+                "persistentVolumeClaimRetentionPolicy": dict(DELETE_CLAIMS_WITH_STATEFULSET),
                 "externalLabels": {"cluster": bp.name},
                 # Select every monitor and rule in the cluster, not only those labelled for this release: the
                 # platform's own objects and the other add-ons' (neuron-monitor, ...) carry no release label.
@@ -287,8 +293,19 @@ def kube_prometheus_stack_values(ctx: AddonContext) -> dict[str, Any]:
             },
         },
         "alertmanager": {"ingress": {"enabled": False}, "alertmanagerSpec": {
-            # Silences and the notification log survive restarts.
-            "storage": {"volumeClaimTemplate": {"spec": _volume(ALERTMANAGER_STORAGE_GIB)}}}},
+            # Silences and the notification log survive restarts, not the release.
+            "storage": {"volumeClaimTemplate": {"spec": _volume(ALERTMANAGER_STORAGE_GIB)}},
+            "persistentVolumeClaimRetentionPolicy": dict(DELETE_CLAIMS_WITH_STATEFULSET)}},
+        # EKS runs the control plane: no controller-manager, scheduler or etcd pods to scrape, so their ServiceMonitors
+        # find nothing and the chart's absent(up{...}) rules (KubeControllerManagerDown, KubeSchedulerDown, critical)
+        # would fire forever.
+        "kubeControllerManager": {"enabled": False},
+        "kubeScheduler": {"enabled": False},
+        "kubeEtcd": {"enabled": False},
+        # Helm never upgrades a chart's crds/: the chart's pre-upgrade job applies them server-side (on the system
+        # nodes, with busybox pinned instead of the chart's "latest"; kubectl follows the cluster's version).
+        "crds": {"upgradeJob": {"enabled": True, "image": {"busybox": {"tag": BUSYBOX_TAG}},
+                                **copy.deepcopy(SYSTEM_NODES)}},
         "kube-state-metrics": {"metricLabelsAllowlist": list(KSM_LABELS_ALLOWLIST)},
         "prometheus-node-exporter": {"prometheus": {"monitor": {"relabelings": [dict(NODE_RELABELING)]}}},
     }
@@ -337,6 +354,15 @@ def _dcgm_values(ctx: AddonContext) -> dict[str, Any]:
         "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
             {"matchExpressions": [{"key": ACCELERATOR_LABEL, "operator": "In", "values": ["nvidia"]}]}]}}},
     }
+
+
+# With tls.type helm the chart generates its serving certificate at render time and reuses it through `lookup`, which
+# Argo CD's `helm template` cannot do: every render has a new certificate, Secret and APIService caBundle. The first
+# sync installs a consistent pair; later renders must not count as drift (or self-heal would rotate it every sync).
+METRICS_SERVER_GENERATED = (
+    {"group": "apiregistration.k8s.io", "kind": "APIService", "jqPathExpressions": [".spec.caBundle"]},
+    {"kind": "Secret", "jsonPointers": ["/data"]},
+)
 
 
 def _metrics_server_values(ctx: AddonContext) -> dict[str, Any]:
@@ -435,6 +461,9 @@ def opensearch_config() -> str:
         "plugins.security.nodes_dn": [f"CN={OPENSEARCH_SERVICE}"],
         "plugins.security.authcz.admin_dn": [],
         "plugins.security.restapi.roles_enabled": ["all_access"],
+        # cert-manager renews the node certificate every ~75 days into the mounted Secret; without hot reload the
+        # nodes would keep serving the old one until it expires (security plugin 2.19+ watches the files).
+        "plugins.security.ssl.certificates_hot_reload.enabled": True,
     }
     return yaml.safe_dump(settings, sort_keys=False)
 
@@ -459,8 +488,10 @@ def _loki_values(ctx: AddonContext) -> dict[str, Any]:
     bp = ctx.blueprint
     return {
         "deploymentMode": "Monolithic",
-        "singleBinary": {"replicas": 1, "persistence": {"enabled": True, "storageClass": GP3_CLASS,
-                                                         "size": f"{bp.logs_storage_gib}Gi"}},
+        "singleBinary": {"replicas": 1, "persistence": {
+            "enabled": True, "storageClass": GP3_CLASS, "size": f"{bp.logs_storage_gib}Gi",
+            # The claim goes with the StatefulSet (helm uninstall), so no EBS volume outlives the platform.
+            "enableStatefulSetAutoDeletePVC": True, **DELETE_CLAIMS_WITH_STATEFULSET}},
         "gateway": {"enabled": False},  # Grafana and Fluent Bit talk to Loki's own Service
     }
 
@@ -478,7 +509,7 @@ def _certificate(name: str, namespace: str, secret: str, issuer: str, usages: li
             "metadata": {"name": name, "namespace": namespace}, "spec": spec}
 
 
-def opensearch_access_objects(bp: "Blueprint") -> list[dict[str, Any]]:
+def opensearch_access_objects(bp: "Blueprint", outputs: Mapping[str, str]) -> list[dict[str, Any]]:
     """A private CA (cert-manager), OpenSearch's node certificate, the CA for Grafana, and Grafana's copy of the
     generated OpenSearch credential."""
     selfsigned = f"{LOGS_CA_ISSUER}-root"
@@ -510,16 +541,19 @@ def opensearch_access_objects(bp: "Blueprint") -> list[dict[str, Any]]:
                   "target": {"name": GRAFANA_OPENSEARCH_SECRET, "creationPolicy": "Owner", "deletionPolicy": "Retain",
                              "template": {"engineVersion": "v2",
                                           "data": {"username": "{{ .username }}", "password": "{{ .password }}"}}},
-                  "dataFrom": [{"extract": {"key": secret_id(bp, admin)}}]}},
+                  "dataFrom": [{"extract": {"key": outputs[secret_output(admin)]}}]}},
     ]
 
 
 def _opensearch_access(ctx: AddonContext) -> dict[str, Any]:
-    return {"objects": opensearch_access_objects(ctx.blueprint)}
+    return {"objects": opensearch_access_objects(ctx.blueprint, ctx.outputs)}
 
 
 def _cert_manager_values(ctx: AddonContext) -> dict[str, Any]:
-    return {"crds": {"enabled": True, "keep": True}}
+    # Its webhook admits every Certificate: it runs with the platform controllers on the system nodes, all four parts.
+    system = copy.deepcopy(SYSTEM_NODES)
+    return {"crds": {"enabled": True, "keep": True}, **system,
+            **{part: copy.deepcopy(system) for part in ("webhook", "cainjector", "startupapicheck")}}
 
 
 # --- traces ----------------------------------------------------------------------------------------------------------
@@ -527,7 +561,9 @@ def _cert_manager_values(ctx: AddonContext) -> dict[str, Any]:
 def _tempo_values(ctx: AddonContext) -> dict[str, Any]:
     bp = ctx.blueprint
     return {
-        "persistence": {"enabled": True, "storageClassName": GP3_CLASS, "size": f"{bp.tracing_storage_gib}Gi"},
+        # The chart's auto-delete deletes the claim with the StatefulSet (and on scale-down; Tempo runs one replica).
+        "persistence": {"enabled": True, "storageClassName": GP3_CLASS, "size": f"{bp.tracing_storage_gib}Gi",
+                        "enableStatefulSetAutoDeletePVC": True},
         "tempo": {"receivers": {
             "jaeger": None,  # null removes the chart's default Jaeger receivers: OTLP only, from the collector
             "otlp": {"protocols": {"grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC_PORT}"},
@@ -569,38 +605,39 @@ _TOGGLE = "enable_ai_ml_observability_stack"
 ADDONS: list[AddOn] = [
     AddOn(KPS, MONITORING, enabled=_stack, chart=versions.CHARTS[KPS],
           depends_on=("platform-secrets", STORAGE_CLASSES_ADDON), computed_values=kube_prometheus_stack_values,
-          toggle=_TOGGLE, sync_wave=-8),
+          toggle=_TOGGLE, sync_wave=-8, placement=POOLS),
     AddOn("monitoring-objects", MONITORING, enabled=_stack, depends_on=(KPS,), computed_values=_monitoring_objects,
-          toggle=_TOGGLE, sync_wave=-6),
+          toggle=_TOGGLE, sync_wave=-6, placement=NO_PODS),
     AddOn("grafana-dashboards", MONITORING, enabled=_stack, depends_on=(KPS,), computed_values=_dashboards,
-          toggle=_TOGGLE, sync_wave=-6),
+          toggle=_TOGGLE, sync_wave=-6, placement=NO_PODS),
     AddOn("metrics-server", "kube-system", enabled=_stack, chart=versions.CHARTS["metrics-server"],
-          computed_values=_metrics_server_values, toggle=_TOGGLE, sync_wave=-8),
+          computed_values=_metrics_server_values, toggle=_TOGGLE, sync_wave=-8, placement=SYSTEM,
+          ignore_differences=METRICS_SERVER_GENERATED),
     AddOn("dcgm-exporter", MONITORING, enabled=lambda bp: _stack(bp) and bool(bp.pools_offering(NVIDIA_GPU)),
           chart=versions.CHARTS["dcgm-exporter"], depends_on=(KPS,), computed_values=_dcgm_values, toggle=_TOGGLE,
-          sync_wave=-6),
+          sync_wave=-6, placement=NODE_AGENT),
     AddOn("opencost", MONITORING, enabled=_stack, chart=versions.CHARTS["opencost"], depends_on=(KPS,),
-          computed_values=_opencost_values, toggle=_TOGGLE, sync_wave=-6),
+          computed_values=_opencost_values, toggle=_TOGGLE, sync_wave=-6, placement=POOLS),
     # Logs: OpenSearch (default) or Loki, and Fluent Bit shipping to whichever is enabled.
     AddOn("cert-manager", CERT_MANAGER_NAMESPACE, enabled=lambda bp: bp.needs_opensearch,
-          chart=versions.CHARTS["cert-manager"], computed_values=_cert_manager_values, toggle=_TOGGLE, sync_wave=-9),
+          chart=versions.CHARTS["cert-manager"], computed_values=_cert_manager_values, toggle=_TOGGLE, sync_wave=-9, placement=SYSTEM),
     AddOn("opensearch-access", LOGGING, enabled=lambda bp: bp.needs_opensearch,
           depends_on=("cert-manager", "platform-secrets"), computed_values=_opensearch_access, toggle=_TOGGLE,
-          sync_wave=-7),
+          sync_wave=-7, placement=NO_PODS),
     AddOn("opensearch", LOGGING, enabled=lambda bp: bp.needs_opensearch, chart=versions.CHARTS["opensearch"],
           depends_on=("opensearch-access", STORAGE_CLASSES_ADDON), conflicts_with=("loki",),
-          computed_values=_opensearch_values, toggle=_TOGGLE, sync_wave=-6, timeout_seconds=900),
+          computed_values=_opensearch_values, toggle=_TOGGLE, sync_wave=-6, timeout_seconds=900, placement=POOLS),
     AddOn("loki", LOGGING, enabled=lambda bp: bp.needs_loki, chart=versions.CHARTS["loki"],
           depends_on=(STORAGE_CLASSES_ADDON,), conflicts_with=("opensearch",), computed_values=_loki_values,
-          toggle="observability_logs_backend", sync_wave=-6),
+          toggle="observability_logs_backend", sync_wave=-6, placement=POOLS),
     # Fluent Bit buffers and retries until its backend answers, so it need not wait for it; its OpenSearch
     # credential and CA come from platform-secrets and opensearch-access (pods wait for those Secrets to mount).
     AddOn("fluent-bit", LOGGING, enabled=_stack, chart=versions.CHARTS["fluent-bit"], depends_on=("platform-secrets",),
-          computed_values=_fluent_bit_values, toggle=_TOGGLE, sync_wave=-5),
+          computed_values=_fluent_bit_values, toggle=_TOGGLE, sync_wave=-5, placement=NODE_AGENT),
     # Traces: applications send OTLP to the collector, which forwards to Tempo.
     AddOn("tempo", MONITORING, enabled=lambda bp: bp.needs_tracing, chart=versions.CHARTS["tempo"],
-          depends_on=(STORAGE_CLASSES_ADDON,), computed_values=_tempo_values, toggle="enable_tracing", sync_wave=-6),
+          depends_on=(STORAGE_CLASSES_ADDON,), computed_values=_tempo_values, toggle="enable_tracing", sync_wave=-6, placement=POOLS),
     AddOn("opentelemetry-collector", MONITORING, enabled=lambda bp: bp.needs_tracing,
           chart=versions.CHARTS["opentelemetry-collector"], depends_on=("tempo",),
-          computed_values=_otel_collector_values, toggle="enable_tracing", sync_wave=-5),
+          computed_values=_otel_collector_values, toggle="enable_tracing", sync_wave=-5, placement=POOLS),
 ]

@@ -8,11 +8,13 @@ into a synthesized file, a values file or terraform state.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 from mlplat import versions
-from mlplat.addons import AddOn, AddonContext
+from mlplat.addons import NO_PODS, SYSTEM, AddOn, AddonContext
+from mlplat.catalog.core import SYSTEM_NODES
 
 if TYPE_CHECKING:
     from mlplat.blueprint import Blueprint
@@ -30,6 +32,8 @@ class SecretUse:
     username: str = "admin"
     # Kubernetes Secret key -> ESO template over the JSON fields (.username, .password); empty copies both fields.
     template: Mapping[str, str] = field(default_factory=dict)
+    # "Owner": External Secrets creates and owns the Secret. "Merge": the consumer owns it and ESO only adds its keys.
+    creation_policy: str = "Owner"
 
 
 def secret_uses(bp: "Blueprint") -> list[SecretUse]:
@@ -48,10 +52,13 @@ def secret_uses(bp: "Blueprint") -> list[SecretUse]:
                                       "  reserved: true\n"
                                       "  backend_roles: [admin]\n"}))
     if bp.enable_argocd:
-        # Argo CD reads a bcrypt hash from argocd-secret; the plain password stays in Secrets Manager.
+        # Argo CD reads a bcrypt hash from argocd-secret; the plain password stays in Secrets Manager. The chart
+        # creates argocd-secret and argocd-server writes its own keys into it (server.secretkey signs sessions, TLS):
+        # ESO merges the admin keys in, and leaves those alone (with "Owner" it would revert them on every change).
         uses.append(SecretUse("argocd-admin", "argocd", "argocd-secret",
                               template={"admin.password": "{{ .password | bcrypt }}",
-                                        "admin.passwordMtime": "2026-01-01T00:00:00Z"}))
+                                        "admin.passwordMtime": "2026-01-01T00:00:00Z"},
+                              creation_policy="Merge"))
     if bp.enable_mlflow:
         uses.append(SecretUse("mlflow-admin", "mlflow", "mlflow-admin"))
         # The Aurora master credentials: the AWS layer reads this secret ephemerally into the cluster's write-only
@@ -63,8 +70,14 @@ def secret_uses(bp: "Blueprint") -> list[SecretUse]:
     return uses
 
 
-def secret_id(bp: "Blueprint", use: SecretUse) -> str:
-    return f"{bp.name}/{use.purpose}"
+def secret_name_prefix(bp: "Blueprint", use: SecretUse) -> str:
+    """Secrets Manager names are `<platform>/<purpose>-<suffix>`; the suffix is fixed at creation (modules/secrets.py)."""
+    return f"{bp.name}/{use.purpose}-"
+
+
+def secret_output(use: SecretUse) -> str:
+    """The AWS layer output holding the secret's full name (what External Secrets looks up)."""
+    return f"secret_name_{use.purpose.replace('-', '_')}"
 
 
 def _objects(ctx: AddonContext) -> dict[str, Any]:
@@ -78,7 +91,8 @@ def _objects(ctx: AddonContext) -> dict[str, Any]:
     for ns in sorted({u.namespace for u in secret_uses(bp)}):
         objects.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
     for use in secret_uses(bp):
-        target: dict[str, Any] = {"name": use.secret_name, "creationPolicy": "Owner", "deletionPolicy": "Retain"}
+        target: dict[str, Any] = {"name": use.secret_name, "creationPolicy": use.creation_policy,
+                                  "deletionPolicy": "Retain"}
         if use.template:
             target["template"] = {"engineVersion": "v2", "data": dict(use.template)}
         objects.append({
@@ -88,19 +102,23 @@ def _objects(ctx: AddonContext) -> dict[str, Any]:
                 "refreshInterval": "1h",
                 "secretStoreRef": {"kind": "ClusterSecretStore", "name": STORE_NAME},
                 "target": target,
-                "dataFrom": [{"extract": {"key": secret_id(bp, use)}}],
+                "dataFrom": [{"extract": {"key": ctx.outputs[secret_output(use)]}}],
             },
         })
     return {"objects": objects}
 
 
 def _eso_values(ctx: AddonContext) -> dict[str, Any]:
-    return {"installCRDs": True, "serviceAccount": {"name": ESO_SERVICE_ACCOUNT}}
+    # On the system nodes, all three deployments: Argo CD's admin credential comes through here, and Argo CD mode
+    # starts on an empty cluster where only the system nodes exist (the chart's placement defaults are empty).
+    system = copy.deepcopy(SYSTEM_NODES)
+    return {"installCRDs": True, "serviceAccount": {"name": ESO_SERVICE_ACCOUNT}, **system,
+            "webhook": copy.deepcopy(system), "certController": copy.deepcopy(system)}
 
 
 ADDONS = [
     AddOn("external-secrets", ESO_NAMESPACE, enabled=lambda bp: bool(secret_uses(bp)),
-          chart=versions.CHARTS["external-secrets"], computed_values=_eso_values, sync_wave=-9),
+          chart=versions.CHARTS["external-secrets"], computed_values=_eso_values, sync_wave=-9, placement=SYSTEM),
     AddOn("platform-secrets", ESO_NAMESPACE, enabled=lambda bp: bool(secret_uses(bp)),
-          depends_on=("external-secrets",), computed_values=_objects, sync_wave=-7),
+          depends_on=("external-secrets",), computed_values=_objects, sync_wave=-7, placement=NO_PODS),
 ]

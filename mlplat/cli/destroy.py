@@ -1,26 +1,45 @@
-"""`mlplat destroy`: destroy every stack in reverse dependency order."""
+"""`mlplat destroy`: destroy every stack in reverse dependency order, after checking that nothing will stop it half-way
+(mlplat/destroy_checks.py) and, unless --auto-approve, that the user typed the platform's name."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from mlplat.cli.base import Command, confirm, summary_line
+from mlplat import destroy_checks
+from mlplat.cli.base import Command, confirm_name, summary_line
+from mlplat.errors import MlplatError
 from mlplat.workflow import session
 
 PLAN_FILE = "mlplat-destroy.tfplan"
 
 
+def refuse(blockers: list[destroy_checks.Blocker], when: str) -> None:
+    if blockers:
+        lines = "\n".join(f"  - {b}" for b in blockers)
+        raise MlplatError(f"destroy refused {when}, because it would stop half-way:\n{lines}")
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     with session(args.blueprint, local=args.local, provider_mirror=args.provider_mirror, quiet=args.json) as s:
         tf = s.terraform()
+        aws = s.aws()
+        tf.init(s.aws_stack)
+        aws_state = tf.show_state(s.aws_stack)
+        refuse(destroy_checks.protected_databases(aws_state) + destroy_checks.buckets_with_data(aws_state, aws),
+               "before changing anything")
+        confirm_name(s.blueprint.name, f"destroy platform {s.blueprint.name!r} and everything it holds",
+                     args.auto_approve)
         stacks: dict[str, dict[str, int]] = {}
         for stack in reversed(s.applicable_stacks):
             tf.init(stack)
+            if stack == s.aws_stack:
+                # Karpenter's nodes are gone once the Kubernetes layer is (its NodePools drained them); anything
+                # still running in the subnets would fail the VPC's deletion after the cluster is already gone.
+                refuse(destroy_checks.stray_instances(aws_state, aws), f"before destroying {stack.name}")
             planned = tf.plan(stack, destroy=True, out=PLAN_FILE)
             stacks[stack.name] = planned.as_dict()
             if planned.total:
-                confirm(f"destroy {planned.remove} resources of {stack.name}?", args.auto_approve)
                 tf.apply(stack, plan_file=PLAN_FILE)
         result: dict[str, Any] = {"stacks": stacks, "local": s.settings.local}
         if s.emulator is not None:
@@ -30,7 +49,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--auto-approve", action="store_true", help="destroy without asking")
+    p.add_argument("--auto-approve", action="store_true", help="destroy without asking for the platform's name")
 
 
 def render(r: dict[str, Any]) -> str:

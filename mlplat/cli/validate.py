@@ -16,10 +16,11 @@ from mlplat.workflow import session
 def run(args: argparse.Namespace) -> dict[str, Any]:
     bp = load(args.blueprint)
     result: dict[str, Any] = {"blueprint": str(args.blueprint), "name": bp.name, "enabled_pools":
-                              [p.name for p in bp.enabled_pools]}
+                              [p.name for p in bp.enabled_pools], "warnings": bp.warnings()}
     if args.blueprint_only:
         return result
-    with session(args.blueprint, local=args.local, provider_mirror=args.provider_mirror, quiet=args.json) as s:
+    with session(args.blueprint, local=args.local, provider_mirror=args.provider_mirror, quiet=args.json,
+                 warn=False) as s:
         checks = check_kubernetes_stack(s.kubernetes_stack / "cdk.tf.json")
         if checks.problems:
             raise MlplatError("offline checks of the Kubernetes layer failed:\n" + "\n".join(checks.problems))
@@ -36,7 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def render(r: dict[str, Any]) -> str:
-    lines = [f"{r['blueprint']}: valid (platform {r['name']}, pools: {', '.join(r['enabled_pools'])})"]
+    lines = [f"{r['blueprint']}: valid (platform {r['name']}, pools: {', '.join(r['enabled_pools'])})",
+             *r["warnings"]]
     if "kubernetes_checks" in r:
         k = r["kubernetes_checks"]
         lines.append(f"kubernetes layer: {k['releases']} releases, {k['objects']} objects, "

@@ -22,16 +22,15 @@ ALL_POOLS = {
     },
 }
 
-# The other side of every accelerator toggle: GPU operator with MIG, observability (neuron-monitor), node recovery.
+# The other side of every accelerator toggle: GPU operator, observability (neuron-monitor), node auto repair.
 OPERATOR = {
     "cuda_efa_az": "us-west-2a",
     "neuron_az": "us-west-2b",
     "enable_nvidia_gpu_operator": True,
-    "nvidia_mig_strategy": "mixed",
     "enable_ai_ml_observability_stack": True,
-    "enable_neuron_node_recovery": True,
+    "enable_node_auto_repair": True,
     "nodepools": {
-        "gpu-efa": {"enabled": True, "mig_config": "all-1g.10gb"},
+        "gpu-efa": {"enabled": True},
         "neuron": {"enabled": True},
     },
 }

@@ -77,7 +77,7 @@ def test_neuron_chart_places_plugin_detector_and_scheduler(all_pools):
                       "customScheduler": {"enabled": True, "fullnameOverride": NEURON_SCHEDULER,
                                           "nodeSelector": SYSTEM_SELECTOR, "tolerations": SYSTEM_T,
                                           "image": {"repository": "public.ecr.aws/eks-distro/kubernetes/kube-scheduler",
-                                                    "tag": "v1.33.7-eks-1-33-23"}}},
+                                                    "tag": "v1.36.2-eks-1-36-7"}}},
         "npd": {"enabled": True, "namespaceOverride": "kube-system", **on_neuron, "nodeRecovery": {"enabled": False}},
     }
 
@@ -89,7 +89,7 @@ def test_neuron_chart_keeps_its_neuronhealth_rules():
         assert f'"reason": "NeuronHasError_{reason}"' in rules and f"NEURON_HW_ERR={reason} " in rules
 
 
-def test_gpu_operator_replaces_the_device_plugin_and_configures_mig(operator):
+def test_gpu_operator_replaces_the_device_plugin_without_mig(operator):
     releases = operator.releases()
     assert "nvidia-device-plugin" not in releases
     assert pinned(releases["nvidia-gpu-operator"], "gpu-operator", "gpu-operator")
@@ -102,8 +102,7 @@ def test_gpu_operator_replaces_the_device_plugin_and_configures_mig(operator):
         "dcgmExporter": {"enabled": False},
         "operator": {"affinity": system_affinity, "tolerations": SYSTEM_T},
         "daemonsets": {"tolerations": [GPU_T, EFA_T]},
-        "mig": {"strategy": "mixed"},
-        "migManager": {"enabled": True, "config": {"default": "all-disabled"}},
+        "migManager": {"enabled": False},
         "node-feature-discovery": {
             "worker": {"nodeSelector": {"mlplat.io/accelerator": "nvidia"}, "tolerations": [GPU_T, EFA_T]},
             "master": {"nodeSelector": SYSTEM_SELECTOR, "tolerations": SYSTEM_T},
@@ -111,8 +110,7 @@ def test_gpu_operator_replaces_the_device_plugin_and_configures_mig(operator):
         },
     }
     pools = {o["metadata"]["name"]: o for o in operator.objects("karpenter-nodepools") if o["kind"] == "NodePool"}
-    assert pools["gpu-efa"]["spec"]["template"]["metadata"]["labels"]["nvidia.com/mig.config"] == "all-1g.10gb"
-    assert "nvidia.com/mig.config" not in pools["gpu"]["spec"]["template"]["metadata"]["labels"]
+    assert not any("nvidia.com/mig.config" in p["spec"]["template"]["metadata"]["labels"] for p in pools.values())
 
 
 def test_device_plugin_and_operator_conflict():
@@ -122,15 +120,17 @@ def test_device_plugin_and_operator_conflict():
     assert registry["nvidia-gpu-operator"].toggle == "enable_nvidia_gpu_operator"
 
 
-def test_mig_strategy_defaults_to_single():
+def test_gpu_operator_values_come_from_the_registry_without_a_cluster():
     bp = parse_text(CANONICAL_TEXT + hcl.render({"enable_nvidia_gpu_operator": True}), "bp.tfvars")
     values = values_for(by_name()["nvidia-gpu-operator"], AddonContext(bp, {}))
-    assert values["mig"] == {"strategy": "single"}
+    assert values["migManager"] == {"enabled": False}
 
 
-def test_node_recovery_toggle(operator, all_pools):
-    assert operator.values("aws-neuron")["npd"]["nodeRecovery"] == {"enabled": True}
-    assert all_pools.values("aws-neuron")["npd"]["nodeRecovery"] == {"enabled": False}
+def test_node_auto_repair_toggle(operator, all_pools):
+    # The detector only reports; Karpenter's node repair (with the EKS node monitoring agent) replaces nodes.
+    assert operator.values("aws-neuron")["npd"]["nodeRecovery"] == {"enabled": False}
+    assert operator.values("karpenter")["settings"]["featureGates"] == {"nodeRepair": True}
+    assert all_pools.values("karpenter")["settings"]["featureGates"] == {"nodeRepair": False}
 
 
 def test_neuron_monitor_only_with_the_observability_stack(operator, all_pools):

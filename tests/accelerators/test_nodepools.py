@@ -96,11 +96,13 @@ def test_gpu_efa_pool_in_full(all_pools):
                            {"key": "vpc.amazonaws.com/efa", "value": "true", "effect": "NoSchedule"}],
                 "startupTaints": [{"key": EBS, "effect": "NoExecute"}, {"key": EFS, "effect": "NoExecute"},
                                   {"key": FSX, "effect": "NoExecute"}],
-                "expireAfter": "720h",
+                # Training pools never expire and never replace a node for drift (mid-job).
+                "expireAfter": "Never",
                 "terminationGracePeriod": "24h",
             },
         },
-        "disruption": {"consolidationPolicy": "WhenEmpty", "consolidateAfter": "30m", "budgets": [{"nodes": "10%"}]},
+        "disruption": {"consolidationPolicy": "WhenEmpty", "consolidateAfter": "30m",
+                       "budgets": [{"nodes": "10%"}, {"nodes": "0", "reasons": ["Drifted"]}]},
         "limits": {"cpu": "3072", "memory": "32768Gi", "nvidia.com/gpu": "128"},
         "weight": 10,
     }
@@ -215,9 +217,15 @@ def test_blueprint_overrides_reach_the_objects():
         assert karpenter_rules(obj) == []
 
 
-def test_ami_aliases_are_pinned_releases_not_latest():
-    assert re.fullmatch(r"al2023@v20\d{6}", versions.AL2023_AMI_ALIAS)
-    assert re.fullmatch(r"bottlerocket@v1\.\d+\.\d+", versions.BOTTLEROCKET_AMI_ALIAS)
+def test_ami_aliases_are_recorded_releases_that_ship_every_offered_eks_version():
+    """An alias resolves per node to the image of the cluster's minor: the pinned release must ship them all."""
+    from datetime import date
+
+    assert versions.AL2023_AMI_ALIAS == f"al2023@{versions.AL2023_AMI_RELEASE}"
+    assert versions.BOTTLEROCKET_AMI_ALIAS == f"bottlerocket@{versions.BOTTLEROCKET_RELEASE}"
+    for minor in versions.eks_versions_offered(date.today()):
+        assert minor in versions.AL2023_AMI_RELEASES[versions.AL2023_AMI_RELEASE], minor
+        assert minor in versions.BOTTLEROCKET_RELEASES[versions.BOTTLEROCKET_RELEASE], minor
 
 
 def test_every_known_family_has_a_smallest_shape_for_the_limit_checks():

@@ -32,10 +32,10 @@ CASES = [
      "(trn1n.32xlarge) has 128 vCPUs; set at least 128"),
     ("efa pool without az", 'nodepools = {\n  "gpu-efa" = {\n    enabled = true\n  }\n}\n',
      "2: nodepools.gpu-efa: the gpu-efa pool is pinned to one AZ (EFA jobs need all their nodes in one AZ): set "
-     "cuda_efa_az to one of the platform's zones (us-west-2a, us-west-2b)"),
+     "cuda_efa_az to one of the platform's zones (the first 2 zones of us-west-2, or those listed in azs)"),
     ("neuron pool without az", 'nodepools = {\n  neuron = {\n    enabled = true\n  }\n}\n',
      "2: nodepools.neuron: the neuron pool is pinned to one AZ (Trainium capacity is zonal): set neuron_az to one of "
-     "the platform's zones (us-west-2a, us-west-2b)"),
+     "the platform's zones (the first 2 zones of us-west-2, or those listed in azs)"),
     ("reservation id form", 'nodepools = {\n  gpu = {\n    capacity_reservation_ids = ["cr-12345"]\n  }\n}\n',
      "3: nodepools.gpu.capacity_reservation_ids[0]: expected a capacity reservation id such as "
      "'cr-0123456789abcdef0', got 'cr-12345'"),
@@ -53,20 +53,16 @@ CASES = [
     ("malformed taint", 'nodepools = {\n  cpu = {\n    taints = ["mlplat.io/cpu-batch"]\n  }\n}\n',
      "3: nodepools.cpu.taints[0]: expected a taint such as 'mlplat.io/dedicated=research:NoSchedule' "
      "(key[=value]:effect), got 'mlplat.io/cpu-batch'"),
-    ("mig without operator", EFA + 'nodepools = {\n  "gpu-efa" = {\n    enabled = true\n'
+    ("mig config", EFA + 'enable_nvidia_gpu_operator = true\nnodepools = {\n  "gpu-efa" = {\n    enabled = true\n'
      '    mig_config = "all-1g.10gb"\n  }\n}\n',
-     "5: nodepools.gpu-efa.mig_config: MIG profiles are applied by the GPU operator's MIG manager: set "
-     "enable_nvidia_gpu_operator = true"),
-    ("mig on gpus without mig", 'enable_nvidia_gpu_operator = true\nnodepools = {\n  gpu = {\n'
-     '    mig_config = "all-balanced"\n  }\n}\n',
-     "4: nodepools.gpu.mig_config: MIG needs A100, H100, H200, B200 or B300 GPUs, and g5, g6, g6e have none; use "
-     "p4d, p4de, p5, p5e, p5en, p6-b200 or p6-b300 families or remove mig_config"),
-    ("mig profile form", 'nodepools = {\n  gpu = {\n    mig_config = "half"\n  }\n}\n',
-     "3: nodepools.gpu.mig_config: expected a MIG profile of the MIG manager such as 'all-1g.10gb', 'all-balanced' "
-     "or 'all-disabled', got 'half'"),
-    ("mig strategy without operator", 'nvidia_mig_strategy = "mixed"\n',
-     "1: nvidia_mig_strategy: MIG is managed by the GPU operator: set enable_nvidia_gpu_operator = true or remove "
-     "nvidia_mig_strategy"),
+     "6: nodepools.gpu-efa.mig_config: no longer supported: MIG slices cannot be provisioned on Karpenter pools: "
+     "Karpenter 1.14 counts whole GPUs per instance type, so pods asking for slices never launch a node "
+     "(NodeOverlay, which could declare them, is an alpha feature); request whole GPUs (nvidia.com/gpu) and remove "
+     "this key"),
+    ("mig strategy", 'nvidia_mig_strategy = "mixed"\n',
+     "1: nvidia_mig_strategy: no longer supported: MIG slices cannot be provisioned on Karpenter pools: Karpenter "
+     "1.14 counts whole GPUs per instance type, so pods asking for slices never launch a node (NodeOverlay, which "
+     "could declare them, is an alpha feature); request whole GPUs (nvidia.com/gpu) and remove this key"),
     ("operator without nvidia pools", 'enable_nvidia_gpu_operator = true\nnodepools = {\n  gpu = {\n'
      '    enabled = false\n  }\n}\n',
      "1: enable_nvidia_gpu_operator: the GPU operator serves the NVIDIA pools, but none is enabled: enable the gpu "
@@ -75,9 +71,14 @@ CASES = [
      '    ami_family = "bottlerocket"\n  }\n}\n',
      "4: nodepools.gpu.ami_family: Bottlerocket's NVIDIA images bring their own driver and device plugin, which the "
      "GPU operator does not manage: use ami_family = \"al2023\" or turn enable_nvidia_gpu_operator off"),
-    ("recovery without neuron pools", "enable_neuron_node_recovery = true\n",
-     "1: enable_neuron_node_recovery: node recovery watches Neuron nodes, but no Neuron pool is enabled: enable the "
-     "neuron or inferentia1 pool, or remove enable_neuron_node_recovery"),
+    ("neuron node recovery", "enable_neuron_node_recovery = true\n",
+     "1: enable_neuron_node_recovery: no longer supported: replaced by enable_node_auto_repair: the Neuron node "
+     "problem detector's recovery marks an Auto Scaling group instance unhealthy, and Karpenter nodes belong to "
+     "none"),
+    ("spot role without spot", 'create_spot_service_linked_role = true\nnodepools = {\n  gpu = {\n'
+     '    enabled = false\n  }\n}\n',
+     "1: create_spot_service_linked_role: no enabled pool allows spot capacity, so nothing needs the role; remove "
+     "this key or add 'spot' to a pool's capacity_types"),
     ("budget above 100%", 'nodepools = {\n  gpu = {\n    disruption_budget = "150%"\n  }\n}\n',
      "3: nodepools.gpu.disruption_budget: expected a node count such as '2' or a percentage up to '100%' such as "
      "'10%', got '150%'"),
@@ -97,12 +98,12 @@ def test_blueprint_error(name, text, expected):
 
 def test_valid_accelerator_blueprint_passes():
     text = ('cuda_efa_az = "us-west-2a"\nneuron_az = "us-west-2b"\nenable_nvidia_gpu_operator = true\n'
-            'enable_neuron_node_recovery = true\nnodepools = {\n  "gpu-efa" = {\n    enabled = true\n'
-            '    instance_families = ["p5"]\n    max_accelerators = 1\n    mig_config = "all-1g.10gb"\n'
+            'enable_node_auto_repair = true\nnodepools = {\n  "gpu-efa" = {\n    enabled = true\n'
+            '    instance_families = ["p5"]\n    max_accelerators = 1\n'
             '    capacity_reservation_ids = ["cr-0123456789abcdef0"]\n    capacity_types = ["reserved"]\n  }\n'
             '  neuron = {\n    enabled = true\n    taints = ["aws.amazon.com/neuron=true:NoSchedule", '
             '"mlplat.io/dedicated=research:NoSchedule"]\n  }\n}\n')
     bp = parse_text(text, "bp.tfvars")
     assert [p.name for p in bp.enabled_pools] == ["general", "gpu", "gpu-efa", "neuron"]
     efa = next(p for p in bp.enabled_pools if p.name == "gpu-efa")
-    assert (efa.capacity_types, efa.max_accelerators, efa.mig_config) == (("reserved",), 1, "all-1g.10gb")
+    assert (efa.capacity_types, efa.max_accelerators, bp.enable_node_auto_repair) == (("reserved",), 1, True)

@@ -148,15 +148,16 @@ def test_creating_an_existing_addon_is_resource_in_use(client: ClientFactory, cl
 
 def test_describe_addon_versions_marks_one_default_per_kubernetes_version(client: ClientFactory) -> None:
     eks = client("eks")
-    [coredns] = eks.describe_addon_versions(addonName="coredns", kubernetesVersion="1.31")["addons"]
+    [coredns] = eks.describe_addon_versions(addonName="coredns", kubernetesVersion="1.32")["addons"]
     assert (coredns["type"], coredns["owner"], coredns["publisher"]) == ("networking", "aws", "eks")
     [version] = coredns["addonVersions"]
     assert version["addonVersion"] == "v1.11.4-eksbuild.24"
-    assert version["compatibilities"] == [{"clusterVersion": "1.31", "platformVersions": ["*"], "defaultVersion": True}]
+    assert version["compatibilities"] == [{"clusterVersion": "1.32", "platformVersions": ["*"], "defaultVersion": True}]
 
     every_version = eks.describe_addon_versions(addonName="kube-proxy")["addons"][0]["addonVersions"]
     defaults = [c["clusterVersion"] for v in every_version for c in v["compatibilities"] if c["defaultVersion"]]
-    assert sorted(defaults) == ["1.29", "1.30", "1.31", "1.32", "1.33", "1.34"]
+    # The versions EKS still creates clusters on (2026-11-30): 1.31's extended support ended on 2026-11-26.
+    assert sorted(defaults) == ["1.32", "1.33", "1.34", "1.35", "1.36"]
 
     storage = {addon["addonName"] for addon in eks.describe_addon_versions(types=["storage"])["addons"]}
     assert {"aws-ebs-csi-driver", "aws-efs-csi-driver", "aws-fsx-csi-driver"} <= storage

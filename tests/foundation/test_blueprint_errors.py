@@ -20,11 +20,17 @@ CASES = [
     ("bool as string", 'enable_efs = "yes"\n', "1: enable_efs: expected true or false, got 'yes'"),
     ("bad region", 'region = "mars-1"\n', "1: region: expected an AWS region name such as 'us-west-2', got 'mars-1'"),
     ("unsupported eks version", 'eks_cluster_version = "1.25"\n',
-     "1: eks_cluster_version: expected one of '1.31', '1.32', '1.33', '1.34', got '1.25'"),
+     "1: eks_cluster_version: expected one of '1.32', '1.33', '1.34', '1.35', '1.36', got '1.25' (this mlplat "
+     "release records no EKS support dates or pins for it)"),
+    ("eks version past extended support", 'eks_cluster_version = "1.31"\n',
+     "1: eks_cluster_version: EKS no longer creates or runs clusters on 1.31: its extended support ended on "
+     "2026-11-26; use '1.36' (or one of '1.32', '1.33', '1.34', '1.35', '1.36')"),
     ("az count too high", "availability_zones_count = 9\n",
      "1: availability_zones_count: expected a number between 2 and 6, got 9"),
-    ("neuron az outside", 'neuron_az = "us-west-2d"\n',
-     "1: neuron_az: expected one of the platform's availability zones (us-west-2a, us-west-2b), got 'us-west-2d'"),
+    ("neuron az not in the region", 'neuron_az = "us-west-2z"\n',
+     "1: neuron_az: us-west-2 has no zone 'us-west-2z'; its zones are us-west-2a, us-west-2b, us-west-2c, us-west-2d"),
+    ("zone id of another region", 'azs = ["usw2-az1", "use1-az2"]\n',
+     "1: azs[1]: expected a zone ID of region 'us-west-2' (such as 'usw2-az1'), got 'use1-az2'"),
     ("efa az outside", 'azs = ["us-west-2a", "us-west-2c"]\ncuda_efa_az = "us-west-2b"\n',
      "2: cuda_efa_az: expected one of the platform's availability zones (us-west-2a, us-west-2c), got 'us-west-2b'"),
     ("azs and count", 'azs = ["us-west-2a", "us-west-2b"]\navailability_zones_count = 3\n',
@@ -71,6 +77,12 @@ CASES = [
     ("missing values file", 'addon_values = { karpenter = "nope.yaml" }\n',
      "1: addon_values.karpenter: values file '{dir}/nope.yaml' not found"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def support_calendar_date(monkeypatch):
+    """Messages about EKS versions depend on the date; these are the ones of 2026-11-30."""
+    monkeypatch.setenv("MLPLAT_TODAY", "2026-11-30")
 
 
 def run_cli(path: Path) -> tuple[int, str, str]:

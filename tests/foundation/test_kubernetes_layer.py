@@ -76,6 +76,8 @@ def test_offline_checks_pass_and_catch_a_bad_pin(canonical, tmp_path):
     tampered = stack.read_text().replace(f'"version": "{versions.CHARTS["karpenter"].version}"', '"version": "0.0.1"')
     bad = tmp_path / "cdk.tf.json"
     bad.write_text(tampered)
+    # karpenter and karpenter-crd share the version: both are caught.
     assert check_kubernetes_stack(bad).problems == [
-        f"release karpenter: chart karpenter 0.0.1 from {versions.CHARTS['karpenter'].repository} differs from the pin "
-        f"{versions.CHARTS['karpenter'].version} in {versions.CHARTS['karpenter'].repository}"]
+        f"release {chart}: chart {chart} 0.0.1 from {versions.CHARTS[chart].repository} differs from the pin "
+        f"{versions.CHARTS[chart].version} in {versions.CHARTS[chart].repository}"
+        for chart in ("karpenter-crd", "karpenter")]

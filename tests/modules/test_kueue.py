@@ -54,6 +54,9 @@ def test_release_is_pinned_on_the_system_nodes_with_a_v1beta2_configuration(kueu
         "leaderElection": {"leaderElect": True, "resourceName": "c1f6bfd2.kueue.x-k8s.io"},
         "clientConnection": {"qps": 300, "burst": 500},
         "integrations": {"frameworks": ["batch/job"]},
+        # Only the users' namespaces: platform Helm hooks never wait on Kueue's webhooks (audit S11).
+        "managedJobsNamespaceSelector": {"matchExpressions": [
+            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["ml-workloads"]}]},
         "fairSharing": {"preemptionStrategies": ["LessThanOrEqualToFinalShare", "LessThanInitialShare"]},
         "resources": {"excludeResourcePrefixes": ["vpc.amazonaws.com/efa", "ephemeral-storage"]},
     }

@@ -47,7 +47,7 @@ def ref(rtype, s, prefix, attr):
 def test_artifact_bucket_is_encrypted_versioned_private_and_tls_only(mlflow_only):
     s = mlflow_only
     [(bucket_id, bucket)] = mlflow_resources(s, "aws_s3_bucket").items()
-    assert bucket == {"bucket_prefix": "mlplat-mlflow-"}
+    assert bucket == {"bucket_prefix": "mlplat-mlflow-", "force_destroy": False}
     bucket_ref = f"${{aws_s3_bucket.{bucket_id}.id}}"
     [versioning] = mlflow_resources(s, "aws_s3_bucket_versioning").values()
     assert versioning == {"bucket": bucket_ref, "versioning_configuration": {"status": "Enabled"}}
@@ -64,9 +64,15 @@ def test_only_the_tracking_server_can_use_the_bucket_through_pod_identity(mlflow
     s = mlflow_only
     [role] = mlflow_resources(s, "aws_iam_role").values()
     assert role["name"] == "mlplat-mlflow"
+    # Only MLflow's service account, in its namespace, in this cluster (aws-layer audit item 14).
+    cluster = ("arn:${data.aws_partition.partition.partition}:eks:us-west-2:${data.aws_caller_identity.account"
+               ".account_id}:cluster/mlplat")
     assert json.loads(role["assume_role_policy"])["Statement"] == [
-        {"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
-         "Action": ["sts:AssumeRole", "sts:TagSession"]}]
+        {"Sid": "AllowEksAuthToAssumeRoleForPodIdentity", "Effect": "Allow",
+         "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"],
+         "Condition": {"StringEquals": {"aws:RequestTag/eks-cluster-arn": cluster,
+                                        "aws:RequestTag/kubernetes-namespace": "mlflow",
+                                        "aws:RequestTag/kubernetes-service-account": "mlflow"}}}]
     bucket_arn = ref("aws_s3_bucket", s, "mlflow_", "arn")
     [policy] = mlflow_resources(s, "aws_iam_role_policy").values()
     assert json.loads(policy["policy"]) == {"Version": "2012-10-17", "Statement": [
@@ -117,8 +123,11 @@ def test_database_is_private_encrypted_tls_only_and_reachable_from_nodes_only(fu
         "storage_encrypted": True, "kms_key_id": ref("aws_kms_key", s, "kms_", "arn"),
         "serverlessv2_scaling_configuration": {"min_capacity": 1, "max_capacity": 8},
         "backup_retention_period": 7, "copy_tags_to_snapshot": True, "deletion_protection": True,
-        "skip_final_snapshot": False, "final_snapshot_identifier": "mlplat-mlflow-final",
-        "enabled_cloudwatch_logs_exports": ["postgresql"], "lifecycle": {"ignore_changes": ["engine_version"]},
+        "skip_final_snapshot": False,
+        # Unique per cluster generation (aws-layer audit item 11); kept in state once created.
+        "final_snapshot_identifier": 'mlplat-mlflow-final-${formatdate("YYYYMMDDhhmmss", timestamp())}',
+        "enabled_cloudwatch_logs_exports": ["postgresql"],
+        "lifecycle": {"ignore_changes": ["engine_version", "final_snapshot_identifier"]},
     }
     instances = mlflow_resources(s, "aws_rds_cluster_instance")
     assert sorted(i["identifier"] for i in instances.values()) == ["mlplat-mlflow-1", "mlplat-mlflow-2"]
@@ -149,15 +158,19 @@ def test_the_database_password_is_in_no_synthesized_file_and_comes_from_the_gene
 def test_credentials_reach_mlflow_through_external_secrets(mlflow_only):
     secrets = {o["metadata"]["name"]: o for o in mlflow_only.objects("platform-secrets")
                if o["kind"] == "ExternalSecret" and o["metadata"]["namespace"] == "mlflow"}
-    assert {n: s["spec"]["dataFrom"] for n, s in secrets.items()} == {
-        "mlflow-admin": [{"extract": {"key": "mlplat/mlflow-admin"}}],
-        "mlflow-db": [{"extract": {"key": "mlplat/mlflow-db"}}],
-        "mlflow-flask-secret-key": [{"extract": {"key": "mlplat/mlflow-flask"}}],
+    # Looked up by the name terraform gave each secret (a prefix plus a suffix fixed at creation).
+    outputs = mlflow_only.aws["output"]
+    assert {n: outputs[s["spec"]["dataFrom"][0]["extract"]["key"].split(".outputs.")[1][:-1]]["value"]
+            for n, s in secrets.items()} == {
+        "mlflow-admin": ref("aws_secretsmanager_secret", mlflow_only, "secret-mlflow-admin_", "name"),
+        "mlflow-db": ref("aws_secretsmanager_secret", mlflow_only, "secret-mlflow-db_", "name"),
+        "mlflow-flask-secret-key": ref("aws_secretsmanager_secret", mlflow_only, "secret-mlflow-flask_", "name"),
     }
     assert secrets["mlflow-flask-secret-key"]["spec"]["target"]["template"]["data"] == {
         "MLFLOW_FLASK_SERVER_SECRET_KEY": "{{ .password }}"}
     deps = mlflow_only.releases()["mlflow"]["depends_on"]
-    assert [d.split(".")[1].split("_")[0] for d in deps] == ["platform-secrets"]
+    # Its credentials, and the general pool's nodes it runs on (kubernetes-layer audit S3).
+    assert [d.split(".")[1].split("_")[0] for d in deps] == ["platform-secrets", "karpenter-nodepools"]
 
 
 def test_values_postgres_backend_auth_on_cluster_ip(mlflow_only):

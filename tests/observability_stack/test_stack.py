@@ -78,10 +78,12 @@ def test_toggle_on_installs_every_component_pinned_in_its_namespace(stack_on):
             if addon.chart:
                 pin = versions.CHARTS[addon.chart.chart]
                 assert (r["chart"], r["repository"], r["version"]) == (pin.chart, pin.repository, pin.version), name
-    secrets = sorted(r["name"] for r in stack_on["opensearch"].resources("aws", "aws_secretsmanager_secret").values())
-    assert [n for n in secrets if "grafana" in n or "opensearch" in n] == ["mlplat/grafana-admin",
-                                                                           "mlplat/opensearch-admin"]
-    loki_secrets = [r["name"] for r in stack_on["loki+tracing"].resources("aws", "aws_secretsmanager_secret").values()]
+    secrets = sorted(r["name_prefix"] for r in
+                     stack_on["opensearch"].resources("aws", "aws_secretsmanager_secret").values())
+    assert [n for n in secrets if "grafana" in n or "opensearch" in n] == ["mlplat/grafana-admin-",
+                                                                           "mlplat/opensearch-admin-"]
+    loki_secrets = [r["name_prefix"] for r in
+                    stack_on["loki+tracing"].resources("aws", "aws_secretsmanager_secret").values()]
     assert [n for n in loki_secrets if "opensearch" in n] == []
 
 
@@ -310,9 +312,12 @@ def test_volumes_are_gp3_and_sized_by_the_blueprint(on, loki_tracing):
     sized = loki_tracing.values("kube-prometheus-stack")["prometheus"]["prometheusSpec"]
     assert (sized["retention"], sized["retentionSize"]) == ("30d", "180GB")
     assert claim(sized["storageSpec"]["volumeClaimTemplate"]["spec"]) == ("gp3", "200Gi")
-    assert loki_tracing.values("loki")["singleBinary"]["persistence"] == {"enabled": True, "storageClass": "gp3",
-                                                                          "size": "50Gi"}
-    assert loki_tracing.values("tempo")["persistence"] == {"enabled": True, "storageClassName": "gp3", "size": "20Gi"}
+    # Their claims go with the StatefulSet when the release is uninstalled (kubernetes-layer audit S3).
+    assert loki_tracing.values("loki")["singleBinary"]["persistence"] == {
+        "enabled": True, "storageClass": "gp3", "size": "50Gi", "enableStatefulSetAutoDeletePVC": True,
+        "whenDeleted": "Delete", "whenScaled": "Retain"}
+    assert loki_tracing.values("tempo")["persistence"] == {"enabled": True, "storageClassName": "gp3", "size": "20Gi",
+                                                           "enableStatefulSetAutoDeletePVC": True}
     alertmanager = loki_tracing.values("kube-prometheus-stack")["alertmanager"]["alertmanagerSpec"]["storage"]
     assert claim(alertmanager["volumeClaimTemplate"]["spec"]) == ("gp3", "10Gi")
 

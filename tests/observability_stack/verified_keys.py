@@ -39,6 +39,10 @@ CHARTS: dict[str, Verified] = {
         "loki.schemaConfig/*", "loki.limits_config/*", "loki.compactor/*",
         "singleBinary.replicas", "singleBinary.persistence.enabled", "singleBinary.persistence.size",
         "singleBinary.persistence.storageClass", "read.replicas", "write.replicas", "backend.replicas",
+        # Checked 2026-11-30 at the same tag: the StatefulSet's persistentVolumeClaimRetentionPolicy, rendered when
+        # enableStatefulSetAutoDeletePVC is true.
+        "singleBinary.persistence.enableStatefulSetAutoDeletePVC", "singleBinary.persistence.whenDeleted",
+        "singleBinary.persistence.whenScaled",
         "gateway.enabled", "chunksCache.enabled", "resultsCache.enabled", "lokiCanary.enabled", "test.enabled",
     })),
     "tempo": Verified("2.2.4", "grafana-community/helm-charts tag tempo-2.2.4 charts/tempo/values.yaml", frozenset({
@@ -46,6 +50,8 @@ CHARTS: dict[str, Verified] = {
         "tempo.receivers.otlp.protocols.grpc.endpoint", "tempo.receivers.otlp.protocols.http.endpoint",
         # storageClassName: a commented example in values.yaml, read by templates/statefulset.yaml.
         "persistence.enabled", "persistence.size", "persistence.storageClassName",
+        # Checked 2026-11-30 at the same tag: with persistence on, Delete/Delete claim retention on the StatefulSet.
+        "persistence.enableStatefulSetAutoDeletePVC",
     })),
     "opentelemetry-collector": Verified(
         "0.170.0",
@@ -70,7 +76,11 @@ CHARTS: dict[str, Verified] = {
                              "opencost.prometheus.internal.port",
                          })),
     "cert-manager": Verified("v1.21.1", "cert-manager/cert-manager tag v1.21.1 deploy/charts/cert-manager/values.yaml",
-                             frozenset({"crds.enabled", "crds.keep"})),
+                             frozenset({"crds.enabled", "crds.keep",
+                                        # Checked 2026-11-30: placement of the controller and its three parts.
+                                        "nodeSelector/*", "tolerations", "webhook.nodeSelector/*",
+                                        "webhook.tolerations", "cainjector.nodeSelector/*", "cainjector.tolerations",
+                                        "startupapicheck.nodeSelector/*", "startupapicheck.tolerations"})),
 }
 
 # Charts in ../shared/reference: chart -> {dotted key: the template that reads it}, for keys their values.yaml has

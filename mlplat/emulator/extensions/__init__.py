@@ -4,9 +4,13 @@
   were created with.
 - fsx: Lustre file systems that become AVAILABLE with FSx's read-back fields; data repository associations.
 - iam: the AWS-managed policies, which moto does not load by default.
-- ec2: security group rule descriptions and launch template tags that read back as they were written.
+- ec2: subnets only in the region's zones, dependency refusals on delete (subnets, security groups, VPCs), the zones'
+  opt-in filter; security group rule descriptions and launch template tags that read back as they were written.
 - kms: AWS-managed keys (alias/aws/...) that are AWS-managed, not customer-managed.
-- rds: clusters report a v1-serverless scaling configuration only when they are v1 serverless; instances keep their
+- sts: the dummy credentials' caller identity is an IAM user ARN, as AWS returns one.
+- secretsmanager: a name in its recovery window refuses CreateSecret as AWS does.
+- s3: DeleteBucket on a bucket with objects or versions fails with S3's message.
+- rds: a taken final snapshot name refuses DeleteDBCluster up front; clusters report a v1-serverless scaling configuration only when they are v1 serverless; instances keep their
   Performance Insights settings.
 - clients: recognizes the terraform AWS provider, for the few answers tailored to it (see eks and fsx).
 
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 from moto.utilities.utils import get_partition
 
-from mlplat.emulator.extensions import ec2, eks, fsx, iam, kms, rds
+from mlplat.emulator.extensions import ec2, eks, fsx, iam, kms, rds, s3, secretsmanager, sts
 
 
 def install(region: str) -> None:
@@ -27,3 +31,6 @@ def install(region: str) -> None:
     iam.install(get_partition(region))
     kms.install()
     rds.install()
+    s3.install()
+    secretsmanager.install()
+    sts.install()

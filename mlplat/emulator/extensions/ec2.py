@@ -1,4 +1,18 @@
-"""Two EC2 read-back bugs of moto 5.2 that make a second `terraform plan` show changes:
+"""EC2 as a real account answers it.
+
+Refusals AWS makes and moto does not (each one a deploy or destroy that works on moto and fails on AWS):
+- a subnet in a zone the region does not have (moto accepts any region's zone names);
+- deleting a subnet that network interfaces still use (e.g. left by instances Terraform never knew about), a security
+  group that an interface still uses, or a VPC that still has non-default security groups, an attached internet
+  gateway or a VPC endpoint; every refused DeleteVpc, moto's own (subnets, route tables, VPN gateways) included, is
+  worded as EC2 words it.
+What lifts those refusals as on AWS: NAT gateways release their network interface when deleted, and the interfaces
+RunInstances creates go with their instance unless the request says otherwise (moto keeps both, which would block the
+subnet and its security groups for good).
+And the zones' opt-in status: DescribeAvailabilityZones reports `OptInStatus` and honours the `opt-in-status` filter,
+both of which moto ignores (every zone here needs no opt-in).
+
+Two EC2 read-back bugs of moto 5.2 that make a second `terraform plan` show changes:
 
 - a security group rule that references another group loses its description (moto reads it only from CIDR ranges);
 - CreateLaunchTemplate's own TagSpecifications (the tags of the launch template resource, e.g. the provider's
@@ -11,6 +25,10 @@ from __future__ import annotations
 from typing import Any
 
 from moto.core.responses import ActionResult
+from moto.ec2.exceptions import DependencyViolationError, InvalidAvailabilityZoneError
+from moto.ec2.models import EC2Backend
+from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend, Zone
+from moto.ec2.models.instances import Instance
 from moto.ec2.models.security_groups import SecurityGroupRule
 from moto.ec2.responses.launch_templates import LaunchTemplates
 from moto.ec2.utils import parse_user_data
@@ -45,6 +63,110 @@ def _create_launch_template(self: LaunchTemplates) -> ActionResult:
     )
 
 
+_moto_create_subnet = EC2Backend.create_subnet
+_moto_delete_subnet = EC2Backend.delete_subnet
+_moto_delete_security_group = EC2Backend.delete_security_group
+_moto_delete_vpc = EC2Backend.delete_vpc
+_moto_describe_availability_zones = RegionsAndZonesBackend.describe_availability_zones
+_moto_prep_nics = Instance.prep_nics
+_moto_delete_nat_gateway = EC2Backend.delete_nat_gateway
+OPT_IN_NOT_REQUIRED = "opt-in-not-required"
+
+
+def _region_zones(backend: EC2Backend) -> list[Zone]:
+    return list(RegionsAndZonesBackend.zones.get(backend.region_name, []))
+
+
+def _create_subnet(backend: EC2Backend, vpc_id: str, cidr_block: str, ipv6_cidr_block: str | None = None,
+                   availability_zone: str | None = None, availability_zone_id: str | None = None,
+                   *args: Any, **kwargs: Any) -> Any:
+    zones = _region_zones(backend)
+    wanted, known = ((availability_zone, [z.name for z in zones]) if availability_zone or not availability_zone_id
+                     else (availability_zone_id, [z.zone_id for z in zones]))
+    if wanted is None:  # AWS picks a zone of the region; moto would pick us-east-1a whatever the region
+        availability_zone = wanted = zones[0].name
+    if wanted not in known:
+        raise InvalidAvailabilityZoneError(wanted, ", ".join(z.name for z in zones))
+    return _moto_create_subnet(backend, vpc_id, cidr_block, ipv6_cidr_block, availability_zone, availability_zone_id,
+                               *args, **kwargs)
+
+
+def _describe_availability_zones(backend: RegionsAndZonesBackend, filters: dict[str, Any] | None = None,
+                                 zone_names: list[str] | None = None, zone_ids: list[str] | None = None) -> list[Zone]:
+    filters = dict(filters or {})
+    opt_in = filters.pop("opt-in-status", None)
+    zones = _moto_describe_availability_zones(backend, filters, zone_names=zone_names, zone_ids=zone_ids)
+    return [z for z in zones if opt_in is None or OPT_IN_NOT_REQUIRED in opt_in]
+
+
+def _interfaces(backend: EC2Backend) -> list[Any]:
+    return list(backend.enis.values())
+
+
+def _delete_subnet(backend: EC2Backend, subnet_id: str) -> Any:
+    if any(getattr(eni.subnet, "id", None) == subnet_id for eni in _interfaces(backend)):
+        raise DependencyViolationError(f"The subnet '{subnet_id}' has dependencies and cannot be deleted.")
+    return _moto_delete_subnet(backend, subnet_id)
+
+
+def _delete_security_group(backend: EC2Backend, name: str | None = None, group_id: str | None = None) -> None:
+    if not group_id and name:  # by name (default VPC groups only): check the group the name stands for
+        group = backend.get_security_group_by_name_or_id(name)
+        group_id = None if group is None else group.id
+    if group_id and any(group_id in {g.id for g in eni.group_set} for eni in _interfaces(backend)):
+        raise DependencyViolationError(f"resource {group_id} has a dependent object")
+    return _moto_delete_security_group(backend, name=name, group_id=group_id)
+
+
+def _vpc_dependencies(vpc_id: str) -> DependencyViolationError:
+    return DependencyViolationError(f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
+
+
+def _delete_vpc(backend: EC2Backend, vpc_id: str) -> Any:
+    groups = [g for g in backend.groups.get(vpc_id, {}).values() if not g.is_default]
+    gateways = [igw for igw in backend.internet_gateways.values() if igw.vpc is not None and igw.vpc.id == vpc_id]
+    endpoints = [e for e in backend.vpc_end_points.values() if e.vpc_id == vpc_id and e.state != "deleted"]
+    if groups or gateways or endpoints:
+        raise _vpc_dependencies(vpc_id)
+    try:
+        return _moto_delete_vpc(backend, vpc_id)
+    except DependencyViolationError:  # moto words some of its refusals without the quotes EC2 puts round the id
+        raise _vpc_dependencies(vpc_id) from None
+
+
+def _prep_nics(instance: Instance, nic_spec: list[dict[str, Any]], *args: Any, **kwargs: Any) -> None:
+    """Interfaces RunInstances creates are deleted on termination unless the request says not (AWS's default)."""
+    _moto_prep_nics(instance, nic_spec, *args, **kwargs)
+    attached = {nic["NetworkInterfaceId"] for nic in nic_spec if nic.get("NetworkInterfaceId")}
+    requested = {
+        int(nic.get("DeviceIndex", 0)): str(nic["DeleteOnTermination"]).lower() == "true"
+        for nic in nic_spec
+        if "DeleteOnTermination" in nic and not nic.get("NetworkInterfaceId")
+    }
+    for device_index, eni in instance.nics.items():
+        if eni.id not in attached:  # an existing interface keeps its own setting
+            eni.delete_on_termination = requested.get(device_index, True)
+
+
+def _delete_nat_gateway(backend: EC2Backend, nat_gateway_id: str) -> Any:
+    nat = _moto_delete_nat_gateway(backend, nat_gateway_id)
+    eni = getattr(nat, "_eni", None)
+    if eni is not None and eni.id in backend.enis:
+        for address in list(backend.addresses):
+            if address.eni is eni and address.association_id:
+                backend.disassociate_address(association_id=address.association_id)
+        backend.delete_network_interface(eni.id)
+    return nat
+
+
 def install() -> None:
+    EC2Backend.delete_nat_gateway = _delete_nat_gateway  # type: ignore[method-assign]
+    EC2Backend.create_subnet = _create_subnet  # type: ignore[method-assign]
+    EC2Backend.delete_subnet = _delete_subnet  # type: ignore[method-assign]
+    EC2Backend.delete_security_group = _delete_security_group  # type: ignore[method-assign]
+    EC2Backend.delete_vpc = _delete_vpc  # type: ignore[method-assign]
+    RegionsAndZonesBackend.describe_availability_zones = _describe_availability_zones  # type: ignore[method-assign]
+    Zone.opt_in_status = OPT_IN_NOT_REQUIRED  # type: ignore[attr-defined]
+    Instance.prep_nics = _prep_nics  # type: ignore[method-assign]
     SecurityGroupRule.description = property(_rule_description)  # type: ignore[assignment]
     LaunchTemplates.create_launch_template = _create_launch_template  # type: ignore[method-assign]

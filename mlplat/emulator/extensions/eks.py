@@ -255,10 +255,13 @@ class ExtendedEKSResponse(EKSResponse):
         authentication_mode = access_config.get("authenticationMode", "CONFIG_MAP")
         if authentication_mode not in AUTHENTICATION_MODES:
             raise InvalidParameterException(message=f"Unsupported authentication mode: {authentication_mode}")
+        version = body.get("version") or DEFAULT_KUBERNETES_VERSION
+        if version not in KUBERNETES_VERSIONS:  # past its extended support, or not released
+            raise InvalidParameterException(message=f"unsupported Kubernetes version {version}")
         result = super().create_cluster()
         cluster: Cluster = result.result["cluster"]  # type: ignore[index]
         state = cluster_state(cluster)
-        cluster.version = body.get("version") or DEFAULT_KUBERNETES_VERSION
+        cluster.version = version
         cluster.access_config = {  # type: ignore[attr-defined]
             "authenticationMode": authentication_mode,
             "bootstrapClusterCreatorAdminPermissions": access_config.get(

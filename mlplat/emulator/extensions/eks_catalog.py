@@ -1,7 +1,8 @@
 """What EKS publishes rather than stores: managed add-ons with their versions, and the cluster access policies.
 
-Versions are plausible EKS builds as of late 2025 (what `aws eks describe-addon-versions` reported for each
-Kubernetes version then); they only need to look and behave like real ones.
+Versions are plausible EKS builds (what `aws eks describe-addon-versions` reported for each Kubernetes version in
+late 2025, extended to 1.35 and 1.36); they only need to look and behave like real ones. The Kubernetes versions are
+the ones EKS still creates clusters on as of 2026-11-30 (1.31's extended support ended 2026-11-26).
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # Kubernetes versions the catalog knows; DescribeAddonVersions without a version lists these.
-KUBERNETES_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34")
-DEFAULT_KUBERNETES_VERSION = "1.33"
+KUBERNETES_VERSIONS = ("1.32", "1.33", "1.34", "1.35", "1.36")
+DEFAULT_KUBERNETES_VERSION = "1.36"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ ADDONS: dict[str, AddonSpec] = {
             "1.31": "v1.11.4-eksbuild.24",
             "1.32": "v1.11.4-eksbuild.24",
             "1.33": "v1.12.4-eksbuild.1",
+            "1.35": "v1.13.1-eksbuild.2",
+            "1.36": "v1.13.2-eksbuild.1",
             "*": "v1.12.4-eksbuild.1",
         },
     ),
@@ -50,6 +53,8 @@ ADDONS: dict[str, AddonSpec] = {
             "1.32": "v1.32.6-eksbuild.12",
             "1.33": "v1.33.3-eksbuild.10",
             "1.34": "v1.34.0-eksbuild.4",
+            "1.35": "v1.35.0-eksbuild.3",
+            "1.36": "v1.36.1-eksbuild.2",
             "*": "v1.33.3-eksbuild.10",
         },
     ),
@@ -75,6 +80,7 @@ ADDONS: dict[str, AddonSpec] = {
         pod_identity_service_accounts=(("s3-csi-driver-sa", "AmazonS3FullAccess"),),
     ),
     "snapshot-controller": AddonSpec("storage", {"*": "v8.3.0-eksbuild.1"}),
+    "eks-node-monitoring-agent": AddonSpec("observability", {"*": "v1.4.1-eksbuild.1"}),
     "metrics-server": AddonSpec("observability", {"*": "v0.8.0-eksbuild.2"}),
     "amazon-cloudwatch-observability": AddonSpec(
         "observability",

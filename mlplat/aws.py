@@ -1,0 +1,48 @@
+"""boto3 clients for the account a command works on: the real one (the caller's credential chain), or the embedded
+local AWS behind `--local` (its endpoint and dummy credentials, never the caller's)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from mlplat.errors import MlplatError
+
+# Fail in seconds, not minutes: these calls are checks before long operations.
+_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=30)
+
+
+@dataclass
+class Aws:
+    region: str
+    # Environment of the emulator (endpoint, dummy credentials) for --local; empty for a real account.
+    local_env: Mapping[str, str] = field(default_factory=dict)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            kwargs: dict[str, Any] = {"region_name": self.region, "config": _CONFIG}
+            if self.local_env:
+                kwargs.update(endpoint_url=self.local_env["AWS_ENDPOINT_URL"],
+                              aws_access_key_id=self.local_env["AWS_ACCESS_KEY_ID"],
+                              aws_secret_access_key=self.local_env["AWS_SECRET_ACCESS_KEY"])
+            self._clients[service] = boto3.session.Session().client(service, **kwargs)
+        return self._clients[service]
+
+
+def call(what: str, fn: Any, **kwargs: Any) -> Any:
+    """One AWS call, with its failure turned into an MlplatError that says what was being checked."""
+    try:
+        return fn(**kwargs)
+    except NoCredentialsError:
+        raise MlplatError(f"{what}: no AWS credentials found; configure them (aws configure, AWS_PROFILE, SSO) or "
+                          f"use --local") from None
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        raise MlplatError(f"{what}: AWS answered {err.get('Code')}: {err.get('Message')}") from None
+    except BotoCoreError as exc:
+        raise MlplatError(f"{what}: {exc}") from None
