@@ -1,5 +1,5 @@
-# The default blueprint: runs end to end on the embedded local AWS (`make run`) and is a sane starting point for a
-# real account. Every key is documented in README.md (Blueprint reference).
+# The default blueprint: runs end to end on the embedded local AWS (`make run`). For a real account, start from
+# `mlplat init` instead (a commented starter). Every key is documented in README.md (Blueprint reference).
 name               = "mlplat"
 region             = "us-west-2"
 eks_cluster_version = "1.36"
@@ -8,5 +8,3 @@ single_nat_gateway = true
 
 enable_efs = true
 enable_fsx = true
-fsx_deployment_type  = "PERSISTENT_2"
-fsx_storage_capacity = 1200

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import yaml
 
 from mlplat import versions
-from mlplat.errors import MlplatError
+from mlplat.errors import EXIT_BAD_INPUT, MlplatError
 
 if TYPE_CHECKING:
     from mlplat.blueprint import Blueprint
@@ -111,16 +111,31 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return out
 
 
-def load_yaml(path: Path) -> dict[str, Any]:
+def yaml_problem(path: Path) -> str | None:
+    """Why `path` is not a Helm values file (one line, with the file's own line number), or None."""
+    if path.is_dir():
+        return f"{path} is a directory, not a values file"
+    if not path.is_file():
+        return f"values file {str(path)!r} not found"
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise MlplatError(f"{path}: not valid YAML ({exc}); fix the file") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise MlplatError(f"{path}: expected a YAML mapping of Helm values at the top level")
-    return data
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return f"{where}: not valid YAML ({problem}); fix the file"
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"cannot read {path} ({exc})"
+    if data is not None and not isinstance(data, dict):
+        return f"{path}: expected a YAML mapping of Helm values at the top level, got a {type(data).__name__}"
+    return None
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    problem = yaml_problem(path)
+    if problem is not None:
+        raise MlplatError(problem, exit_code=EXIT_BAD_INPUT)
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
 def values_for(addon: AddOn, context: AddonContext) -> dict[str, Any]:

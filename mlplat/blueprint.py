@@ -8,37 +8,55 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import ipaddress
 import re
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import hcl2
 from hcl2 import SerializationOptions
 from lark.exceptions import UnexpectedInput
 
-from mlplat import versions
-from mlplat.addons import POOLS
+from mlplat import hcl, versions
+from mlplat.addons import POOLS, yaml_problem
 from mlplat.catalog import REGISTRY, by_name
 from mlplat.errors import BlueprintError
 from mlplat.modules_config import PLATFORM_POOL, ModuleKeys
-from mlplat.nodepools import NodePoolKeys
+from mlplat.nodepools import POOL_KINDS, NodePoolKeys
 from mlplat.observability_config import ObservabilityKeys
 from mlplat.schema import Problems, build, explicit_field, field
 from mlplat.settings import today
 from mlplat.zones import is_zone_id, zone_problem
 
 DEFAULT_BLUEPRINT = Path("blueprint.tfvars")
-_DNS_LABEL = r"[a-z][a-z0-9-]{1,30}[a-z0-9]"
+_FSX_KEYS = ("fsx_deployment_type", "fsx_storage_capacity", "fsx_throughput", "fsx_s3_import_path")
+NAME_PATTERN = r"[a-z][a-z0-9-]{1,30}[a-z0-9]"
 _ARN_PRINCIPAL = r"arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+=,.@/-]+"
+
+
+# awslabs/ai-on-eks (JARK) keys of components mlplat does not install yet: said plainly, instead of a did-you-mean
+# towards an unrelated key.
+_NOT_YET = "a JARK key for a component mlplat does not install yet ({}); remove it"
+JARK_NOT_YET = MappingProxyType({
+    "enable_jupyterhub": _NOT_YET.format("JupyterHub"),
+    "enable_kuberay_operator": _NOT_YET.format("the KubeRay operator"),
+    "enable_mpi_operator": _NOT_YET.format("the MPI operator"),
+    "enable_leader_worker_set": _NOT_YET.format("LeaderWorkerSet"),
+    "enable_kubeflow_training_operator": _NOT_YET.format("the Kubeflow training operator"),
+    "enable_airflow": _NOT_YET.format("Airflow"),
+    "enable_kserve": _NOT_YET.format("KServe"),
+    "secondary_cidr_blocks": "JARK's secondary VPC CIDRs for pods; mlplat gives pods 1/8 of vpc_cidr per zone instead "
+                             "(size vpc_cidr for it); remove it",
+})
 
 
 @dataclasses.dataclass(frozen=True)
 class CoreKeys:
     name: str = field(
         "mlplat", "Platform name; prefixes every AWS resource and names the EKS cluster.",
-        pattern=_DNS_LABEL, pattern_doc="3-32 lowercase letters, digits and hyphens, starting with a letter",
+        pattern=NAME_PATTERN, pattern_doc="3-32 lowercase letters, digits and hyphens, starting with a letter",
     )
     region: str = field(
         "us-west-2", "AWS region to deploy to.",
@@ -157,13 +175,33 @@ class CoreKeys:
                 out.append((("cluster_endpoint_public_access_cidrs", f"[{i}]"),
                             f"expected a CIDR such as '203.0.113.0/24', got {cidr!r}"))
         if not self.system_node_min_size <= self.system_node_desired_size <= self.system_node_max_size:
-            out.append((("system_node_desired_size",),
+            sizes = ("system_node_desired_size", "system_node_max_size", "system_node_min_size")
+            out.append(((next((k for k in sizes if k in self._explicit), sizes[0]),),
                         f"expected system_node_min_size <= system_node_desired_size <= system_node_max_size, got "
                         f"{self.system_node_min_size} <= {self.system_node_desired_size} <= {self.system_node_max_size}"))
         cap = self.fsx_storage_capacity
         if cap not in (1200, 2400) and cap % 2400 != 0:
             out.append((("fsx_storage_capacity",),
                         f"expected 1200, 2400 or a multiple of 2400 (FSx for Lustre SSD sizes), got {cap}"))
+        if "system_node_instance_types" in self._explicit:
+            known = ec2_instance_types()
+            for i, itype in enumerate(self.system_node_instance_types):
+                if itype not in known:
+                    hint = difflib.get_close_matches(itype, sorted(known), n=1)
+                    extra = f"; did you mean {hint[0]!r}?" if hint else ""
+                    out.append((("system_node_instance_types", f"[{i}]"),
+                                f"{itype!r} is not an EC2 instance type{extra}"))
+        for key in _FSX_KEYS:
+            if key in self._explicit and not self.enable_fsx:
+                out.append(((key,), "has no effect without enable_fsx = true; set it or remove this key"))
+        for key in ("neuron_az", "cuda_efa_az"):
+            pools = [k.name for k in POOL_KINDS.values() if k.az_key == key]
+            if getattr(self, key) is not None and not any(p.name in pools for p in self.enabled_pools):
+                out.append(((key,), f"has no effect: no enabled pool is pinned by it ({', '.join(pools)}); enable "
+                                    f"one (nodepools.{pools[0]}.enabled = true) or remove this key"))
+        if self.empty_buckets_on_destroy and not (self.create_fsx_bucket or self.enable_mlflow):
+            out.append((("empty_buckets_on_destroy",), "has no effect: the platform owns no bucket (FSx with its own "
+                                                       "bucket or MLflow creates one); remove this key"))
         if self.fsx_deployment_type == "SCRATCH_2" and "fsx_throughput" in self._explicit:
             out.append((("fsx_throughput",), "SCRATCH_2 has a fixed throughput; remove fsx_throughput or use PERSISTENT_2"))
         for key, value in self.tags.items():
@@ -188,8 +226,8 @@ class CoreKeys:
                 toggle = f"set {known[addon].toggle} = true or " if known[addon].toggle else ""
                 out.append((("addon_values", addon), f"has no effect: the {addon} add-on is not enabled; {toggle}"
                                                      f"remove this entry"))
-            elif not self.resolve_path(path).is_file():
-                out.append((("addon_values", addon), f"values file {str(self.resolve_path(path))!r} not found"))
+            elif (problem := yaml_problem(self.resolve_path(path))) is not None:
+                out.append((("addon_values", addon), problem))
         on_pools = [a.name for a in enabled if a.placement == POOLS]
         if on_pools and PLATFORM_POOL not in {p.name for p in self.enabled_pools}:  # type: ignore[attr-defined]
             out.append((("nodepools", PLATFORM_POOL), f"{', '.join(on_pools)} run on the {PLATFORM_POOL} pool (the "
@@ -211,7 +249,21 @@ class CoreKeys:
                      f"{offered})")]
         return []
 
+    _retired: ClassVar[Mapping[str, str]] = JARK_NOT_YET
+
     def _warnings_core(self) -> list[tuple[tuple[str, ...], str]]:
+        out: list[tuple[tuple[str, ...], str]] = []
+        for i, cidr in enumerate(self.cluster_endpoint_public_access_cidrs):
+            if cidr.endswith("/0"):
+                out.append((("cluster_endpoint_public_access_cidrs", f"[{i}]"),
+                            f"{cidr} opens the Kubernetes API endpoint to the whole internet (it still needs valid "
+                            f"credentials); list your egress ranges instead"))
+        return out
+
+    def _warnings_version(self) -> list[tuple[tuple[str, ...], str]]:
+        if not self._explicit:
+            return [(("blueprint",), f"the file sets no keys: this is a platform named {self.name!r} in "
+                                     f"{self.region} with every default (`mlplat init` writes a starter to edit)")]
         eks = versions.EKS_CALENDAR.get(self.eks_cluster_version)
         if eks is None or versions.eks_support(eks.minor, today()) != "extended":
             return []
@@ -246,6 +298,8 @@ class CoreKeys:
 class Blueprint(ObservabilityKeys, ModuleKeys, NodePoolKeys, CoreKeys):
     _explicit: frozenset[str] = explicit_field()
     _source: str = dataclasses.field(default="blueprint.tfvars", repr=False, compare=False)
+    # Line of each key the file sets (for messages after parsing, such as warnings).
+    _lines: Mapping[tuple[str, ...], int] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     def problems(self) -> list[tuple[tuple[str, ...], str]]:
         out: list[tuple[tuple[str, ...], str]] = []
@@ -255,33 +309,31 @@ class Blueprint(ObservabilityKeys, ModuleKeys, NodePoolKeys, CoreKeys):
 
     def warnings(self) -> list[str]:
         """`file:line: key: warning: ...` lines for settings that work but cost or risk more than they should."""
-        text = Path(self._source).read_text(encoding="utf-8") if Path(self._source).is_file() else ""
         found = [w for name in sorted(n for n in dir(type(self)) if n.startswith("_warnings_"))
                  for w in getattr(self, name)()]
-        return [f"{self._source}:{locate(text, path)}: {dotted(path)}: warning: {message}" for path, message in found]
+        return [f"{self._source}:{locate(self._lines, path)}: {dotted(path)}: warning: {message}"
+                for path, message in found]
 
 
 # --- loading ---------------------------------------------------------------------------------------------------------
 
-def _key_pattern(key: str) -> re.Pattern[str]:
-    return re.compile(r'^\s*"?' + re.escape(key) + r'"?\s*=')
+@functools.cache
+def ec2_instance_types() -> frozenset[str]:
+    """Every EC2 instance type, as AWS's own EC2 API model lists them (botocore's ec2 service model, InstanceType)."""
+    import botocore.loaders
+
+    model = botocore.loaders.Loader().load_service_model("ec2", "service-2")
+    return frozenset(model["shapes"]["InstanceType"]["enum"])
 
 
-def locate(text: str, path: tuple[str, ...]) -> int:
-    """1-based line of the deepest key of `path` found in `text` (python-hcl2 keeps no line numbers for attributes)."""
-    lines = text.splitlines()
-    line_no, start = 1, 0
-    for key in path:
-        if key.startswith("["):
-            continue  # list items report the line of their list
-        pattern = _key_pattern(key)
-        for i in range(start, len(lines)):
-            if pattern.search(lines[i]):
-                line_no, start = i + 1, i + 1
-                break
-        else:
-            break
-    return line_no
+def locate(lines: Mapping[tuple[str, ...], int], path: tuple[str, ...]) -> int:
+    """1-based line of the deepest key of `path` the file sets (a key the file does not set: its nearest parent's, or
+    line 1 for a top-level default)."""
+    keys = tuple(p for p in path if not p.startswith("["))  # list items report the line of their list
+    for end in range(len(keys), 0, -1):
+        if keys[:end] in lines:
+            return lines[keys[:end]]
+    return 1
 
 
 def dotted(path: tuple[str, ...]) -> str:
@@ -289,9 +341,15 @@ def dotted(path: tuple[str, ...]) -> str:
 
 
 def parse_text(text: str, source: str) -> Blueprint:
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark, as some editors write
     try:
         data = hcl2.loads(text, serialization_options=SerializationOptions(strip_string_quotes=True, with_comments=False))
+        syntax = hcl.inspect(text)
     except UnexpectedInput as exc:
+        opened = hcl.unclosed(text)
+        if opened is not None:  # reported where it opens, as Terraform does, not at the end of the file
+            line, what = opened
+            raise BlueprintError([f"{source}:{line}: syntax: {what} starts here; close it"]) from None
         line = getattr(exc, "line", 1) or 1
         token = getattr(exc, "token", None)
         near = f" near {str(token).strip()!r}" if token is not None and str(token).strip() else ""
@@ -302,15 +360,18 @@ def parse_text(text: str, source: str) -> Blueprint:
     if not isinstance(data, dict):
         raise BlueprintError([f"{source}:1: syntax: expected `key = value` lines"])
     problems = Problems()
-    blueprint = build(Blueprint, data, (), problems)
+    for path, _, message in syntax.problems:
+        problems.add(path, message)
+    blueprint = build(Blueprint, data, (), problems) if not problems else None
     if not problems:
         blueprint = dataclasses.replace(blueprint, _source=source)
         for path, message in blueprint.problems():
             problems.add(path, message)
     if problems:
-        ordered = sorted(((locate(text, p), dotted(p), m) for p, m in problems.items), key=lambda t: (t[0], t[1]))
+        lines = {**syntax.lines, **{p: line for p, line, _ in syntax.problems}}
+        ordered = sorted(((locate(lines, p), dotted(p), m) for p, m in problems.items), key=lambda t: (t[0], t[1]))
         raise BlueprintError([f"{source}:{line}: {key}: {message}" for line, key, message in ordered])
-    return blueprint
+    return dataclasses.replace(blueprint, _lines=syntax.lines)
 
 
 def load(path: str | Path) -> Blueprint:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-# Exit codes: 2 = bad input (blueprint, arguments), 1 = an operation failed (terraform, emulator, checks).
-EXIT_BAD_INPUT = 2
+# Exit codes: 1 = an operation failed (terraform, AWS, the emulator, a check); 2 = bad input (blueprint, arguments,
+# a missing confirmation); 3 = changes present (`plan --detailed-exitcode`); 130 = interrupted (SIGINT, SIGTERM).
 EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_CHANGES = 3
+EXIT_INTERRUPTED = 130
 
 
 class MlplatError(Exception):
     exit_code = EXIT_FAILED
+    details: dict = {}  # extra fields of the --json error document
 
     def __init__(self, message: str, *, exit_code: int | None = None) -> None:
         super().__init__(message)

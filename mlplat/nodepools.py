@@ -229,7 +229,7 @@ class NodePoolBlueprint:
         None, "Node taints replacing the pool kind's (key[=value]:effect); keys must be ones the platform tolerates.",
         unique=True, pattern=TAINT, pattern_doc=TAINT_DOC,
     )
-    _retired: ClassVar[Mapping[str, str]] = MappingProxyType({"mig_config": MIG_NOT_OFFERED})
+    _retired: ClassVar[Mapping[str, str]] = MappingProxyType({"mig_config": f"no longer supported: {MIG_NOT_OFFERED}"})
     _explicit: frozenset[str] = dataclasses.field(default=frozenset(), repr=False, compare=False)
 
 
@@ -259,10 +259,10 @@ class NodePoolKeys:
     )
 
     _retired: ClassVar[Mapping[str, str]] = MappingProxyType({
-        "nvidia_mig_strategy": MIG_NOT_OFFERED,
-        "enable_neuron_node_recovery": "replaced by enable_node_auto_repair: the Neuron node problem detector's "
-                                       "recovery marks an Auto Scaling group instance unhealthy, and Karpenter nodes "
-                                       "belong to none",
+        "nvidia_mig_strategy": f"no longer supported: {MIG_NOT_OFFERED}",
+        "enable_neuron_node_recovery": "no longer supported: replaced by enable_node_auto_repair: the Neuron node "
+                                       "problem detector's recovery marks an Auto Scaling group instance unhealthy, "
+                                       "and Karpenter nodes belong to none",
     })
 
     def _rules_nodepools(self) -> list[tuple[tuple[str, ...], str]]:

@@ -143,7 +143,9 @@ def convert(tp: Any, value: Any, path: Path, problems: Problems, meta: typing.Ma
         return float(value) if _check_constraints(value, meta, path, problems) else INVALID
     if tp is str:
         if not isinstance(value, str):
-            problems.add(path, f"expected a string, got {describe(value)}")
+            hint = f'; write it in quotes, "{value}"' if isinstance(value, (int, float)) and not isinstance(
+                value, bool) else ""
+            problems.add(path, f"expected a string, got {describe(value)}{hint}")
             return INVALID
         return value if _check_constraints(value, meta, path, problems) else INVALID
     if origin is tuple:
@@ -202,10 +204,11 @@ def build(cls: type, data: dict[str, Any], path: Path, problems: Problems) -> An
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init and not f.name.startswith("_")}
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
+    # Keys the blueprint no longer (or not yet) takes, each with the message saying why.
     retired = {k: v for klass in reversed(cls.__mro__) for k, v in vars(klass).get("_retired", {}).items()}
     for key, value in data.items():
         if key in retired:
-            problems.add(path + (key,), f"no longer supported: {retired[key]}")
+            problems.add(path + (key,), retired[key])
             continue
         if key not in fields:
             aliases = {a: n for n, f in fields.items() for a in f.metadata.get("aliases", ())}

@@ -4,7 +4,8 @@ They come from the environment so that `python main.py`, `cdktn synth` and the `
     MLPLAT_BLUEPRINT          blueprint file (default blueprint.tfvars)
     MLPLAT_AWS_ENDPOINT_URL   set by `--local`: point the AWS provider at the embedded emulator
     MLPLAT_STATE_DIR          directory for local terraform state (default: next to cdktf.out)
-    MLPLAT_PROVIDER_MIRROR    a terraform filesystem mirror for air-gapped use (no registry access)
+    MLPLAT_PROVIDER_MIRROR    a terraform filesystem mirror for air-gapped use (no registry access); else the
+                              `provider_mirror` of .mlplat/config.toml (which `make` writes when it finds a mirror)
     MLPLAT_BACKEND_S3_BUCKET  keep state in this S3 bucket (encrypted, S3 lock file) instead of local files
     CDKTF_OUTDIR              set by `cdktn synth`; where stacks are written (default cdktf.out)
     MLPLAT_TODAY              the date support calendars are read at (YYYY-MM-DD; default today), e.g. to validate
@@ -19,6 +20,22 @@ from datetime import date
 from pathlib import Path
 
 from mlplat.errors import EXIT_BAD_INPUT, MlplatError
+
+# Per-checkout settings the CLI, `make` and the tests share (not committed: it names paths of this machine).
+CONFIG_FILE = Path(".mlplat") / "config.toml"
+WORK_DIR = Path(".mlplat") / "work"
+
+
+def read_config(path: Path = CONFIG_FILE) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise MlplatError(f"{path}: not valid TOML ({exc}); fix or delete it", exit_code=EXIT_BAD_INPUT) from None
+    return {k: str(v) for k, v in data.items()}
 
 
 def today() -> date:
@@ -49,12 +66,14 @@ class Settings:
         def path(name: str) -> Path | None:
             return Path(env[name]) if env.get(name) else None
 
+        config = read_config()
         return cls(
             blueprint_path=path("MLPLAT_BLUEPRINT") or Path("blueprint.tfvars"),
             outdir=path("CDKTF_OUTDIR") or Path("cdktf.out"),
             aws_endpoint_url=env.get("MLPLAT_AWS_ENDPOINT_URL") or None,
             state_dir=path("MLPLAT_STATE_DIR"),
-            provider_mirror=path("MLPLAT_PROVIDER_MIRROR"),
+            provider_mirror=path("MLPLAT_PROVIDER_MIRROR") or (Path(config["provider_mirror"])
+                                                               if config.get("provider_mirror") else None),
             backend_s3_bucket=env.get("MLPLAT_BACKEND_S3_BUCKET") or None,
         )
 

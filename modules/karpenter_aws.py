@@ -21,7 +21,6 @@ from cdktn_provider_aws.iam_role import IamRole
 from cdktn_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktn_provider_aws.iam_service_linked_role import IamServiceLinkedRole
 from cdktn_provider_aws.sqs_queue import SqsQueue
-from cdktn_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from constructs import Construct
 
 from modules.common import ClusterScope, allow, managed_policy, policy, service_trust
@@ -161,15 +160,19 @@ class KarpenterAws(Construct):
         EksAccessEntry(self, "node-access", cluster_name=c.cluster_name, principal_arn=self.node_role.arn,
                        type="EC2_LINUX")
 
-        self.queue = SqsQueue(self, "queue", name=f"{c.name}-karpenter", message_retention_seconds=300,
-                              sqs_managed_sse_enabled=True)
-        SqsQueuePolicy(self, "queue-policy", queue_url=self.queue.url, policy=policy(
-            {"Sid": "EventBridgeAndSQS", "Effect": "Allow",
-             "Principal": {"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]},
-             "Action": "sqs:SendMessage", "Resource": self.queue.arn},
-            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sqs:*",
-             "Resource": self.queue.arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-        ))
+        # The policy is part of the queue (not a separate queue policy): its ARN is known from its name, and a
+        # separate policy resource would wait for its own propagation on create and on delete.
+        queue_name = f"{c.name}-karpenter"
+        queue_arn = f"arn:{c.partition}:sqs:{c.region}:{c.account_id}:{queue_name}"
+        self.queue = SqsQueue(self, "queue", name=queue_name, message_retention_seconds=300,
+                              sqs_managed_sse_enabled=True, policy=policy(
+                                  {"Sid": "EventBridgeAndSQS", "Effect": "Allow",
+                                   "Principal": {"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]},
+                                   "Action": "sqs:SendMessage", "Resource": queue_arn},
+                                  {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
+                                   "Action": "sqs:*", "Resource": queue_arn,
+                                   "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+                              ))
         for event, pattern in INTERRUPTION_EVENTS.items():
             rule = CloudwatchEventRule(self, f"rule-{event}", name=f"{c.name}-karpenter-{event}",
                                        event_pattern=json.dumps(pattern, sort_keys=True))

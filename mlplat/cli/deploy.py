@@ -1,13 +1,16 @@
-"""`mlplat deploy`: plan and apply every stack in dependency order (AWS layer, then Kubernetes layer)."""
+"""`mlplat deploy`: plan and apply every stack in dependency order (AWS layer, then Kubernetes layer), showing each
+change before asking; or apply exactly a plan saved by `mlplat plan --out FILE` (`--plan FILE`)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
+from mlplat import plans
 from mlplat.checks import check_kubernetes_stack
 from mlplat.cli.base import Command, confirm, summary_line
-from mlplat.cli.plan import NOT_APPLIED_LOCALLY
+from mlplat.cli.plan import NOT_APPLIED_LOCALLY, WAITS_FOR_AWS
 from mlplat.errors import MlplatError
 from mlplat.workflow import session
 
@@ -15,22 +18,36 @@ PLAN_FILE = "mlplat.tfplan"
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    with session(args.blueprint, local=args.local, provider_mirror=args.provider_mirror, quiet=args.json) as s:
+    with session(args.blueprint, local=args.local, provider_mirror=args.provider_mirror, quiet=False) as s:
         if s.settings.local:
             # Fail before touching anything if the layer that cannot be applied here is broken.
             checks = check_kubernetes_stack(s.kubernetes_stack / "cdk.tf.json")
             if checks.problems:
                 raise MlplatError("offline checks of the Kubernetes layer failed:\n" + "\n".join(checks.problems))
         tf = s.terraform()
-        stacks: dict[str, dict[str, int]] = {}
+        stacks: dict[str, dict[str, Any]] = {}
         outputs: dict[str, Any] = {}
+        saved: dict[str, bytes] = {}
+        if args.plan is not None:
+            _, saved = plans.open_bundle(args.plan, platform=s.blueprint.name, blueprint=args.blueprint,
+                                         local=s.settings.local)
         for stack in s.applicable_stacks:
             tf.init(stack)
-            planned = tf.plan(stack, out=PLAN_FILE)
-            stacks[stack.name] = planned.as_dict()
-            if planned.total:
-                confirm(f"apply {planned.total} changes to {stack.name}?", args.auto_approve)
-                tf.apply(stack, plan_file=PLAN_FILE)
+            if args.plan is not None:
+                data = saved.get(f"{stack.name}.tfplan")
+                if data is None:
+                    stacks[stack.name] = {"skipped": WAITS_FOR_AWS}
+                    continue
+                (stack / PLAN_FILE).write_bytes(data)
+                tf.apply(stack, plan_file=PLAN_FILE)  # terraform refuses a stale plan; nothing else is applied
+                stacks[stack.name] = {"applied": "saved plan"}
+            else:
+                planned = tf.plan(stack, out=PLAN_FILE)
+                stacks[stack.name] = planned.as_dict()
+                if planned.total:
+                    plans.print_changes([planned])  # stderr, with --json too
+                    confirm(plans.question(planned), args.auto_approve)
+                    tf.apply(stack, plan_file=PLAN_FILE)
             outputs[stack.name] = tf.output(stack)
         result: dict[str, Any] = {"stacks": stacks, "outputs": outputs, "local": s.settings.local}
         if s.settings.local:
@@ -41,10 +58,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--auto-approve", action="store_true", help="apply without asking")
+    p.add_argument("--plan", type=Path, metavar="FILE",
+                   help="apply exactly this plan (from `mlplat plan --out FILE`); refused if it is stale")
 
 
 def render(r: dict[str, Any]) -> str:
-    lines = ["deployed" + (" to the embedded local AWS" if r["local"] else "") + ":", summary_line(r["stacks"])]
+    lines = ["deployed" + (" to the embedded local AWS" if r["local"] else "") + ":"]
+    for name, stack in r["stacks"].items():
+        if "add" in stack:
+            lines.append(summary_line({name: stack}))
+        else:
+            lines.append(f"  {name}: {stack.get('applied') or stack.get('skipped')}")
     if "kubernetes" in r:
         lines.append(f"  {r['kubernetes']['stack']}: {r['kubernetes']['reason']}")
     return "\n".join(lines)

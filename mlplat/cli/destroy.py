@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mlplat import destroy_checks
+from mlplat import destroy_checks, plans
 from mlplat.cli.base import Command, confirm_name, summary_line
 from mlplat.errors import MlplatError
 from mlplat.workflow import session
@@ -21,25 +21,29 @@ def refuse(blockers: list[destroy_checks.Blocker], when: str) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    with session(args.blueprint, local=args.local, provider_mirror=args.provider_mirror, quiet=args.json) as s:
+    with session(args.blueprint, local=args.local, provider_mirror=args.provider_mirror, quiet=False) as s:
         tf = s.terraform()
         aws = s.aws()
         tf.init(s.aws_stack)
         aws_state = tf.show_state(s.aws_stack)
         refuse(destroy_checks.protected_databases(aws_state) + destroy_checks.buckets_with_data(aws_state, aws),
                "before changing anything")
-        confirm_name(s.blueprint.name, f"destroy platform {s.blueprint.name!r} and everything it holds",
-                     args.auto_approve)
-        stacks: dict[str, dict[str, int]] = {}
+        planned = []
         for stack in reversed(s.applicable_stacks):
             tf.init(stack)
+            planned.append((stack, tf.plan(stack, destroy=True, out=PLAN_FILE)))
+        plans.print_changes([p for _, p in planned])  # stderr, with --json too
+        if any(p.total for _, p in planned):
+            confirm_name(s.blueprint.name, f"destroy platform {s.blueprint.name!r} and everything it holds",
+                         args.auto_approve)
+        stacks: dict[str, dict[str, Any]] = {}
+        for stack, plan in planned:
             if stack == s.aws_stack:
                 # Karpenter's nodes are gone once the Kubernetes layer is (its NodePools drained them); anything
                 # still running in the subnets would fail the VPC's deletion after the cluster is already gone.
                 refuse(destroy_checks.stray_instances(aws_state, aws), f"before destroying {stack.name}")
-            planned = tf.plan(stack, destroy=True, out=PLAN_FILE)
-            stacks[stack.name] = planned.as_dict()
-            if planned.total:
+            stacks[stack.name] = plan.as_dict()
+            if plan.total:
                 tf.apply(stack, plan_file=PLAN_FILE)
         result: dict[str, Any] = {"stacks": stacks, "local": s.settings.local}
         if s.emulator is not None:

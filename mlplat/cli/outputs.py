@@ -1,4 +1,8 @@
-"""`mlplat outputs`: the deployed stacks' outputs (cluster endpoint, role ARNs, file systems, secrets ...)."""
+"""`mlplat outputs`: the deployed stacks' outputs (cluster endpoint, role ARNs, file systems, secrets ...).
+
+Where the state is a local file (the embedded AWS, or a real account without an S3 backend) it is read directly:
+no synthesis, no emulator, no terraform. State in S3 is read through terraform.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,45 @@ import argparse
 import json
 from typing import Any
 
+from mlplat.blueprint import load
 from mlplat.cli.base import Command
-from mlplat.workflow import session
+from mlplat.errors import MlplatError
+from mlplat.workflow import session, state_file
 
-MAX_WIDTH = 72
+STACK_SUFFIXES = ("aws", "kubernetes")
+
+
+def _from_state(path) -> dict[str, Any] | None:
+    try:
+        state = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise MlplatError(f"cannot read the state file {path} ({exc})") from None
+    if not state.get("resources"):
+        return None  # destroyed (or never applied): the file remains, empty
+    return {k: v.get("value") for k, v in state.get("outputs", {}).items() if not k.startswith("cross-stack-output-")}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    with session(args.blueprint, local=args.local, provider_mirror=args.provider_mirror, quiet=args.json) as s:
-        tf = s.terraform()
-        outputs = {}
-        for stack in s.applicable_stacks:
-            tf.init(stack)
-            outputs[stack.name] = tf.output(stack)
-        return {"outputs": outputs}
+    bp = load(args.blueprint)
+    stacks = [f"{bp.name}-{suffix}" for suffix in (STACK_SUFFIXES[:1] if args.local else STACK_SUFFIXES)]
+    files = {stack: state_file(bp, stack, local=args.local) for stack in stacks}
+    if all(path is not None for path in files.values()):
+        outputs = {stack: values for stack, path in files.items() if (values := _from_state(path)) is not None}
+    else:
+        with session(args.blueprint, local=args.local, provider_mirror=args.provider_mirror, quiet=False) as s:
+            tf = s.terraform()
+            outputs = {}
+            for stack in s.applicable_stacks:
+                tf.init(stack)
+                if tf.state_resources(stack):
+                    outputs[stack.name] = tf.output(stack)
+    if not outputs:
+        where = " on the embedded AWS" if args.local else ""
+        raise MlplatError(f"platform {bp.name!r} is not deployed{where}: no stack has resources; run mlplat deploy"
+                          + (" --local" if args.local else ""))
+    return {"outputs": outputs}
 
 
 def render(r: dict[str, Any]) -> str:
@@ -29,8 +58,6 @@ def render(r: dict[str, Any]) -> str:
         width = max((len(k) for k in values), default=0)
         for key, value in sorted(values.items()):
             shown = value if isinstance(value, str) else json.dumps(value)
-            if len(shown) > MAX_WIDTH:  # certificates and the like: the full value is in --json
-                shown = shown[: MAX_WIDTH - 1] + "…"
             lines.append(f"  {key.ljust(width)}  {shown}")
     return "\n".join(lines)
 

@@ -12,7 +12,7 @@ from mlplat.workflow import session
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    with session(args.blueprint, local=args.local, provider_mirror=args.provider_mirror, quiet=args.json) as s:
+    with session(args.blueprint, local=args.local, provider_mirror=args.provider_mirror, quiet=False) as s:
         checks = check_kubernetes_stack(s.kubernetes_stack / "cdk.tf.json")
         if checks.problems:
             raise MlplatError("offline checks of the Kubernetes layer failed:\n" + "\n".join(checks.problems))

@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                               [p.name for p in bp.enabled_pools], "warnings": bp.warnings()}
     if args.blueprint_only:
         return result
-    with session(args.blueprint, local=args.local, provider_mirror=args.provider_mirror, quiet=args.json,
+    with session(args.blueprint, local=args.local, provider_mirror=args.provider_mirror, quiet=False,
                  warn=False) as s:
         checks = check_kubernetes_stack(s.kubernetes_stack / "cdk.tf.json")
         if checks.problems:

@@ -20,6 +20,7 @@ from mlplat.errors import MlplatError
 
 LOOPBACK = "127.0.0.1"
 LOCK_FILE_NAME = "emulator.lock"
+ERRORS_FILE_NAME = "request-errors.log"
 DUMMY_CREDENTIAL = "testing"
 
 # Keys of the AWS provider's `endpoints` block (5.100 schema) that the stacks point at the emulator: the services moto
@@ -99,6 +100,11 @@ class LocalAws:
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._lock_file: IO[str] | None = None
+        self.request_errors = 0  # requests the emulator failed with an internal error since the last start
+
+    @property
+    def errors_file(self) -> Path:
+        return self.state_dir / ERRORS_FILE_NAME
 
     @property
     def endpoint(self) -> str:
@@ -121,10 +127,13 @@ class LocalAws:
             _running = self
         try:
             self._lock_state_dir()
+            self.errors_file.unlink(missing_ok=True)
+            self.request_errors = 0
             BackendDict.reset()  # start from what state_dir holds, not from whatever an earlier instance left
             extensions.install(self.region)
             previous_port = restore_state(self.state_dir)
             self._server = self._serve(DomainDispatcherApplication(create_backend_app), previous_port)
+            self._server.log = self._log_server_error  # type: ignore[method-assign]
         except BaseException:
             self._unlock_state_dir()
             with _running_lock:
@@ -147,6 +156,16 @@ class LocalAws:
                 "(or stop it), then run again"
             ) from None
         self._lock_file = lock_file
+
+    def _log_server_error(self, level: str, message: str, *args: Any) -> None:
+        """werkzeug's server log: its only messages are "Error on request" reports (an exception inside moto or an
+        extension, answered with a 500). They go to a file and a count, not to the caller's stderr, where the
+        traceback would look like ours; the caller says that the emulator failed and where the details are."""
+        if level != "error":
+            return
+        self.request_errors += 1
+        with self.errors_file.open("a") as file:
+            file.write((message % args if args else message).rstrip() + "\n")
 
     def _unlock_state_dir(self) -> None:
         if self._lock_file is not None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.synth import Synth
-from tests.support.terraform import mirror
+from tests.support.terraform import cli_config
 
 
 def resources(s: Synth, rtype: str, stack: str = "aws") -> dict[str, dict[str, Any]]:
@@ -51,12 +51,12 @@ def plan_on_emulator(s: Synth, work: Path) -> subprocess.CompletedProcess:
 
     stack = work / "stack"
     shutil.copytree(s.outdir / "stacks" / f"{s.blueprint.name}-aws", stack)
-    rc = work / "terraform.rc"
-    rc.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror()}"\n  }}\n}}\n')
+    rc = cli_config(work)
     aws = LocalAws(work / "emulator", region=s.blueprint.region)
     aws.start()
     try:
-        env = {**os.environ, **aws.terraform_env(), "TF_CLI_CONFIG_FILE": str(rc), "TF_IN_AUTOMATION": "1"}
+        env = {**os.environ, **aws.terraform_env(), "TF_IN_AUTOMATION": "1",
+               **({"TF_CLI_CONFIG_FILE": str(rc)} if rc else {})}
         subprocess.run(["terraform", "init", "-input=false", "-no-color"], cwd=stack, env=env,
                        capture_output=True, text=True, check=True, timeout=300)
         return subprocess.run(["terraform", "plan", "-input=false", "-no-color", "-refresh=false", "-json"],

@@ -174,7 +174,8 @@ def test_aws_audit_05_zones_come_from_the_account(canonical):
 def test_aws_audit_05_zone_ids_and_names_are_accepted_and_checked_offline():
     from mlplat.blueprint import parse_text
 
-    bp = parse_text('azs = ["usw2-az1", "usw2-az3"]\nneuron_az = "usw2-az3"\n', "z.tfvars")
+    bp = parse_text('azs = ["usw2-az1", "usw2-az3"]\nneuron_az = "usw2-az3"\n'
+                    'nodepools = { neuron = { enabled = true } }\n', "z.tfvars")
     assert bp.azs == ("usw2-az1", "usw2-az3")
     with pytest.raises(BlueprintError) as err:
         parse_text('azs = ["us-west-2a", "us-west-2z", "use1-az1"]\n', "z.tfvars")

@@ -106,3 +106,38 @@ def test_provider_settings_point_every_endpoint_at_the_emulator() -> None:
         "autoscaling",
     }
     assert required <= set(PROVIDER_ENDPOINT_SERVICES)
+
+
+def test_a_request_that_fails_inside_the_emulator_is_counted_and_kept_off_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+    from moto.sqs.models import SQSBackend
+
+    from .support import client_factory
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("an emulator bug")
+
+    monkeypatch.setattr(SQSBackend, "list_queues", broken)
+    local_aws = LocalAws(tmp_path)
+    local_aws.start()
+    try:
+        sqs = boto3.client("sqs", endpoint_url=local_aws.endpoint, region_name=local_aws.region,
+                           aws_access_key_id="testing", aws_secret_access_key="testing",
+                           config=Config(retries={"total_max_attempts": 1}))
+        with pytest.raises(ClientError) as failure:
+            sqs.list_queues()
+        assert failure.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    finally:
+        local_aws.stop()
+    captured = capfd.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+    assert local_aws.request_errors == 1
+    assert "RuntimeError: an emulator bug" in local_aws.errors_file.read_text()
+    monkeypatch.undo()
+    with LocalAws(tmp_path) as again:  # a new run starts counting afresh
+        client_factory(again)("sqs").list_queues()
+    assert again.request_errors == 0 and not again.errors_file.exists()

@@ -13,33 +13,25 @@ import pytest
 
 from mlplat.emulator import PROVIDER_ENDPOINT_SERVICES, LocalAws, provider_settings
 
+from tests.support.terraform import cli_config as support_cli_config
+
 from .support import REGION
 
 FIXTURES = Path(__file__).parent / "tf"
-# The project's tests take the mirror from MLPLAT_PROVIDER_MIRROR (the Makefile sets it); this machine keeps one here.
-PLUGIN_MIRROR = Path(os.environ.get("MLPLAT_PROVIDER_MIRROR") or "/opt/tf-plugins")
-AWS_PROVIDER_VERSION = "5.100.0"
-AWS_PROVIDER_IN_MIRROR = PLUGIN_MIRROR / "registry.terraform.io" / "hashicorp" / "aws" / AWS_PROVIDER_VERSION
-
-
 def terraform_binary() -> str:
     terraform = shutil.which("terraform")
     if terraform is None:
         pytest.fail("terraform is not on PATH: install terraform 1.11 (these tests run the real binary)")
-    if not AWS_PROVIDER_IN_MIRROR.is_dir():
-        pytest.fail(
-            f"the AWS provider {AWS_PROVIDER_VERSION} is missing from the plugin mirror: "
-            f"expected {AWS_PROVIDER_IN_MIRROR} "
-            f"(terraform runs offline with filesystem_mirror {PLUGIN_MIRROR})"
-        )
     return terraform
 
 
 def cli_config(directory: Path) -> Path:
-    """A terraform CLI config that installs providers only from the local mirror."""
-    path = directory / "terraform.rc"
-    path.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{PLUGIN_MIRROR}"\n  }}\n}}\n')
-    return path
+    """A terraform CLI config with the providers' source the CLI uses (its mirror, or else the registry)."""
+    config = support_cli_config(directory)
+    if config is None:
+        config = directory / "terraform.rc"
+        config.write_text("")
+    return config
 
 
 def run_terraform(workdir: Path, env: dict[str, str], *arguments: str) -> str:

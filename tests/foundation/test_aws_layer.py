@@ -60,7 +60,8 @@ def test_nat_gateways_single_or_per_az(single, nats):
 
 
 def test_accelerator_az_tags_are_true_on_exactly_that_private_subnet():
-    s = synth({"azs": ["us-west-2a", "us-west-2b", "usw2-az3"], "neuron_az": "usw2-az3", "cuda_efa_az": "us-west-2b"})
+    s = synth({"azs": ["us-west-2a", "us-west-2b", "usw2-az3"], "neuron_az": "usw2-az3", "cuda_efa_az": "us-west-2b",
+               "nodepools": {"neuron": {"enabled": True}, "gpu-efa": {"enabled": True}}})
     tagged = {sub["tags"]["Name"]: {k: v for k, v in sub["tags"].items() if k.endswith("-az")}
               for sub in s.resources("aws", "aws_subnet").values()}
     az3 = ("element(data.aws_availability_zones.network_zones_2241F3F0.names, "

@@ -14,7 +14,7 @@ from mlplat.cli import main
 CASES = [
     ("unknown key", 'nme = "demo"\n', "1: nme: unknown key; did you mean 'name'?"),
     ("unknown toggle", 'region = "us-west-2"\nenable_argcd = true\n', "2: enable_argcd: unknown key; did you mean 'enable_argocd'?"),
-    ("wrong type", "name = 3\n", "1: name: expected a string, got 3"),
+    ("wrong type", "name = 3\n", "1: name: expected a string, got 3; write it in quotes, \"3\""),
     ("bad name", 'name = "ML_Platform"\n',
      "1: name: expected 3-32 lowercase letters, digits and hyphens, starting with a letter, got 'ML_Platform'"),
     ("bool as string", 'enable_efs = "yes"\n', "1: enable_efs: expected true or false, got 'yes'"),
@@ -27,12 +27,16 @@ CASES = [
      "2026-11-26; use '1.36' (or one of '1.32', '1.33', '1.34', '1.35', '1.36')"),
     ("az count too high", "availability_zones_count = 9\n",
      "1: availability_zones_count: expected a number between 2 and 6, got 9"),
-    ("neuron az not in the region", 'neuron_az = "us-west-2z"\n',
+    ("neuron az not in the region", 'neuron_az = "us-west-2z"\nnodepools = { neuron = { enabled = true } }\n',
      "1: neuron_az: us-west-2 has no zone 'us-west-2z'; its zones are us-west-2a, us-west-2b, us-west-2c, us-west-2d"),
     ("zone id of another region", 'azs = ["usw2-az1", "use1-az2"]\n',
      "1: azs[1]: expected a zone ID of region 'us-west-2' (such as 'usw2-az1'), got 'use1-az2'"),
-    ("efa az outside", 'azs = ["us-west-2a", "us-west-2c"]\ncuda_efa_az = "us-west-2b"\n',
+    ("efa az outside", 'azs = ["us-west-2a", "us-west-2c"]\ncuda_efa_az = "us-west-2b"\n'
+     'nodepools = { gpu-efa = { enabled = true } }\n',
      "2: cuda_efa_az: expected one of the platform's availability zones (us-west-2a, us-west-2c), got 'us-west-2b'"),
+    ("az without its pool", 'cuda_efa_az = "us-west-2b"\n',
+     "1: cuda_efa_az: has no effect: no enabled pool is pinned by it (gpu-efa); enable one "
+     "(nodepools.gpu-efa.enabled = true) or remove this key"),
     ("azs and count", 'azs = ["us-west-2a", "us-west-2b"]\navailability_zones_count = 3\n',
      "2: availability_zones_count: set either azs or availability_zones_count, not both"),
     ("az of other region", 'azs = ["us-west-2a", "us-east-1b"]\n',
@@ -47,15 +51,17 @@ CASES = [
     ("bad admin arn", 'admin_principal_arns = ["admin"]\n',
      "1: admin_principal_arns[0]: expected an IAM role or user ARN such as 'arn:aws:iam::123456789012:role/Admin', "
      "got 'admin'"),
-    ("fsx capacity", "fsx_storage_capacity = 1300\n",
-     "1: fsx_storage_capacity: expected 1200, 2400 or a multiple of 2400 (FSx for Lustre SSD sizes), got 1300"),
+    ("fsx key without fsx", "fsx_storage_capacity = 2400\n",
+     "1: fsx_storage_capacity: has no effect without enable_fsx = true; set it or remove this key"),
+    ("fsx capacity", "enable_fsx = true\nfsx_storage_capacity = 1300\n",
+     "2: fsx_storage_capacity: expected 1200, 2400 or a multiple of 2400 (FSx for Lustre SSD sizes), got 1300"),
     ("fsx capacity too small", "fsx_storage_capacity = 600\n",
      "1: fsx_storage_capacity: expected a number between 1200 and 2400000, got 600"),
     ("fsx type", 'fsx_deployment_type = "PERSISTENT_1"\n',
      "1: fsx_deployment_type: expected one of 'PERSISTENT_2', 'SCRATCH_2', got 'PERSISTENT_1'; did you mean 'PERSISTENT_2'?"),
     ("fsx throughput", "fsx_throughput = 200\n", "1: fsx_throughput: expected one of 125, 250, 500, 1000, got 200"),
-    ("scratch with throughput", 'fsx_deployment_type = "SCRATCH_2"\nfsx_throughput = 250\n',
-     "2: fsx_throughput: SCRATCH_2 has a fixed throughput; remove fsx_throughput or use PERSISTENT_2"),
+    ("scratch with throughput", 'enable_fsx = true\nfsx_deployment_type = "SCRATCH_2"\nfsx_throughput = 250\n',
+     "3: fsx_throughput: SCRATCH_2 has a fixed throughput; remove fsx_throughput or use PERSISTENT_2"),
     ("fsx s3 path", 'fsx_s3_import_path = "bucket/prefix"\n',
      "1: fsx_s3_import_path: expected an S3 URL such as 's3://my-bucket/prefix', got 'bucket/prefix'"),
     ("system sizes", "system_node_min_size = 3\nsystem_node_desired_size = 2\n",
@@ -64,7 +70,27 @@ CASES = [
     ("duplicate list items", 'system_node_instance_types = ["m6i.large", "m6i.large"]\n',
      "1: system_node_instance_types: expected each item once, got duplicates 'm6i.large'"),
     ("reserved tag", 'tags = { "aws:owner" = "me" }\n', "1: tags.aws:owner: tag keys starting with 'aws:' are reserved by AWS"),
-    ("tag value type", "tags = { team = 5 }\n", "1: tags.team: expected a string, got 5"),
+    ("tag value type", "tags = { team = 5 }\n", "1: tags.team: expected a string, got 5; write it in quotes, \"5\""),
+    ("unquoted word", "region = us-west-2\n",
+     "1: region: unquoted value us-west-2: write it in quotes, \"us-west-2\" (Terraform reads an unquoted word as a "
+     "variable reference)"),
+    ("duplicate key", 'name = "a-b"\nenable_fsx = true\nenable_fsx = false\n',
+     "3: enable_fsx: set twice (first on line 2); each key may be set only once"),
+    ("duplicate nested key", 'nodepools = {\n  gpu = {\n    max_cpu = 8\n    max_cpu = 16\n  }\n}\n',
+     "4: nodepools.gpu.max_cpu: set twice (first on line 3); each key may be set only once"),
+    ("unterminated string", 'name = "a-b"\nregion = "us-west-2\nenable_efs = true\n',
+     "2: syntax: an unterminated string starts here; close it"),
+    ("unclosed block", 'name = "a-b"\nnodepools = {\n  gpu = { enabled = true }\n\nenable_efs = true\n',
+     "2: syntax: a `{` that is never closed starts here; close it"),
+    ("template", 'name = "a-${x}"\n',
+     "1: name: expected a literal string, got the template \"a-${x}\"; a blueprint's values are not evaluated"),
+    ("instance type typo", 'system_node_instance_types = ["m7i.xlargee"]\n',
+     "1: system_node_instance_types[0]: 'm7i.xlargee' is not an EC2 instance type; did you mean 'm7i.xlarge'?"),
+    ("min above max", "system_node_min_size = 5\nsystem_node_max_size = 2\n",
+     "2: system_node_max_size: expected system_node_min_size <= system_node_desired_size <= system_node_max_size, "
+     "got 5 <= 2 <= 2"),
+    ("bad addon values yaml", 'enable_mlflow = true\naddon_values = { mlflow = "broken.yaml" }\n',
+     "2: addon_values.mlflow: {dir}/broken.yaml:3: not valid YAML (expected ',' or ']', but got ':'); fix the file"),
     ("expression", "name = var.name\n",
      "1: name: expected a literal value (a string); variables, functions and expressions are not evaluated in a "
      "blueprint, got '${var.name}'"),
@@ -100,6 +126,7 @@ def test_there_are_at_least_twenty_kinds_of_malformed_blueprint():
 def test_malformed_blueprint_exits_2_with_file_line_key(tmp_path, name, text, expected):
     path = tmp_path / "bad.tfvars"
     path.write_text(text)
+    (tmp_path / "broken.yaml").write_text("a: 1\nb: [1, 2\nc: 3\n")
     code, out, err = run_cli(path)
     assert code == 2
     assert err == f"error: {path}:{expected.replace('{dir}', str(tmp_path))}\n"
@@ -108,7 +135,7 @@ def test_malformed_blueprint_exits_2_with_file_line_key(tmp_path, name, text, ex
 
 def test_every_problem_is_reported_in_line_order(tmp_path):
     path = tmp_path / "bad.tfvars"
-    path.write_text('enable_fsx = "yes"\nnme = "x"\nfsx_storage_capacity = 1300\n')
+    path.write_text('enable_fsx = "yes"\nnme = "x"\nfsx_storage_capacity = 1300\n')  # type errors stop first
     code, _, err = run_cli(path)
     assert code == 2
     assert err.splitlines() == [

@@ -1,68 +1,168 @@
-"""End to end on the embedded AWS, through the CLI as a pipeline would call it: deploy, a second plan shows no
-changes, destroy leaves no resources in the emulator."""
+"""End to end on the embedded AWS, through the CLI as a pipeline would call it, with the real terraform and AWS
+provider. Three round trips, which run side by side under `make test`:
+
+- an interrupted deploy (SIGINT to mlplat alone, as `timeout -s INT` sends it) that stops terraform cleanly, then a
+  reviewed plan that finishes the job applied exactly, refused once stale, a clean re-plan, outputs read without the
+  emulator, and a destroy of the second generation of the MLflow database (its final snapshot name is its own);
+- destroy refused up front while the MLflow database is protected, with nothing destroyed, then allowed once the
+  flag is deployed;
+- destroy -> deploy -> destroy -> deploy under one name: every generated secret's name is still in its recovery
+  window when the next generation is deployed.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from tests.support.paths import ROOT
 from tests.support.synth import blueprint_text
-from tests.support.terraform import mirror
+from tests.support.terraform import mirror_env
 
 pytestmark = pytest.mark.e2e
+ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "MLPLAT_TODAY": "2026-11-30"}
+# The slow storage is left out where a test is not about it.
+NO_FILE_SYSTEMS = {"enable_fsx": False, "enable_efs": False}
 
 
-def mlplat(args: list[str], cwd, blueprint=ROOT / "blueprint.tfvars") -> dict:
-    env = {**os.environ, "MLPLAT_PROVIDER_MIRROR": str(mirror()), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
-    proc = subprocess.run([sys.executable, "-m", "mlplat", *args, "--local", "--json",
-                           "--blueprint", str(blueprint)],
+def mlplat(args: list[str], cwd: Path, blueprint: Path, *, ok: bool = True) -> tuple[int, dict, str]:
+    env = {**os.environ, **mirror_env(), **ENV}
+    proc = subprocess.run([sys.executable, "-m", "mlplat", *args, "--local", "--json", "--blueprint", str(blueprint)],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=1500)
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert "failed inside the emulator" not in proc.stderr, proc.stderr[-1000:]
     result = json.loads(proc.stdout)
-    assert proc.returncode == 0 and result["ok"], result.get("error") or proc.stderr[-3000:]
-    return result
+    if ok:
+        assert proc.returncode == 0 and result["ok"], result.get("error") or proc.stderr[-3000:]
+    return proc.returncode, result, proc.stderr
 
 
-def test_deploy_replan_destroy_on_the_embedded_aws(tmp_path):
-    deployed = mlplat(["deploy", "--auto-approve"], tmp_path)
-    created = deployed["stacks"]["mlplat-aws"]
-    assert created["add"] > 60 and created["change"] == 0 and created["remove"] == 0
+def write(tmp_path: Path, delta: dict) -> Path:
+    blueprint = tmp_path / "platform.tfvars"
+    blueprint.write_text(blueprint_text(delta))
+    return blueprint
+
+
+def processes_in(directory: Path) -> list[str]:
+    """Live processes working under `directory` (terraform and its providers run in the stack directories)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if cwd.startswith(str(directory)) and int(pid) != os.getpid():
+            found.append(f"{pid}: {cmdline.strip()}")
+    return found
+
+
+def interrupt_deploy_at(tmp_path: Path, blueprint: Path, marker: str) -> tuple[int, dict, str]:
+    """Start a deploy, send mlplat (alone) SIGINT once `marker` shows up in its progress, and collect the result."""
+    env = {**os.environ, **mirror_env(), **ENV}
+    proc = subprocess.Popen([sys.executable, "-m", "mlplat", "deploy", "--local", "--auto-approve", "--json",
+                             "--blueprint", str(blueprint)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    seen = []
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        seen.append(line)
+        if marker in line:
+            break
+    else:
+        pytest.fail(f"the apply never reached {marker!r}:\n" + "".join(seen[-30:]))
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    out, rest = proc.communicate(timeout=600)
+    return proc.returncode, json.loads(out), "".join(seen) + rest
+
+
+def test_interrupted_deploy_then_a_reviewed_plan_finishes_it_exactly(tmp_path):
+    blueprint = write(tmp_path, {"enable_mlflow": True, "mlflow_db_deletion_protection": False})
+    # At the database instance: a create that records its id before its wait (kept, tainted), started after the
+    # resources that could be left behind untracked (created, but interrupted before their id was saved).
+    code, interrupted, stderr = interrupt_deploy_at(tmp_path, blueprint, "create aws_rds_cluster_instance.mlflow_db-1_")
+    assert code == 130 and "Traceback" not in stderr, stderr[-3000:]
+    assert interrupted["interrupted"] is True and interrupted["error"].startswith(
+        "interrupted: terraform apply of mlplat-aws stopped")
+    db = next(a for a in interrupted["in_flight"] if a.startswith("aws_rds_cluster_instance.mlflow_db-1_"))
+    assert processes_in(tmp_path) == []  # terraform and its provider stopped with mlplat
+
+    # The plan to review: the interrupted create is replaced (terraform kept it tainted), and says why.
+    plan_file = tmp_path / "review.plan"
+    code, planned, _ = mlplat(["plan", "--out", str(plan_file), "--detailed-exitcode"], tmp_path, blueprint, ok=False)
+    assert code == 3 and planned["saved"] == str(plan_file)
+    changes = {c["address"]: c for c in planned["stacks"]["mlplat-aws"]["changes"]}
+    assert (changes[db]["action"], changes[db]["reason"]) == ("replace", "tainted: an earlier apply did not finish it")
+    assert planned["stacks"]["mlplat-aws"]["changes"][0]["action"] == "replace"  # most consequential first
+
+    _, deployed, _ = mlplat(["deploy", "--plan", str(plan_file)], tmp_path, blueprint)
+    assert deployed["stacks"]["mlplat-aws"] == {"applied": "saved plan"}
     outputs = deployed["outputs"]["mlplat-aws"]
-    assert outputs["cluster_name"] == "mlplat"
-    assert outputs["karpenter_queue_name"] == "mlplat-karpenter"
-    assert outputs["efs_file_system_id"].startswith("fs-") and outputs["fsx_file_system_id"].startswith("fs-")
-    assert deployed["kubernetes"]["applied"] is False
-    assert deployed["kubernetes"]["checks"]["problems"] == []
+    assert outputs["cluster_name"] == "mlplat" and outputs["mlflow_db_endpoint"]
+    assert deployed["kubernetes"]["applied"] is False and deployed["kubernetes"]["checks"]["problems"] == []
 
-    replanned = mlplat(["plan"], tmp_path)
-    assert replanned["stacks"] == {"mlplat-aws": {"add": 0, "change": 0, "remove": 0}}
-    assert replanned["changes"] == 0
+    # The platform changed since that plan was made (it was applied): applying it again is refused, unapplied.
+    code, stale, _ = mlplat(["deploy", "--plan", str(plan_file)], tmp_path, blueprint, ok=False)
+    assert code == 1 and "the saved plan for mlplat-aws is stale" in stale["error"]
 
-    assert mlplat(["outputs"], tmp_path)["outputs"]["mlplat-aws"] == outputs
+    code, replanned, _ = mlplat(["plan", "--detailed-exitcode"], tmp_path, blueprint)
+    assert (code, replanned["changes"], replanned["stacks"]["mlplat-aws"]["changes"]) == (0, 0, [])
 
-    destroyed = mlplat(["destroy", "--auto-approve"], tmp_path)
-    assert destroyed["stacks"]["mlplat-aws"]["remove"] == created["add"]
+    # Outputs come from the state file: no emulator, no synthesis, full-length values.
+    _, shown, stderr = mlplat(["outputs"], tmp_path, blueprint)
+    assert shown["outputs"]["mlplat-aws"] == outputs and "embedded AWS" not in stderr
+
+    # The replaced database left a final snapshot; this second generation's destroy must not collide with it.
+    _, destroyed, _ = mlplat(["destroy", "--auto-approve"], tmp_path, blueprint)
+    assert destroyed["stacks"]["mlplat-aws"]["deletes"] == destroyed["stacks"]["mlplat-aws"]["remove"] > 60
+    assert destroyed["emulator_resources_left"] == {}
+    code, gone, _ = mlplat(["outputs"], tmp_path, blueprint, ok=False)
+    assert (code, gone["error"]) == (1, "platform 'mlplat' is not deployed on the embedded AWS: no stack has "
+                                        "resources; run mlplat deploy --local")
+
+
+def test_destroy_is_refused_up_front_while_the_database_is_protected(tmp_path):
+    delta = {"enable_mlflow": True, **NO_FILE_SYSTEMS}
+    blueprint = write(tmp_path, delta)  # deletion protection on: the default
+    _, first, _ = mlplat(["deploy", "--auto-approve"], tmp_path, blueprint)
+    code, refused, _ = mlplat(["destroy", "--auto-approve"], tmp_path, blueprint, ok=False)
+    assert code == 1 and refused["error"].startswith(
+        "destroy refused before changing anything, because it would stop half-way:\n  - aws_rds_cluster.mlflow_db_")
+    assert "set mlflow_db_deletion_protection = false in the blueprint and run `mlplat deploy`" in refused["error"]
+    _, intact, _ = mlplat(["outputs"], tmp_path, blueprint)
+    assert intact["outputs"] == first["outputs"]  # nothing was destroyed
+
+    blueprint = write(tmp_path, {**delta, "mlflow_db_deletion_protection": False})
+    _, flag, _ = mlplat(["deploy", "--auto-approve"], tmp_path, blueprint)
+    assert [(c["action"], c["path"]) for c in flag["stacks"]["mlplat-aws"]["changes"]] == [("update", "mlflow/db")]
+    _, destroyed, _ = mlplat(["destroy", "--auto-approve"], tmp_path, blueprint)
     assert destroyed["emulator_resources_left"] == {}
 
 
-def test_module_aws_parts_deploy_replan_and_destroy_cleanly(tmp_path):
-    """The modules' AWS side (Aurora, the MLflow bucket and role, generated secrets, External Secrets' reader role)."""
-    blueprint = tmp_path / "modules.tfvars"
-    blueprint.write_text(blueprint_text({"enable_argocd": True, "enable_mlflow": True, "enable_kueue": True,
-                                         "enable_ai_ml_observability_stack": True,
-                                         "mlflow_db_deletion_protection": False, "enable_fsx": False}))
-    deployed = mlplat(["deploy", "--auto-approve"], tmp_path, blueprint)
-    outputs = deployed["outputs"]["mlplat-aws"]
-    assert outputs["mlflow_db_endpoint"] and outputs["mlflow_artifact_bucket"].startswith("mlplat-mlflow-")
-    assert {k for k in outputs if k.startswith("secret_arn_")} == {
-        "secret_arn_grafana_admin", "secret_arn_opensearch_admin", "secret_arn_argocd_admin",
-        "secret_arn_mlflow_admin", "secret_arn_mlflow_db", "secret_arn_mlflow_flask"}
-    assert mlplat(["plan"], tmp_path, blueprint)["changes"] == 0
-    destroyed = mlplat(["destroy", "--auto-approve"], tmp_path, blueprint)
-    assert destroyed["stacks"]["mlplat-aws"]["remove"] == deployed["stacks"]["mlplat-aws"]["add"]
-    assert destroyed["emulator_resources_left"] == {}
+def test_destroy_deploy_destroy_deploy_under_one_name(tmp_path):
+    blueprint = write(tmp_path, {"enable_argocd": True, "enable_ai_ml_observability_stack": True, **NO_FILE_SYSTEMS})
+    _, first, _ = mlplat(["deploy", "--auto-approve"], tmp_path, blueprint)
+    created = first["stacks"]["mlplat-aws"]["add"]
+    secrets = {k: v for k, v in first["outputs"]["mlplat-aws"].items() if k.startswith("secret_name_")}
+    assert sorted(secrets) == ["secret_name_argocd_admin", "secret_name_grafana_admin",
+                               "secret_name_opensearch_admin"]
+    names = set(secrets.values())
+    for _ in range(2):
+        _, destroyed, _ = mlplat(["destroy", "--auto-approve"], tmp_path, blueprint)
+        assert destroyed["stacks"]["mlplat-aws"]["deletes"] == created
+        assert destroyed["emulator_resources_left"] == {}
+        # The same name again: the old secrets wait out their 7-day recovery window under their names (the
+        # emulator refuses those names as Secrets Manager does), so the new generation gets its own.
+        _, again, _ = mlplat(["deploy", "--auto-approve"], tmp_path, blueprint)
+        assert again["stacks"]["mlplat-aws"]["add"] == created
+        renamed = {k: v for k, v in again["outputs"]["mlplat-aws"].items() if k.startswith("secret_name_")}
+        assert renamed.keys() == secrets.keys() and not set(renamed.values()) & names
+        names |= set(renamed.values())

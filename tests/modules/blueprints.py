@@ -73,14 +73,11 @@ def terraform_validate(stack_dir: Path, work: Path) -> dict[str, Any]:
     stack_dir = Path(shutil.copytree(stack_dir, work / "stack"))
     binary = shutil.which(os.environ.get("TERRAFORM_BINARY", "terraform"))
     assert binary, "terraform is not on PATH: install terraform >= 1.11 (or set TERRAFORM_BINARY)"
-    mirror = Path(os.environ.get("MLPLAT_PROVIDER_MIRROR") or "/opt/tf-plugins")
-    assert (mirror / "registry.terraform.io" / "hashicorp" / "aws").is_dir(), (
-        f"no hashicorp/aws provider in the terraform filesystem mirror {mirror}: set MLPLAT_PROVIDER_MIRROR to a "
-        f"mirror holding registry.terraform.io/hashicorp/aws/5.100.0")
-    cli_config = work / "terraformrc"
-    cli_config.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n')
-    env = {**os.environ, "TF_CLI_CONFIG_FILE": str(cli_config), "TF_DATA_DIR": str(work / "tf-data"),
-           "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    from tests.support.terraform import cli_config
+
+    config = cli_config(work)  # the mirror the CLI uses, or None for the registry
+    env = {**os.environ, "TF_DATA_DIR": str(work / "tf-data"), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1",
+           **({"TF_CLI_CONFIG_FILE": str(config)} if config else {})}
     init = subprocess.run([binary, "init", "-backend=false", "-input=false", "-no-color"], cwd=stack_dir, env=env,
                           capture_output=True, text=True, timeout=300)
     assert init.returncode == 0, f"terraform init failed:\n{init.stdout}\n{init.stderr}"

@@ -44,9 +44,16 @@ class Synth:
 
 
 def blueprint_text(delta: Mapping[str, Any] | None = None) -> str:
+    """The canonical blueprint with `delta`'s keys replacing its own (a key set twice would be an error)."""
     if not delta:
         return CANONICAL_TEXT
-    return CANONICAL_TEXT + "\n# test delta\n" + hcl.render(delta)
+    import hcl2
+    from hcl2 import SerializationOptions
+
+    canonical = hcl2.loads(CANONICAL_TEXT, serialization_options=SerializationOptions(strip_string_quotes=True,
+                                                                                         with_comments=False))
+    kept = {k: v for k, v in canonical.items() if k not in delta}
+    return "# the canonical blueprint\n" + hcl.render(kept) + "# test delta\n" + hcl.render(delta)
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,4 +1,5 @@
-"""Run the real terraform on synthesized stacks, installing providers only from the configured mirror."""
+"""Run the real terraform on synthesized stacks, with providers from where the CLI takes them: the mirror named by
+MLPLAT_PROVIDER_MIRROR or .mlplat/config.toml (which `make` writes), else the Terraform registry."""
 
 from __future__ import annotations
 
@@ -7,18 +8,37 @@ import shutil
 from pathlib import Path
 
 from mlplat.runner import Progress, Terraform
+from mlplat.settings import CONFIG_FILE, read_config
+from tests.support.paths import ROOT
 
 PLUGIN_CACHE = Path(os.environ.get("TMPDIR", "/tmp")) / "mlplat-test-plugin-cache"
 
 
-def mirror() -> Path:
-    value = os.environ.get("MLPLAT_PROVIDER_MIRROR")
+def mirror() -> Path | None:
+    """The provider mirror the CLI would use from the repository root, or None for the registry."""
+    value = os.environ.get("MLPLAT_PROVIDER_MIRROR") or read_config(ROOT / CONFIG_FILE).get("provider_mirror")
     if not value:
-        raise AssertionError("MLPLAT_PROVIDER_MIRROR is not set: these tests install the AWS provider from a terraform "
-                             "filesystem mirror (the Makefile points it at /opt/tf-plugins when present)")
+        return None
     if not (Path(value) / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
-        raise AssertionError(f"MLPLAT_PROVIDER_MIRROR={value} holds no hashicorp/aws provider")
+        raise AssertionError(f"the provider mirror {value} holds no hashicorp/aws provider: fix MLPLAT_PROVIDER_MIRROR "
+                             f"or provider_mirror in {CONFIG_FILE} (`mlplat doctor` checks it)")
     return Path(value)
+
+
+def mirror_env() -> dict[str, str]:
+    """Environment for a CLI subprocess running outside the repository (where .mlplat/config.toml is not found)."""
+    found = mirror()
+    return {"MLPLAT_PROVIDER_MIRROR": str(found)} if found else {}
+
+
+def cli_config(directory: Path) -> Path | None:
+    """A terraform CLI config installing providers from the mirror (None: terraform's defaults, the registry)."""
+    found = mirror()
+    if found is None:
+        return None
+    path = directory / "terraform.rc"
+    path.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{found}"\n  }}\n}}\n')
+    return path
 
 
 def terraform(work_dir: Path, env: dict[str, str] | None = None) -> Terraform:

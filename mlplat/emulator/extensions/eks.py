@@ -6,9 +6,9 @@ operation from botocore's model (method + URI) and calls the method of that name
 and its result is serialized by moto against botocore's output shape. New state lives on moto's own `Cluster`
 objects (attribute `mlplat_extension`), so it is saved and restored with them and goes away with its cluster.
 
-One deliberate difference from EKS: after DeleteCluster the AWS provider polls until it has seen "not found" three
-times 10 s apart, and skips that when the delete itself answers "not found". Deletes here take effect at once, so for
-the provider's requests (recognized by its User-Agent) DeleteCluster deletes and answers ResourceNotFoundException.
+Deletes take effect at once and DeleteCluster answers as EKS does (the cluster, DELETING); the AWS provider's
+polling then sees "not found" on its first read. (Its wait before DeleteCluster, a random 0-60 s in provider 5.100,
+happens before any request and no answer can shorten it.)
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from moto.eks.responses import DEFAULT_MAX_RESULTS, EKSResponse
 from moto.moto_api._internal import mock_random as random
 from moto.sts.models import sts_backends
 
-from mlplat.emulator.extensions.clients import from_terraform_provider
 from mlplat.emulator.extensions.eks_catalog import (
     ACCESS_POLICY_NAMES,
     ADDONS,
@@ -406,8 +405,6 @@ class ExtendedEKSResponse(EKSResponse):
             # Still referenced: EKS leaves it behind too, and inventory() then reports it.
             with contextlib.suppress(EC2ClientError):
                 self._ec2().delete_security_group(group_id=group_id)
-        if from_terraform_provider(self.headers):
-            raise _not_found(f"No cluster found for name: {cluster.name}.")
         return result
 
     def describe_update(self) -> ActionResult:

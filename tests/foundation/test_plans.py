@@ -1,0 +1,154 @@
+"""Plans resource by resource (mlplat/plans.py), saved plans, and how the runner stops terraform on an interrupt.
+The same paths run against the real terraform in tests/foundation/test_e2e_local.py and test_interrupt.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from mlplat import plans
+from mlplat.errors import MlplatError
+from mlplat.runner import Interrupted, Progress, Terraform
+
+STACK = {"resource": {
+    "aws_subnet": {"net_private-0_A1": {"//": {"metadata": {"path": "mlplat-aws/network/private-0"}}}},
+    "aws_eks_cluster": {"eks_cluster_B2": {"//": {"metadata": {"path": "mlplat-aws/eks/cluster"}}}},
+    "aws_iam_role": {"eks_role_C3": {"//": {"metadata": {"path": "mlplat-aws/eks/role"}}}},
+    "aws_fsx_lustre_file_system": {"fsx_fs_D4": {"//": {"metadata": {"path": "mlplat-aws/fsx/fs"}}}},
+    "aws_eks_access_entry": {"eks_admin_E5": {"//": {"metadata": {"path": "mlplat-aws/eks/admin"}}}},
+}}
+SHOWN = {"resource_changes": [
+    {"address": "aws_iam_role.eks_role_C3", "mode": "managed", "change": {"actions": ["update"]}},
+    {"address": "aws_eks_access_entry.eks_admin_E5[\"arn:aws:iam::1:role/A\"]", "mode": "managed",
+     "change": {"actions": ["create"]}},
+    {"address": "aws_subnet.net_private-0_A1", "mode": "managed", "action_reason": "replace_because_cannot_update",
+     "change": {"actions": ["delete", "create"], "replace_paths": [["availability_zone"], ["cidr_block"]]}},
+    {"address": "aws_fsx_lustre_file_system.fsx_fs_D4", "mode": "managed", "action_reason": "replace_because_tainted",
+     "change": {"actions": ["create", "delete"]}},
+    {"address": "aws_eks_cluster.eks_cluster_B2", "mode": "managed", "change": {"actions": ["delete"]},
+     "action_reason": "delete_because_no_resource_config"},
+    {"address": "data.aws_partition.partition", "mode": "data", "change": {"actions": ["read"]}},
+    {"address": "aws_vpc.v", "mode": "managed", "change": {"actions": ["no-op"]}},
+]}
+
+
+@pytest.fixture()
+def plan(tmp_path) -> plans.Plan:
+    (tmp_path / "cdk.tf.json").write_text(json.dumps(STACK))
+    changes = plans.changes_from_show(SHOWN, tmp_path / "cdk.tf.json")
+    return plans.Plan(stack="mlplat-aws", file=tmp_path / "p.tfplan", add=3, change=1, remove=3, changes=changes)
+
+
+def test_replacements_and_deletions_come_first_with_what_forces_them(plan):
+    assert [(c.action, c.path, c.replace_paths, c.reason) for c in plan.changes] == [
+        ("replace", "fsx/fs", (), "tainted: an earlier apply did not finish it"),
+        ("replace", "network/private-0", ("availability_zone", "cidr_block"), "an attribute cannot change in place"),
+        ("delete", "eks/cluster", (), "no longer in the blueprint"),
+        ("update", "eks/role", (), ""),
+        ("create", "eks/admin", (), ""),
+    ]
+    assert plans.question(plan) == "apply to mlplat-aws: 2 to replace, 1 to delete, 1 to update, 1 to create?"
+
+
+def test_human_list_marks_every_change_and_colours_only_on_request(plan):
+    lines = plans.render(plan)
+    assert lines == [
+        "mlplat-aws: 2 to replace, 1 to delete, 1 to update, 1 to create",
+        "  -/+ replace fsx/fs  (aws_fsx_lustre_file_system)  [tainted: an earlier apply did not finish it]",
+        "  -/+ replace network/private-0  (aws_subnet)  [forced by availability_zone, cidr_block; an attribute "
+        "cannot change in place]",
+        "    - delete  eks/cluster  (aws_eks_cluster)  [no longer in the blueprint]",
+        "    ~ update  eks/role  (aws_iam_role)",
+        "    + create  eks/admin  (aws_eks_access_entry)",
+    ]
+    assert "\033[" not in "".join(lines)
+    assert plans.render(plan, colour=True)[1].startswith("\033[1;35m")
+
+
+def test_json_lists_every_change_with_counts(plan):
+    doc = plan.as_dict()
+    assert {k: v for k, v in doc.items() if k != "changes"} == {
+        "add": 3, "change": 1, "remove": 3, "replacements": 2, "deletes": 1, "updates": 1, "creates": 1}
+    assert doc["changes"][1] == {"address": "aws_subnet.net_private-0_A1", "path": "network/private-0",
+                                 "action": "replace", "reason": "an attribute cannot change in place",
+                                 "replace_paths": ["availability_zone", "cidr_block"]}
+
+
+def test_saved_plan_is_refused_for_another_blueprint_or_target(tmp_path, plan):
+    blueprint = tmp_path / "bp.tfvars"
+    blueprint.write_text('name = "mlplat"\n')
+    plan.file.write_bytes(b"binary plan")
+    bundle = tmp_path / "review.plan"
+    plans.save_bundle(bundle, [plan], platform="mlplat", blueprint=blueprint, local=True)
+    meta, files = plans.open_bundle(bundle, platform="mlplat", blueprint=blueprint, local=True)
+    assert (meta["stacks"], files) == (["mlplat-aws"], {"mlplat-aws.tfplan": b"binary plan"})
+    blueprint.write_text('name = "mlplat"\nenable_fsx = true\n')
+    with pytest.raises(MlplatError) as err:
+        plans.open_bundle(bundle, platform="mlplat", blueprint=blueprint, local=False)
+    assert err.value.exit_code == 2
+    assert str(err.value).startswith(f"--plan {bundle} does not match what you asked to deploy: it was made with "
+                                     f"--local; {blueprint} changed since the plan was made (")
+
+
+# --- interrupts ------------------------------------------------------------------------------------------------------
+
+FAKE_TERRAFORM = textwrap.dedent("""\
+    #!{python}
+    # A stand-in terraform: announces two operations, finishes one, then runs until interrupted; on SIGINT it takes
+    # a moment to "write its state" and exits 1, as terraform does. It records its pid for the test.
+    import json, os, signal, sys, time
+    if sys.argv[1:3] == ["state", "list"]:  # what the state holds afterwards: the finished create only
+        print("aws_vpc.a")
+        sys.exit(0)
+    open(os.environ["FAKE_PID_FILE"], "w").write(str(os.getpid()))
+    def stop(signum, frame):
+        time.sleep(0.5)
+        open(os.environ["FAKE_STOPPED"], "w").write("graceful")
+        sys.exit(1)
+    signal.signal(signal.SIGINT, stop)
+    for addr in ("aws_vpc.a", "aws_fsx_lustre_file_system.b"):
+        print(json.dumps({{"type": "apply_start", "hook": {{"resource": {{"addr": addr}}, "action": "create"}}}}), flush=True)
+    print(json.dumps({{"type": "apply_complete", "hook": {{"resource": {{"addr": "aws_vpc.a"}}, "action": "create"}}}}),
+          flush=True)
+    while True:
+        time.sleep(0.1)
+""")
+
+
+def test_an_interrupt_reaches_terraform_which_stops_cleanly(tmp_path):
+    fake = tmp_path / "terraform"
+    fake.write_text(FAKE_TERRAFORM.format(python=sys.executable))
+    fake.chmod(0o755)
+    env = {**os.environ, "TERRAFORM_BINARY": str(fake), "FAKE_PID_FILE": str(tmp_path / "pid"),
+           "FAKE_STOPPED": str(tmp_path / "stopped")}
+    tf = Terraform(env=env, work_dir=tmp_path, progress=Progress(quiet=True))
+
+    def interrupt_me() -> None:  # as `timeout -s INT` does: the signal goes to mlplat only
+        while not (tmp_path / "pid").exists():
+            time.sleep(0.05)
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_me, daemon=True).start()
+    with pytest.raises(Interrupted) as err:
+        tf.apply(tmp_path)
+    assert err.value.exit_code == 130
+    assert err.value.details == {"interrupted": True, "in_flight": ["aws_fsx_lustre_file_system.b"]}
+    # Not in the state afterwards: it may exist in AWS untracked, and the message says what to do about it.
+    assert str(err.value).splitlines()[-1] == (
+        "  create aws_fsx_lustre_file_system.b  [not in terraform's state: if AWS created it before the interrupt, "
+        "the next deploy reports that it already exists; delete it in AWS, or terraform import it]")
+    assert (tmp_path / "stopped").read_text() == "graceful"  # it got the interrupt and stopped on its own
+    pid = int((tmp_path / "pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # and it is gone, not orphaned
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
