@@ -15,9 +15,33 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
+# The slowest modules (seconds of terraform, checkov, node or a second Python process each, measured with
+# `pytest -p no:xdist --durations=0`), started right after the round trips so that no worker ends on one alone.
+SLOW_MODULES = (
+    "tests/foundation/test_terraform_validate.py",
+    "tests/audit/test_aws_layer_audit.py",
+    "tests/foundation/test_checkov.py",
+    "tests/foundation/test_cdktn_cli.py",
+    "tests/observability/test_prometheus_integration.py",
+    "tests/emulator/test_persistence.py",
+    "tests/emulator/test_inventory.py",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "xdist_group(name): tests pytest-xdist runs on one worker")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         group = item.nodeid if item.get_closest_marker("e2e") else item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))
-    # Longest first: the round trips, then everything else in collection order.
-    items.sort(key=lambda item: 0 if item.get_closest_marker("e2e") else 1)
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("e2e"):
+            return -1
+        module = item.nodeid.split("::")[0]
+        return SLOW_MODULES.index(module) if module in SLOW_MODULES else len(SLOW_MODULES)
+
+    # Longest first: the round trips, the slow modules, then everything else in collection order.
+    items.sort(key=rank)

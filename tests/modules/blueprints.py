@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 from tests.support.synth import Synth
@@ -63,24 +59,3 @@ def applications(s: Synth) -> dict[str, dict[str, Any]]:
     """The add-ons' Applications, which the parent Application applies."""
     children = parent_application(s)["spec"]["source"]["helm"]["valuesObject"]["objects"]
     return {a["metadata"]["name"]: a for a in children}
-
-
-def terraform_validate(stack_dir: Path, work: Path) -> dict[str, Any]:
-    """`terraform init -backend=false` + `validate -json` with providers from the filesystem mirror only, on a copy:
-    the synthesized directory is shared (cached) with other tests, which must not find terraform's files in it."""
-    import json
-
-    stack_dir = Path(shutil.copytree(stack_dir, work / "stack"))
-    binary = shutil.which(os.environ.get("TERRAFORM_BINARY", "terraform"))
-    assert binary, "terraform is not on PATH: install terraform >= 1.11 (or set TERRAFORM_BINARY)"
-    from tests.support.terraform import cli_config
-
-    config = cli_config(work)  # the mirror the CLI uses, or None for the registry
-    env = {**os.environ, "TF_DATA_DIR": str(work / "tf-data"), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1",
-           **({"TF_CLI_CONFIG_FILE": str(config)} if config else {})}
-    init = subprocess.run([binary, "init", "-backend=false", "-input=false", "-no-color"], cwd=stack_dir, env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert init.returncode == 0, f"terraform init failed:\n{init.stdout}\n{init.stderr}"
-    result = subprocess.run([binary, "validate", "-json", "-no-color"], cwd=stack_dir, env=env, capture_output=True,
-                            text=True, timeout=300)
-    return json.loads(result.stdout)

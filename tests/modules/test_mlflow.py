@@ -12,7 +12,7 @@ import pytest
 from mlplat import versions
 from mlplat.addons import deep_merge
 from mlplat.catalog.secrets import secret_uses
-from tests.modules.blueprints import FULL, MLFLOW, one, terraform_validate
+from tests.modules.blueprints import FULL, MLFLOW, one
 from tests.support import k8s
 from tests.support.chart_values import chart_defaults, chart_version, unknown_keys
 from tests.support.paths import reference
@@ -231,8 +231,3 @@ def test_outputs_of_the_aws_layer(full):
     assert outputs["mlflow_db_endpoint"]["value"] == ref("aws_rds_cluster", full, "mlflow_", "endpoint")
 
 
-def test_aws_layer_with_mlflow_passes_terraform_validate_against_the_provider_mirror(full, tmp_path):
-    result = terraform_validate(full.outdir / "stacks" / "mlplat-aws", tmp_path)
-    problems = [f"{d['severity']}: {d['summary']}: {d.get('detail', '')}" for d in result["diagnostics"]
-                if d["severity"] == "error"]
-    assert (result["valid"], problems) == (True, [])

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
+import os
+import pickle
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -14,6 +19,9 @@ import yaml
 from tests.support.paths import reference
 
 KUBERNETES_VERSION = "1.33"
+
+# libyaml's loader: the reference files are megabytes, which the pure-Python loader reads ~5x slower.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _strict(schema: dict[str, Any]) -> dict[str, Any]:
@@ -39,10 +47,31 @@ def _strict(schema: dict[str, Any]) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=None)
 def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
-    """(apiVersion, kind) -> strict JSON schema, for every CRD file in the reference data."""
+    """(apiVersion, kind) -> strict JSON schema, for every CRD file in the reference data.
+
+    Parsing the 17 MB of CRDs takes seconds in every test worker, so the result is kept in a file in the system's
+    temporary directory, keyed by the files' names, sizes and modification times and by this module's code (a change
+    parses again)."""
+    paths = sorted(reference("crds").glob("*.yaml"))
+    stamp = repr([(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in paths]).encode()
+    key = hashlib.sha256(stamp + Path(__file__).read_bytes()).hexdigest()  # this file: how the schemas are made
+    cache = Path(tempfile.gettempdir()) / "mlplat-test-cache" / f"crd-schemas-{key[:16]}.pickle"
+    try:
+        return pickle.loads(cache.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError):
+        pass
+    out = _parse_crds(paths)
+    cache.parent.mkdir(exist_ok=True)
+    partial = cache.with_suffix(f".{os.getpid()}")
+    partial.write_bytes(pickle.dumps(out))
+    os.replace(partial, cache)  # whole or absent, whichever worker writes last
+    return out
+
+
+def _parse_crds(paths: list[Path]) -> dict[tuple[str, str], dict[str, Any]]:
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in sorted(reference("crds").glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
+    for path in paths:
+        for doc in yaml.load_all(path.read_text(), Loader=SAFE_LOADER):
             if not doc or doc.get("kind") != "CustomResourceDefinition":
                 continue
             group, kind = doc["spec"]["group"], doc["spec"]["names"]["kind"]
