@@ -81,10 +81,10 @@ run: $(STAMP) $(CONFIG) $(TOOLS_STAMP)
 
 # Six workers on two cores: four of them spend most of their time in the round trips' provider waits.
 test: $(STAMP) $(CONFIG) $(TOOLS_STAMP) tools $(CHECKOV_STAMP)
-	$(PY) -m pytest -n 6 --dist loadgroup
+	$(PY) -m pytest -n 6 --dist loadgroup --no-loadscope-reorder
 
 test-fast: $(STAMP) $(CONFIG) $(TOOLS_STAMP) tools $(CHECKOV_STAMP)
-	$(PY) -m pytest -n 2 --dist loadgroup -m "not e2e"
+	$(PY) -m pytest -n 2 --dist loadgroup --no-loadscope-reorder -m "not e2e"
 
 doctor: $(STAMP) $(CONFIG)
 	$(VENV)/bin/mlplat doctor

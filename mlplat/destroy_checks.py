@@ -12,6 +12,7 @@ AWS layer's state and asks AWS what it would refuse, and refuses up front, namin
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -29,15 +30,18 @@ class Blocker:
 
 
 def state_resources(state: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(address, type, attributes) of every managed resource in a `terraform show -json` state document."""
-    def walk(module: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        for resource in module.get("resources", []):
-            if resource.get("mode") == "managed":
-                yield resource["address"], resource["type"], resource.get("values") or {}
-        for child in module.get("child_modules", []):
-            yield from walk(child)
-
-    yield from walk((state.get("values") or {}).get("root_module") or {})
+    """(address, type, attributes) of every managed resource instance in a state as `terraform state pull` prints it
+    (format version 4). Read raw rather than through `terraform show -json`, which loads the providers' schemas:
+    seconds of CPU for attributes the raw state already holds."""
+    for resource in state.get("resources", []):
+        if resource.get("mode") != "managed":
+            continue
+        base = f"{resource['module']}.{resource['type']}.{resource['name']}" if resource.get("module") else \
+            f"{resource['type']}.{resource['name']}"
+        for instance in resource.get("instances", []):
+            key = instance.get("index_key")
+            index = "" if key is None else f"[{json.dumps(key)}]"
+            yield base + index, resource["type"], instance.get("attributes") or {}
 
 
 def protected_databases(state: dict[str, Any]) -> list[Blocker]:

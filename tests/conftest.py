@@ -6,17 +6,30 @@ the rest. Each test module is a group too, so its module-scoped synth fixtures a
 """
 
 import os
+import shutil
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+# terraform run directly by tests (not through mlplat) collects garbage as mlplat has it do (mlplat/runner.py).
+os.environ.setdefault("GOGC", "400")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
+# pytest-xdist gives every worker two groups at the start: a round trip's worker would run its second one only after
+# minutes. These quick modules (no synthesis, no subprocess) are those second groups.
+QUICK_MODULES = (
+    "tests/accelerators/test_validation.py",
+    "tests/modules/test_blueprint_rules.py",
+    "tests/foundation/test_docs.py",
+    "tests/foundation/test_destroy_checks.py",
+    "tests/observability_stack/test_blueprint_keys.py",
+)
 # The slowest modules (seconds of terraform, checkov, node or a second Python process each, measured with
-# `pytest -p no:xdist --durations=0`), started right after the round trips so that no worker ends on one alone.
+# `pytest -p no:xdist --durations=0`), started next so that no worker ends the run on one alone.
 SLOW_MODULES = (
     "tests/foundation/test_terraform_validate.py",
     "tests/audit/test_aws_layer_audit.py",
@@ -26,10 +39,26 @@ SLOW_MODULES = (
     "tests/emulator/test_persistence.py",
     "tests/emulator/test_inventory.py",
 )
+ORDER = QUICK_MODULES + SLOW_MODULES
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xdist_group(name): tests pytest-xdist runs on one worker")
+    if _is_xdist_controller(config) and config.getoption("testrunuid") is None:
+        # Named here so that the run's shared synthesis directory (tests/support/synth.py) can be removed at its end.
+        config.option.testrunuid = uuid.uuid4().hex
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _is_xdist_controller(config):
+        from tests.support.synth import shared_synth_root
+
+        shutil.rmtree(shared_synth_root(config.option.testrunuid), ignore_errors=True)
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return (not hasattr(config, "workerinput") and config.pluginmanager.hasplugin("xdist")
+            and bool(config.getoption("numprocesses", None)))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -41,7 +70,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.get_closest_marker("e2e"):
             return -1
         module = item.nodeid.split("::")[0]
-        return SLOW_MODULES.index(module) if module in SLOW_MODULES else len(SLOW_MODULES)
+        return ORDER.index(module) if module in ORDER else len(ORDER)
 
-    # Longest first: the round trips, the slow modules, then everything else in collection order.
+    # The round trips first, then the quick and the slow modules, then everything else in collection order. (The
+    # Makefile passes --no-loadscope-reorder: xdist would otherwise start the groups with the most tests first.)
     items.sort(key=rank)

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tf = s.terraform()
         aws = s.aws()
         tf.init(s.aws_stack)
-        aws_state = tf.show_state(s.aws_stack)
+        aws_state = tf.state(s.aws_stack)
         refuse(destroy_checks.protected_databases(aws_state) + destroy_checks.buckets_with_data(aws_state, aws),
                "before changing anything")
         planned = []

@@ -80,6 +80,27 @@ class _QuietRequestHandler(WSGIRequestHandler):
         pass
 
 
+class _OneRequestAtATime:
+    """moto's backends are plain dicts that one request mutates while another iterates them (IAM's get_role walks every
+    role), which failed with "dictionary changed size during iteration" under terraform's parallel requests. AWS
+    never fails so; answering one request at a time (the body read inside the lock) costs little, as the GIL already
+    runs moto's Python one thread at a time, and the threaded server still accepts connections meanwhile."""
+
+    def __init__(self, app: DomainDispatcherApplication) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        with self._lock:
+            body = self._app(environ, start_response)
+            try:
+                return list(body)
+            finally:
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
+
+
 # moto keeps its state in module globals, so one process can serve one local AWS at a time.
 _running_lock = threading.Lock()
 _running: LocalAws | None = None
@@ -132,7 +153,7 @@ class LocalAws:
             BackendDict.reset()  # start from what state_dir holds, not from whatever an earlier instance left
             extensions.install(self.region)
             previous_port = restore_state(self.state_dir)
-            self._server = self._serve(DomainDispatcherApplication(create_backend_app), previous_port)
+            self._server = self._serve(_OneRequestAtATime(DomainDispatcherApplication(create_backend_app)), previous_port)
             self._server.log = self._log_server_error  # type: ignore[method-assign]
         except BaseException:
             self._unlock_state_dir()
@@ -173,7 +194,7 @@ class LocalAws:
             self._lock_file = None
 
     @staticmethod
-    def _serve(app: DomainDispatcherApplication, previous_port: int | None) -> BaseWSGIServer:
+    def _serve(app: _OneRequestAtATime, previous_port: int | None) -> BaseWSGIServer:
         """Serve on the port of the saved state if it is free, so URLs in terraform state (SQS queue URLs embed the
         endpoint) stay valid across runs; otherwise on any free port."""
         if previous_port:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import threading
 import socket
 from pathlib import Path
 
@@ -141,3 +142,36 @@ def test_a_request_that_fails_inside_the_emulator_is_counted_and_kept_off_stderr
     with LocalAws(tmp_path) as again:  # a new run starts counting afresh
         client_factory(again)("sqs").list_queues()
     assert again.request_errors == 0 and not again.errors_file.exists()
+
+
+def test_requests_are_answered_one_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's backends are plain dicts that requests iterate (IAM's get_role walks every role): a request that creates
+    a role while another walks them failed with "dictionary changed size during iteration" under terraform's
+    parallelism. AWS has no such failure, so the emulator answers one request at a time."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from moto.sqs.models import SQSBackend
+
+    from .support import client_factory
+
+    inside, most_inside, guard = 0, 0, threading.Lock()
+    list_queues = SQSBackend.list_queues
+
+    def slow_list_queues(self: SQSBackend, *args: object, **kwargs: object) -> object:
+        nonlocal inside, most_inside
+        with guard:
+            inside += 1
+            most_inside = max(most_inside, inside)
+        time.sleep(0.05)  # long enough for every other thread's request to arrive meanwhile
+        with guard:
+            inside -= 1
+        return list_queues(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQSBackend, "list_queues", slow_list_queues)
+    with LocalAws(tmp_path) as local_aws:
+        sqs = client_factory(local_aws)("sqs")
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(lambda _: sqs.list_queues(), range(16)))
+    assert [a["ResponseMetadata"]["HTTPStatusCode"] for a in answers] == [200] * 16
+    assert most_inside == 1

@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 import yaml
 
-from modules.common import ClusterScope
-from modules.karpenter_aws import INTERRUPTION_EVENTS, KarpenterAwsConfig, controller_policies
 from tests.support.paths import ROOT
 
 RECORD = yaml.safe_load((ROOT / "tests" / "upstream" / "karpenter-v1.14-controller.yaml").read_text())
@@ -43,6 +41,10 @@ def normalized(statement: dict[str, Any]) -> dict[str, Any]:
 
 
 def ours() -> dict[str, list[dict[str, Any]]]:
+    # Imported here, not at collection: modules.karpenter_aws loads the jsii runtime, seconds in every test worker.
+    from modules.common import ClusterScope
+    from modules.karpenter_aws import KarpenterAwsConfig, controller_policies
+
     scope = ClusterScope(partition="aws", region="us-west-2", account_id="123456789012", cluster_name="mlplat")
     config = KarpenterAwsConfig(scope=scope, cluster_name="mlplat")
     return {name: [normalized(st) for st in statements]
@@ -72,6 +74,8 @@ def test_no_statement_grants_more_than_upstream():
 
 
 def test_interruption_rules_are_upstreams_five():
+    from modules.karpenter_aws import INTERRUPTION_EVENTS
+
     rules = sorted((p["source"][0], p["detail-type"][0]) for p in INTERRUPTION_EVENTS.values())
     assert rules == sorted((r["source"], r["detail-type"]) for r in RECORD["interruption_rules"])
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
+import hashlib
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import yaml
 
@@ -58,16 +62,55 @@ def blueprint_text(delta: Mapping[str, Any] | None = None) -> str:
 
 @functools.lru_cache(maxsize=None)
 def _synth_cached(text: str, endpoint: str | None) -> Synth:
+    bp = parse_text(text, "test.tfvars")
+    outdir = _shared_outdir(text, endpoint)
+    if outdir is None:
+        outdir = Path(tempfile.mkdtemp(prefix="mlplat-synth-"))
+        stack_ids = _synthesize(bp, outdir, endpoint)
+    else:
+        with _locked(outdir.with_suffix(".lock")):
+            done = outdir / "stacks.json"
+            if done.is_file():
+                stack_ids = json.loads(done.read_text())
+            else:
+                stack_ids = _synthesize(bp, outdir, endpoint)
+                done.write_text(json.dumps(stack_ids))
+    load = lambda stack_id: json.loads((outdir / "stacks" / stack_id / "cdk.tf.json").read_text())  # noqa: E731
+    return Synth(blueprint=bp, aws=load(stack_ids[0]), kubernetes=load(stack_ids[1]), outdir=outdir)
+
+
+def _synthesize(bp: Blueprint, outdir: Path, endpoint: str | None) -> list[str]:
     from stacks.app import add_stacks, new_app
 
-    bp = parse_text(text, "test.tfvars")
-    outdir = Path(tempfile.mkdtemp(prefix="mlplat-synth-"))
     settings = Settings(outdir=outdir, state_dir=outdir / "state", aws_endpoint_url=endpoint)
     app = new_app(settings)
     stacks = add_stacks(app, bp, settings)
     app.synth()
-    load = lambda stack: json.loads((outdir / "stacks" / stack.node.id / "cdk.tf.json").read_text())  # noqa: E731
-    return Synth(blueprint=bp, aws=load(stacks.aws), kubernetes=load(stacks.kubernetes), outdir=outdir)
+    return [stacks.aws.node.id, stacks.kubernetes.node.id]
+
+
+def _shared_outdir(text: str, endpoint: str | None) -> Path | None:
+    """Under pytest-xdist, one directory per blueprint for the whole run, shared by the workers: the first to need a
+    blueprint synthesizes it, the others wait for it and read it (the code cannot change within a run; the run's id
+    is in the path). Outside xdist: None, and each process synthesizes what it needs once."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:
+        return None
+    key = hashlib.sha256(f"{text}\0{endpoint}".encode()).hexdigest()[:20]
+    return shared_synth_root(run) / key
+
+
+def shared_synth_root(run: str) -> Path:
+    """Where the workers of xdist run `run` keep their synthesized blueprints (removed when the run ends)."""
+    return Path(tempfile.gettempdir()) / "mlplat-test-cache" / f"synth-{run}"
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def synth(delta: Mapping[str, Any] | None = None, *, text: str | None = None, endpoint: str | None = None) -> Synth:
