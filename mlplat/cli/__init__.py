@@ -35,6 +35,7 @@ environment:
   MLPLAT_BACKEND_S3_BUCKET   keep terraform state in this S3 bucket
   MLPLAT_STATE_DIR           local terraform state directory
   TERRAFORM_BINARY           terraform or tofu binary to run
+  GOGC                       Go garbage collection for terraform and its providers (mlplat's default: 400)
   NO_COLOR                   no colour in change lists
 
 exit codes: 0 ok, 1 an operation failed, 2 bad input, 3 changes present (plan --detailed-exitcode), 130 interrupted
