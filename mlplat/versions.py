@@ -151,10 +151,6 @@ CHARTS: dict[str, Chart] = {
     "opensearch": Chart(
         "opensearch", "https://opensearch-project.github.io/helm-charts", "3.6.0", "opensearch-project/helm-charts opensearch-3.6.0",
     ),
-    "opensearch-dashboards": Chart(
-        "opensearch-dashboards", "https://opensearch-project.github.io/helm-charts", "3.6.0",
-        "opensearch-project/helm-charts opensearch-dashboards-3.6.0",
-    ),
     "external-secrets": Chart(
         "external-secrets", "https://charts.external-secrets.io", "1.3.2",
         "external-secrets/external-secrets chart 1.3.2 (external-secrets.io/v1 APIs); not in ../shared/reference",
