@@ -152,8 +152,10 @@ CHARTS: dict[str, Chart] = {
         "opensearch", "https://opensearch-project.github.io/helm-charts", "3.6.0", "opensearch-project/helm-charts opensearch-3.6.0",
     ),
     "external-secrets": Chart(
-        "external-secrets", "https://charts.external-secrets.io", "1.3.2",
-        "external-secrets/external-secrets chart 1.3.2 (external-secrets.io/v1 APIs); not in ../shared/reference",
+        "external-secrets", "https://charts.external-secrets.io", "2.9.0",
+        "external-secrets/external-secrets tag helm-chart-2.9.0 (2026-08-08; values and CRDs in ../shared/reference). "
+        "From 1.3.2: v2.0.0's one breaking change removed the Alibaba and Device42 providers; the external-secrets.io/v1 "
+        "APIs the platform uses are unchanged",
     ),
     "kuberay-operator": Chart("kuberay-operator", "https://ray-project.github.io/kuberay-helm", "1.7.0", "ray-project/kuberay v1.7.0"),
     "gpu-operator": Chart(

@@ -219,6 +219,14 @@ def test_k8s_audit_X1_node_ami_pin_is_a_recorded_current_release():
     assert versions.BOTTLEROCKET_AMI_ALIAS == f"bottlerocket@{versions.BOTTLEROCKET_RELEASE}"
 
 
+def test_k8s_audit_X2_external_secrets_is_the_release_in_the_reference(full):
+    """2.9.0, the newest the audit found (was 1.3.2); its objects validate against the 2.9.0 CRDs (test_stack)."""
+    from tests.support.chart_values import chart_version
+
+    assert versions.CHARTS["external-secrets"].version == chart_version("external-secrets") == "2.9.0"
+    assert full.releases()["external-secrets"]["version"] == "2.9.0"
+
+
 def test_k8s_audit_X3_argocd_server_keeps_its_own_keys(full):
     """The S1 fight also regenerated argocd-server's TLS key on every restart; with Merge, its keys stay."""
     [secret] = [o for o in full.objects("platform-secrets") if o["metadata"]["name"] == "argocd-secret"
