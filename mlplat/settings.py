@@ -7,6 +7,7 @@ They come from the environment so that `python main.py`, `cdktn synth` and the `
     MLPLAT_PROVIDER_MIRROR    a terraform filesystem mirror for air-gapped use (no registry access); else the
                               `provider_mirror` of .mlplat/config.toml (which `make` writes when it finds a mirror)
     MLPLAT_BACKEND_S3_BUCKET  keep state in this S3 bucket (encrypted, S3 lock file) instead of local files
+    MLPLAT_BACKEND_S3_REGION  that bucket's region, when it is not the platform's
     CDKTF_OUTDIR              set by `cdktn synth`; where stacks are written (default cdktf.out)
     MLPLAT_TODAY              the date support calendars are read at (YYYY-MM-DD; default today), e.g. to validate
                               a blueprint for a planned deploy date
@@ -58,6 +59,7 @@ class Settings:
     state_dir: Path | None = None
     provider_mirror: Path | None = None
     backend_s3_bucket: str | None = None
+    backend_s3_region: str | None = None  # the state bucket's region when not the platform's
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -75,6 +77,7 @@ class Settings:
             provider_mirror=path("MLPLAT_PROVIDER_MIRROR") or (Path(config["provider_mirror"])
                                                                if config.get("provider_mirror") else None),
             backend_s3_bucket=env.get("MLPLAT_BACKEND_S3_BUCKET") or None,
+            backend_s3_region=env.get("MLPLAT_BACKEND_S3_REGION") or None,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -86,6 +89,7 @@ class Settings:
             "MLPLAT_STATE_DIR": self.state_dir,
             "MLPLAT_PROVIDER_MIRROR": self.provider_mirror,
             "MLPLAT_BACKEND_S3_BUCKET": self.backend_s3_bucket,
+            "MLPLAT_BACKEND_S3_REGION": self.backend_s3_region,
         }
         return {k: str(v) for k, v in pairs.items() if v is not None}
 

@@ -27,8 +27,9 @@ def configure_backend(stack: TerraformStack, bp: Blueprint, settings: Settings) 
     stack.add_override("terraform.required_version", versions.TERRAFORM_REQUIRED_VERSION)
     name = f"{bp.name}/{stack.node.id}.tfstate"
     if settings.backend_s3_bucket:
-        S3Backend(stack, bucket=settings.backend_s3_bucket, key=name, region=bp.region, encrypt=True,
-                  use_lockfile=True)
+        # A team's state bucket often lives in one region for all its platforms: its region is its own setting.
+        S3Backend(stack, bucket=settings.backend_s3_bucket, key=name, region=settings.backend_s3_region or bp.region,
+                  encrypt=True, use_lockfile=True)
     else:
         state_dir = (settings.state_dir or settings.outdir.parent / ".mlplat-state").resolve()
         LocalBackend(stack, path=str(state_dir / f"{stack.node.id}.tfstate"))

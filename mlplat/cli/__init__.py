@@ -33,6 +33,7 @@ environment:
   MLPLAT_BLUEPRINT           default blueprint file (blueprint.tfvars)
   MLPLAT_PROVIDER_MIRROR     terraform provider mirror directory (or .mlplat/config.toml, see `mlplat doctor`)
   MLPLAT_BACKEND_S3_BUCKET   keep terraform state in this S3 bucket
+  MLPLAT_BACKEND_S3_REGION   that bucket's region, if not the blueprint's
   MLPLAT_STATE_DIR           local terraform state directory
   TERRAFORM_BINARY           terraform or tofu binary to run
   GOGC                       Go garbage collection for terraform and its providers (mlplat's default: 400)

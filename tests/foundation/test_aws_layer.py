@@ -217,3 +217,21 @@ def test_useful_outputs(canonical):
     assert {"cluster_name", "cluster_endpoint", "cluster_certificate_authority_data", "karpenter_queue_name",
             "karpenter_node_role_name", "karpenter_controller_role_arn", "efs_file_system_id", "fsx_file_system_id",
             "fsx_bucket_name", "kms_key_arn", "vpc_id"} <= set(canonical.aws["output"])
+
+
+@pytest.mark.parametrize("bucket_region, expected", [(None, "us-west-2"), ("eu-central-1", "eu-central-1")])
+def test_s3_backend_region_is_the_buckets(tmp_path, bucket_region, expected):
+    """AWS audit 16: the state bucket's region was forced to the platform's, so a bucket elsewhere failed."""
+    from mlplat.blueprint import parse_text
+    from mlplat.settings import Settings
+    from stacks.app import add_stacks, new_app
+    from tests.support.synth import CANONICAL_TEXT
+
+    settings = Settings.from_env({"CDKTF_OUTDIR": str(tmp_path), "MLPLAT_BACKEND_S3_BUCKET": "team-tf-state",
+                                  **({"MLPLAT_BACKEND_S3_REGION": bucket_region} if bucket_region else {})})
+    app = new_app(settings)
+    stacks = add_stacks(app, parse_text(CANONICAL_TEXT, "blueprint.tfvars"), settings)
+    app.synth()
+    backend = json.loads((tmp_path / "stacks" / stacks.aws.node.id / "cdk.tf.json").read_text())["terraform"]["backend"]
+    assert backend == {"s3": {"bucket": "team-tf-state", "key": "mlplat/mlplat-aws.tfstate", "region": expected,
+                              "encrypt": True, "use_lockfile": True}}
