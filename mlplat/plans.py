@@ -119,12 +119,14 @@ def colour_enabled(stream: TextIO) -> bool:
     return hasattr(stream, "isatty") and stream.isatty() and "NO_COLOR" not in os.environ
 
 
-def headline(plan: Plan) -> str:
+def _counts_text(plan: Plan) -> str:
+    """"2 to replace, 1 to create": the destructive actions first."""
     counts = plan.counts()
-    if not plan.changes:
-        return f"{plan.stack}: no changes"
-    parts = [f"{counts[a]} to {a}" for a in ACTIONS if counts[a]]
-    return f"{plan.stack}: " + ", ".join(parts)
+    return ", ".join(f"{counts[a]} to {a}" for a in ACTIONS if counts[a])
+
+
+def headline(plan: Plan) -> str:
+    return f"{plan.stack}: {_counts_text(plan) if plan.changes else 'no changes'}"
 
 
 def render(plan: Plan, colour: bool = False) -> list[str]:
@@ -146,9 +148,7 @@ def render(plan: Plan, colour: bool = False) -> list[str]:
 
 def question(plan: Plan) -> str:
     """The confirmation, naming the destructive counts first."""
-    counts = plan.counts()
-    parts = [f"{counts[a]} to {a}" for a in ACTIONS if counts[a]]
-    return f"apply to {plan.stack}: {', '.join(parts)}?"
+    return f"apply to {plan.stack}: {_counts_text(plan)}?"
 
 
 # --- saved plans ---------------------------------------------------------------------------------------------------

@@ -88,6 +88,12 @@ class Interrupted(MlplatError):
         self.details = {"interrupted": True, "in_flight": in_flight}
 
 
+def platform_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Output name -> value, from `terraform output -json` or a state file's `outputs`. cdktn adds
+    `cross-stack-output-*` outputs for the Kubernetes layer's remote state; they are plumbing, not the platform's."""
+    return {k: v.get("value") for k, v in outputs.items() if not k.startswith("cross-stack-output-")}
+
+
 def find_binary(env: Mapping[str, str]) -> str:
     wanted = env.get("TERRAFORM_BINARY") or "terraform"
     found = shutil.which(wanted)
@@ -151,7 +157,6 @@ class Terraform:
         self.env = dict(os.environ if env is None else env)
         self.binary = find_binary(self.env)
         self.progress = progress or Progress()
-        self.mirror = mirror
         self.env["TF_IN_AUTOMATION"] = "1"
         self.env["CHECKPOINT_DISABLE"] = "1"
         # Go's collector at its default (100) costs terraform and the AWS provider (a 700 MB binary with a large live
@@ -306,8 +311,8 @@ class Terraform:
         return Plan(stack=stack_dir.name, file=stack_dir / out, add=summary.add, change=summary.change,
                     remove=summary.remove, changes=changes)
 
-    def _show(self, stack_dir: Path, plan_file: str | None = None) -> dict[str, Any]:
-        args = [self.binary, "show", "-json", "-no-color", *([plan_file] if plan_file else [])]
+    def _show(self, stack_dir: Path, plan_file: str) -> dict[str, Any]:
+        args = [self.binary, "show", "-json", "-no-color", plan_file]
         proc = subprocess.run(args, cwd=stack_dir, env=self.env, capture_output=True, text=True)
         if proc.returncode != 0:
             raise MlplatError(f"terraform show failed for stack {stack_dir.name}: {proc.stderr.strip()}")
@@ -348,8 +353,7 @@ class Terraform:
         if proc.returncode != 0:
             raise MlplatError(f"terraform output failed for stack {stack_dir.name}: {proc.stderr.strip()}; "
                               f"deploy the stack first")
-        return {k: v.get("value") for k, v in json.loads(proc.stdout or "{}").items()
-                if not k.startswith("cross-stack-output-")}
+        return platform_outputs(json.loads(proc.stdout or "{}"))
 
     def state(self, stack_dir: Path) -> dict[str, Any]:
         """The stack's raw state, as `terraform state pull` prints it ({} when nothing is deployed). Unlike

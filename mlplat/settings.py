@@ -25,6 +25,10 @@ from mlplat.errors import EXIT_BAD_INPUT, MlplatError
 # Per-checkout settings the CLI, `make` and the tests share (not committed: it names paths of this machine).
 CONFIG_FILE = Path(".mlplat") / "config.toml"
 WORK_DIR = Path(".mlplat") / "work"
+# A platform's stacks are `<name>-aws` and `<name>-kubernetes` (stacks/): named here too, so that commands which only
+# read state (`outputs`) know them without loading the jsii runtime.
+AWS_STACK_SUFFIX = "aws"
+KUBERNETES_STACK_SUFFIX = "kubernetes"
 
 
 def read_config(path: Path = CONFIG_FILE) -> dict[str, str]:

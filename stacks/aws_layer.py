@@ -11,7 +11,7 @@ from mlplat.blueprint import Blueprint
 from mlplat.catalog.modules import MLFLOW_NAMESPACE, MLFLOW_SERVICE_ACCOUNT
 from mlplat.catalog.secrets import ESO_NAMESPACE, ESO_SERVICE_ACCOUNT, secret_name_prefix, secret_output, secret_uses
 from mlplat.nodepools import POOL_KINDS, subnet_tag_key
-from mlplat.settings import Settings
+from mlplat.settings import AWS_STACK_SUFFIX, Settings
 from modules.bucket import SecureBucket
 from modules.common import ClusterScope
 from modules.efs import EfsConfig, SharedFileSystem
@@ -25,12 +25,11 @@ from modules.secret_access import SecretAccessConfig, SecretReader
 from modules.secrets import GeneratedSecret
 from stacks.providers import aws_provider, configure_backend
 
-STACK_SUFFIX = "aws"
 
 
 class AwsLayer(TerraformStack):
     def __init__(self, scope: Construct, blueprint: Blueprint, settings: Settings) -> None:
-        super().__init__(scope, f"{blueprint.name}-{STACK_SUFFIX}")
+        super().__init__(scope, f"{blueprint.name}-{AWS_STACK_SUFFIX}")
         bp = blueprint
         aws_provider(self, bp, settings)
         configure_backend(self, bp, settings)

@@ -16,18 +16,17 @@ from mlplat.addons import LOCAL_CHARTS_DIR, MANIFESTS_CHART, AddOn, AddonContext
 from mlplat.blueprint import Blueprint
 from mlplat.catalog import REGISTRY
 from mlplat.catalog.modules import ARGOCD_APPLICATIONS, helm_bootstrap
-from mlplat.settings import Settings
+from mlplat.settings import KUBERNETES_STACK_SUFFIX, Settings
 from modules.addon_release import AddonRelease
 from modules.argocd_application import GitOpsConfig, application, delivery_objects, sync_waves
 from stacks.aws_layer import AwsLayer
 from stacks.providers import configure_backend
 
-STACK_SUFFIX = "kubernetes"
 
 
 class KubernetesLayer(TerraformStack):
     def __init__(self, scope: Construct, blueprint: Blueprint, settings: Settings, aws: AwsLayer) -> None:
-        super().__init__(scope, f"{blueprint.name}-{STACK_SUFFIX}")
+        super().__init__(scope, f"{blueprint.name}-{KUBERNETES_STACK_SUFFIX}")
         bp = blueprint
         configure_backend(self, bp, settings)
         self.add_dependency(aws)

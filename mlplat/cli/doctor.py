@@ -8,6 +8,7 @@ and the `aws` CLI (real accounts only); where the settings came from.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -15,11 +16,12 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from mlplat import versions
 from mlplat.cli.base import Command
-from mlplat.errors import EXIT_FAILED
+from mlplat.errors import EXIT_FAILED, MlplatError
+from mlplat.runner import find_binary
 from mlplat.settings import CONFIG_FILE, Settings
 from mlplat.workflow import NODE_MIN_MAJOR
 
@@ -57,11 +59,13 @@ def _as_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split("."))
 
 
-def check_terraform() -> Check:
-    binary = shutil.which("terraform") or shutil.which("tofu")
-    if binary is None:
-        return Check("terraform", False, "not found on PATH",
-                     "install terraform >= 1.11 (https://developer.hashicorp.com/terraform/install) or OpenTofu "
+def check_terraform(env: Mapping[str, str] | None = None) -> Check:
+    """The binary every other command runs (runner.find_binary: TERRAFORM_BINARY, else terraform), and its version."""
+    try:
+        binary = find_binary(os.environ if env is None else env)
+    except MlplatError as exc:
+        return Check("terraform", False, str(exc).split(":", 1)[0],
+                     "install terraform >= 1.11 (https://developer.hashicorp.com/terraform/install), or OpenTofu "
                      ">= 1.11 and set TERRAFORM_BINARY=tofu")
     found = _version([binary, "version"])
     ok = found is not None and _as_tuple(found)[:2] >= (1, 11)

@@ -13,9 +13,9 @@ from typing import Any
 from mlplat.blueprint import load
 from mlplat.cli.base import Command
 from mlplat.errors import MlplatError
+from mlplat.runner import platform_outputs
+from mlplat.settings import AWS_STACK_SUFFIX, KUBERNETES_STACK_SUFFIX
 from mlplat.workflow import session, state_file
-
-STACK_SUFFIXES = ("aws", "kubernetes")
 
 
 def _from_state(path) -> dict[str, Any] | None:
@@ -27,12 +27,14 @@ def _from_state(path) -> dict[str, Any] | None:
         raise MlplatError(f"cannot read the state file {path} ({exc})") from None
     if not state.get("resources"):
         return None  # destroyed (or never applied): the file remains, empty
-    return {k: v.get("value") for k, v in state.get("outputs", {}).items() if not k.startswith("cross-stack-output-")}
+    return platform_outputs(state.get("outputs", {}))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     bp = load(args.blueprint)
-    stacks = [f"{bp.name}-{suffix}" for suffix in (STACK_SUFFIXES[:1] if args.local else STACK_SUFFIXES)]
+    # --local applies the AWS layer alone (no cluster behind the emulator).
+    suffixes = (AWS_STACK_SUFFIX,) if args.local else (AWS_STACK_SUFFIX, KUBERNETES_STACK_SUFFIX)
+    stacks = [f"{bp.name}-{suffix}" for suffix in suffixes]
     files = {stack: state_file(bp, stack, local=args.local) for stack in stacks}
     if all(path is not None for path in files.values()):
         outputs = {stack: values for stack, path in files.items() if (values := _from_state(path)) is not None}

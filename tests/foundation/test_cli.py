@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
 from contextlib import redirect_stderr, redirect_stdout
 
 from mlplat.blueprint import load
@@ -154,3 +156,26 @@ def test_outputs_are_shown_one_per_line_at_full_length():
 
     text = render({"outputs": {"mlplat-aws": {"cluster_name": "mlplat", "ca": "x" * 500}}})
     assert text.splitlines() == ["mlplat-aws:", "  ca            " + "x" * 500, "  cluster_name  mlplat"]
+
+
+def test_outputs_leave_out_cdktns_cross_stack_plumbing():
+    from mlplat.runner import platform_outputs
+
+    assert platform_outputs({"cluster_name": {"value": "mlplat", "type": "string"},
+                             "cross-stack-output-aws_eks_clustereksclusterC1A2B3endpoint": {"value": "https://x"}}
+                            ) == {"cluster_name": "mlplat"}
+
+
+def test_doctor_checks_the_terraform_the_commands_run(tmp_path):
+    """TERRAFORM_BINARY as the runner reads it: a missing one fails with the fix, an old one names the version."""
+    from mlplat.cli.doctor import check_terraform
+
+    missing = check_terraform({"TERRAFORM_BINARY": "no-such-terraform", "PATH": os.environ["PATH"]})
+    assert (missing.ok, missing.detail) == (False, "terraform not found (looked for 'no-such-terraform' on PATH)")
+    assert missing.fix.startswith("install terraform >= 1.11")
+    old = tmp_path / "old-terraform"
+    old.write_text("#!/bin/sh\necho 'Terraform v1.10.5'\n")
+    old.chmod(0o755)
+    checked = check_terraform({"TERRAFORM_BINARY": str(old)})
+    assert (checked.ok, checked.detail) == (False, f"{old} 1.10.5")
+    assert check_terraform({"TERRAFORM_BINARY": shutil.which("terraform") or "terraform"}).ok

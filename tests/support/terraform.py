@@ -7,7 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
-from mlplat.runner import Progress, Terraform
+from mlplat.runner import Progress, Terraform, write_cli_config
 from mlplat.settings import CONFIG_FILE, read_config
 from tests.support.paths import ROOT
 
@@ -34,11 +34,7 @@ def mirror_env() -> dict[str, str]:
 def cli_config(directory: Path) -> Path | None:
     """A terraform CLI config installing providers from the mirror (None: terraform's defaults, the registry)."""
     found = mirror()
-    if found is None:
-        return None
-    path = directory / "terraform.rc"
-    path.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{found}"\n  }}\n}}\n')
-    return path
+    return None if found is None else write_cli_config(directory, found)
 
 
 def terraform(work_dir: Path, env: dict[str, str] | None = None) -> Terraform:
