@@ -260,10 +260,13 @@ class CoreKeys:
                             f"credentials); list your egress ranges instead"))
         return out
 
+    def _warnings_empty_file(self) -> list[tuple[tuple[str, ...], str]]:
+        if self._explicit:
+            return []
+        return [(("blueprint",), f"the file sets no keys: this is a platform named {self.name!r} in {self.region} "
+                                 f"with every default (`mlplat init` writes a starter to edit)")]
+
     def _warnings_version(self) -> list[tuple[tuple[str, ...], str]]:
-        if not self._explicit:
-            return [(("blueprint",), f"the file sets no keys: this is a platform named {self.name!r} in "
-                                     f"{self.region} with every default (`mlplat init` writes a starter to edit)")]
         eks = versions.EKS_CALENDAR.get(self.eks_cluster_version)
         if eks is None or versions.eks_support(eks.minor, today()) != "extended":
             return []

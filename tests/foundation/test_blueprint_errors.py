@@ -148,3 +148,15 @@ def test_missing_file_says_how_to_create_one(tmp_path):
     code, _, err = run_cli(tmp_path / "absent.tfvars")
     assert code == 2
     assert err == f"error: {tmp_path / 'absent.tfvars'}:0: blueprint: file not found; create one with `mlplat init` or pass --blueprint PATH\n"
+
+
+def test_a_file_that_sets_nothing_is_valid_with_a_warning(tmp_path):
+    from mlplat.blueprint import load
+
+    path = tmp_path / "empty.tfvars"
+    path.write_text("# nothing set yet\n")
+    [warning] = load(path).warnings()
+    assert warning.endswith("blueprint: warning: the file sets no keys: this is a platform named 'mlplat' in "
+                            "us-west-2 with every default (`mlplat init` writes a starter to edit)")
+    path.write_text('name = "team-a"\n')
+    assert load(path).warnings() == []
