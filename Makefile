@@ -17,6 +17,9 @@ TOOLS_STAMP := $(TOOLS)/.installed
 CONFIG := .mlplat/config.toml
 # jsii warns that Node 20 is end-of-life; it works, and the value names the major version to silence.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# Some machines (this one, CI images) set PYTHONDONTWRITEBYTECODE: then every pytest worker re-rewrites the test
+# modules' asserts and every mlplat process recompiles the project's modules. The caches go to __pycache__ (ignored).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help run test test-fast bench synth docs doctor tools checkov cdktn clean
 
