@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from mlplat import versions
+
 from .support import REGION, ClientFactory, create_cluster, create_network, create_role
 
 ACCOUNT = "123456789012"
@@ -430,6 +432,32 @@ def test_deleting_a_deletion_protected_cluster_is_refused(client: ClientFactory)
     assert refusal(lambda: rds.describe_db_clusters(DBClusterIdentifier="protected"))[1] == "DBClusterNotFoundFault"
 
 
+def test_an_engine_version_rds_does_not_offer_is_refused_and_not_described(client: ClientFactory) -> None:
+    rds = client("rds")
+    assert refusal(lambda: rds.create_db_cluster(DBClusterIdentifier="too-new", EngineVersion="16.99",
+                                                 **RDS_CLUSTER)) == (
+        400, "InvalidParameterCombination", "Cannot find version 16.99 for aurora-postgresql")
+    assert refusal(lambda: rds.describe_db_clusters(DBClusterIdentifier="too-new"))[1] == "DBClusterNotFoundFault"
+    assert rds.describe_db_engine_versions(Engine="aurora-postgresql", EngineVersion="16.99")["DBEngineVersions"] == []
+
+    # The pinned version is offered, described with its parameter group family, and creatable.
+    [offered] = rds.describe_db_engine_versions(
+        Engine="aurora-postgresql", EngineVersion=versions.AURORA_POSTGRESQL_VERSION)["DBEngineVersions"]
+    assert (offered["Status"], offered["DBParameterGroupFamily"]) == (
+        "available", versions.AURORA_POSTGRESQL_PARAMETER_FAMILY)
+    rds.create_db_cluster(DBClusterIdentifier="pinned", EngineVersion=versions.AURORA_POSTGRESQL_VERSION,
+                          **RDS_CLUSTER)
+    # An upgrade to a version not offered is refused too, and leaves the cluster as it was.
+    assert refusal(lambda: rds.modify_db_cluster(DBClusterIdentifier="pinned", EngineVersion="16.99",
+                                                 ApplyImmediately=True))[1:] == (
+        "InvalidParameterCombination", "Cannot find version 16.99 for aurora-postgresql")
+    [cluster] = rds.describe_db_clusters(DBClusterIdentifier="pinned")["DBClusters"]
+    assert cluster["EngineVersion"] == versions.AURORA_POSTGRESQL_VERSION
+    # A major version matches its minors, as RDS matches a version prefix.
+    sixteen = rds.describe_db_engine_versions(Engine="aurora-postgresql", EngineVersion="16")["DBEngineVersions"]
+    assert [v["EngineVersion"] for v in sixteen] == ["16.8", "16.10"]
+
+
 # --- Secrets Manager ---------------------------------------------------------------------------------------------
 
 
@@ -482,3 +510,4 @@ def test_caller_identity_is_an_iam_user_not_an_sts_arn(client: ClientFactory) ->
     # An IAM user's unique id, as AWS reports one (AIDA...), not an access key id (AKIA...), and always the same one.
     assert re.fullmatch(r"AIDA[A-Z0-9]{17}", identity["UserId"])
     assert client("sts").get_caller_identity()["UserId"] == identity["UserId"]
+

@@ -10,6 +10,11 @@ Two read-back gaps of moto 5.2 that make a second `terraform plan` show changes:
   the provider reads as a scaling_configuration block; RDS sends it for v1 serverless clusters only;
 - instances drop their Performance Insights settings. RDS reports them, with the account's aws/rds key and 7 days of
   retention unless told otherwise.
+
+Engine versions: moto creates an Aurora PostgreSQL cluster of any version it is given and has no
+DescribeDBEngineVersions. RDS refuses a version it does not offer in the region (InvalidParameterCombination, "Cannot
+find version ... for aurora-postgresql"), and `mlplat preflight` asks DescribeDBEngineVersions before a deploy. The
+emulator offers the versions recorded in OFFERED_ENGINE_VERSIONS and refuses the others, at create and at modify.
 """
 
 from __future__ import annotations
@@ -18,16 +23,28 @@ from typing import Any
 
 from moto.kms.models import kms_backends
 from moto.rds.exceptions import RDSClientError
+from moto.core.responses import ActionResult
 from moto.rds.models import DBCluster, DBInstance, RDSBackend
+from moto.rds.responses import RDSResponse
 
 from mlplat.emulator.extensions.kms import aws_managed_key_id
 
 DEFAULT_PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
 
+# The engine versions the emulator offers for creation, per engine (oldest first). Recorded 2026-11-30 from AWS's
+# Aurora PostgreSQL release notes: the extension-versions page lists the "currently available releases" of 17 (17.4 to
+# 17.7); What's New announced 16.10 with 17.6; 16.8 (mlplat/versions.py) had its patch 16.8.5 on 2026-02-03
+# (../shared/audits/aws-layer.md). Engines not listed here keep moto's behaviour (any version).
+OFFERED_ENGINE_VERSIONS: dict[str, tuple[str, ...]] = {
+    "aurora-postgresql": ("16.8", "16.10", "17.4", "17.5", "17.6", "17.7"),
+}
+
 _moto_scaling_configuration_info = DBCluster.scaling_configuration_info
 _moto_create_db_instance = RDSBackend.create_db_instance
 _moto_modify_db_instance = RDSBackend.modify_db_instance
 _moto_delete_db_cluster = RDSBackend.delete_db_cluster
+_moto_create_db_cluster = RDSBackend.create_db_cluster
+_moto_modify_db_cluster = RDSBackend.modify_db_cluster
 
 
 class DBClusterSnapshotAlreadyExistsFault(RDSClientError):
@@ -35,6 +52,80 @@ class DBClusterSnapshotAlreadyExistsFault(RDSClientError):
         super().__init__("DBClusterSnapshotAlreadyExistsFault",
                          f"Cannot create the cluster snapshot because one with the identifier {snapshot_identifier} "
                          f"already exists.")
+
+
+class InvalidParameterCombination(RDSClientError):
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidParameterCombination", message)
+
+
+def _check_engine_version(engine: str | None, version: str | None) -> None:
+    offered = OFFERED_ENGINE_VERSIONS.get(engine or "")
+    if offered is not None and version and version not in offered:
+        raise InvalidParameterCombination(f"Cannot find version {version} for {engine}")
+
+
+def _create_db_cluster(backend: RDSBackend, kwargs: dict[str, Any]) -> DBCluster:
+    _check_engine_version(kwargs.get("engine"), kwargs.get("engine_version"))
+    return _moto_create_db_cluster(backend, kwargs)
+
+
+def _modify_db_cluster(backend: RDSBackend, kwargs: dict[str, Any]) -> DBCluster:
+    cluster = backend.clusters.get(kwargs.get("db_cluster_identifier"))
+    if cluster is not None:
+        _check_engine_version(cluster.engine, kwargs.get("engine_version"))
+    return _moto_modify_db_cluster(backend, kwargs)
+
+
+def _parameter_group_family(engine: str, version: str) -> str:
+    return f"{engine}{version.split('.')[0]}"
+
+
+def _engine_version(engine: str, version: str) -> dict[str, Any]:
+    """One DBEngineVersion as RDS describes it: the fields a caller reads to decide (family, status, modes)."""
+    newer = [v for v in OFFERED_ENGINE_VERSIONS[engine] if _version_key(v) > _version_key(version)]
+    return {
+        "Engine": engine,
+        "EngineVersion": version,
+        "MajorEngineVersion": version.split(".")[0],
+        "DBParameterGroupFamily": _parameter_group_family(engine, version),
+        "DBEngineDescription": "Aurora (PostgreSQL)" if engine == "aurora-postgresql" else engine,
+        "DBEngineVersionDescription": f"Aurora PostgreSQL (Compatible with PostgreSQL {version})",
+        "Status": "available",
+        "SupportedEngineModes": ["provisioned"],
+        "ExportableLogTypes": ["postgresql"],
+        "SupportsLogExportsToCloudwatchLogs": True,
+        "SupportsReadReplica": False,
+        "SupportsGlobalDatabases": True,
+        "ValidUpgradeTarget": [
+            {"Engine": engine, "EngineVersion": v, "AutoUpgrade": False,
+             "IsMajorVersionUpgrade": v.split(".")[0] != version.split(".")[0]}
+            for v in newer
+        ],
+    }
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+def _describe_db_engine_versions(response: RDSResponse) -> ActionResult:
+    """DescribeDBEngineVersions over OFFERED_ENGINE_VERSIONS. Engine, EngineVersion (a whole version or a major
+    version's prefix, as RDS matches it), DBParameterGroupFamily and DefaultOnly (here: the newest per engine) narrow
+    the answer; no match is an empty list, not an error."""
+    engine = response.params.get("Engine")
+    wanted = response.params.get("EngineVersion")
+    family = response.params.get("DBParameterGroupFamily")
+    found = []
+    for name, versions in OFFERED_ENGINE_VERSIONS.items():
+        if engine and name != engine:
+            continue
+        chosen = [v for v in versions if not wanted or v == wanted or v.startswith(f"{wanted}.")]
+        chosen = [v for v in chosen if not family or _parameter_group_family(name, v) == family]
+        if response.params.get("DefaultOnly") in (True, "true") and chosen:
+            chosen = [max(chosen, key=_version_key)]
+        found += [_engine_version(name, v) for v in chosen]
+    return ActionResult({"DBEngineVersions": found})
 
 
 def _delete_db_cluster(backend: RDSBackend, cluster_identifier: str, snapshot_name: str | None = None) -> DBCluster:
@@ -97,3 +188,6 @@ def install() -> None:
     RDSBackend.create_db_instance = _create_db_instance  # type: ignore[method-assign]
     RDSBackend.modify_db_instance = _modify_db_instance  # type: ignore[method-assign]
     RDSBackend.delete_db_cluster = _delete_db_cluster  # type: ignore[method-assign]
+    RDSBackend.create_db_cluster = _create_db_cluster  # type: ignore[method-assign]
+    RDSBackend.modify_db_cluster = _modify_db_cluster  # type: ignore[method-assign]
+    RDSResponse.describe_db_engine_versions = _describe_db_engine_versions  # type: ignore[attr-defined]
