@@ -84,3 +84,26 @@ def test_rds_instances_keep_performance_insights(aws: LocalAws) -> None:
     rds.modify_db_instance(DBInstanceIdentifier="mlflow-1", EnablePerformanceInsights=False, ApplyImmediately=True)
     [instance] = rds.describe_db_instances(DBInstanceIdentifier="mlflow-1")["DBInstances"]
     assert instance["PerformanceInsightsEnabled"] is False and "PerformanceInsightsKMSKeyId" not in instance
+
+
+def test_an_instance_without_public_ip_with_groups_on_its_interface_reads_back_as_launched(aws: LocalAws) -> None:
+    """How the AWS provider launches the cluster access node (associate_public_ip_address = false, monitoring on):
+    the groups go in the interface specification, and detailed monitoring is switched on after the launch."""
+    client = client_factory(aws)
+    ec2 = client("ec2")
+    network = create_network(client, 31)
+    group_id = ec2.create_security_group(GroupName="access", Description="access", VpcId=network.vpc_id)["GroupId"]
+    ami = client("ssm").get_parameter(
+        Name="/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64")["Parameter"]["Value"]
+    instance_id = ec2.run_instances(ImageId=ami, InstanceType="t4g.nano", MinCount=1, MaxCount=1, NetworkInterfaces=[
+        {"DeviceIndex": 0, "SubnetId": network.subnet_ids[0], "Groups": [group_id], "AssociatePublicIpAddress": False},
+    ])["Instances"][0]["InstanceId"]
+    assert ec2.monitor_instances(InstanceIds=[instance_id])["InstanceMonitorings"] == [
+        {"InstanceId": instance_id, "Monitoring": {"State": "pending"}}]
+    [instance] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"]
+    assert {
+        "groups": [g["GroupId"] for g in instance["SecurityGroups"]],
+        "public_ip": instance.get("PublicIpAddress"),
+        "association": "Association" in instance["NetworkInterfaces"][0],
+        "monitoring": instance["Monitoring"]["State"],
+    } == {"groups": [group_id], "public_ip": None, "association": False, "monitoring": "enabled"}

@@ -10,8 +10,10 @@
 - sts: the dummy credentials' caller identity is an IAM user ARN, as AWS returns one.
 - secretsmanager: a name in its recovery window refuses CreateSecret as AWS does.
 - s3: DeleteBucket on a bucket with objects or versions fails with S3's message.
-- rds: a taken final snapshot name refuses DeleteDBCluster up front; clusters report a v1-serverless scaling configuration only when they are v1 serverless; instances keep their
-  Performance Insights settings.
+- rds: a taken final snapshot name refuses DeleteDBCluster up front; clusters report a v1-serverless scaling
+  configuration only when they are v1 serverless; instances keep their Performance Insights settings; only the
+  recorded engine versions are offered (DescribeDBEngineVersions) and creatable.
+- servicequotas: EC2's On-Demand and Spot vCPU quotas, at values tests can set.
 - clients: recognizes the terraform AWS provider, for the few answers tailored to it (see eks and fsx).
 
 Installing changes moto for the whole process (its URL maps and a few model methods); every install is idempotent.
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from moto.utilities.utils import get_partition
 
-from mlplat.emulator.extensions import ec2, eks, fsx, iam, kms, rds, s3, secretsmanager, sts
+from mlplat.emulator.extensions import ec2, eks, fsx, iam, kms, rds, s3, secretsmanager, servicequotas, sts
 
 
 def install(region: str) -> None:
@@ -33,4 +35,5 @@ def install(region: str) -> None:
     rds.install()
     s3.install()
     secretsmanager.install()
+    servicequotas.install()
     sts.install()

@@ -9,10 +9,19 @@ Refusals AWS makes and moto does not (each one a deploy or destroy that works on
 What lifts those refusals as on AWS: NAT gateways release their network interface when deleted, and the interfaces
 RunInstances creates go with their instance unless the request says otherwise (moto keeps both, which would block the
 subnet and its security groups for good).
+MonitorInstances and UnmonitorInstances (detailed monitoring), which moto does not implement: the AWS provider calls
+them for an instance with `monitoring = true`; the answer is "pending" and the instance reads back "enabled"/"disabled".
+DescribeInstanceTypeOfferings filter values take EC2's wildcards (`*`, `?`), as in `instance-type = g6e.*`; moto
+matches them literally, so a family query finds nothing.
 And the zones' opt-in status: DescribeAvailabilityZones reports `OptInStatus` and honours the `opt-in-status` filter,
 both of which moto ignores (every zone here needs no opt-in).
 
-Two EC2 read-back bugs of moto 5.2 that make a second `terraform plan` show changes:
+Four EC2 read-back bugs of moto 5.2 that make a second `terraform plan` show changes:
+
+- an instance launched with its security groups in the network interface specification reads back none (moto keeps
+  them on the interface only); EC2 reports the primary interface's groups as the instance's;
+- a network interface without a public IP reads back an empty `Association` element, which the provider takes for
+  a public IP (an instance with associate_public_ip_address = false is replaced on every plan); EC2 omits it;
 
 - a security group rule that references another group loses its description (moto reads it only from CIDR ranges);
 - CreateLaunchTemplate's own TagSpecifications (the tags of the launch template resource, e.g. the provider's
@@ -22,15 +31,19 @@ Two EC2 read-back bugs of moto 5.2 that make a second `terraform plan` show chan
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import DependencyViolationError, InvalidAvailabilityZoneError
 from moto.ec2.models import EC2Backend
 from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend, Zone
+from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+from moto.ec2.models.instance_types import InstanceTypeOfferingBackend
 from moto.ec2.models.instances import Instance
 from moto.ec2.models.security_groups import SecurityGroupRule
 from moto.ec2.responses.launch_templates import LaunchTemplates
+from moto.ec2.responses.monitoring import Monitoring
 from moto.ec2.utils import parse_user_data
 
 
@@ -146,6 +159,11 @@ def _prep_nics(instance: Instance, nic_spec: list[dict[str, Any]], *args: Any, *
     for device_index, eni in instance.nics.items():
         if eni.id not in attached:  # an existing interface keeps its own setting
             eni.delete_on_termination = requested.get(device_index, True)
+    # An instance's security groups are its primary interface's: groups given in the interface specification (as the
+    # AWS provider sends them with associate_public_ip_address) must read back as the instance's, as EC2 reports them.
+    primary = instance.nics.get(0)
+    if not instance.security_groups and primary is not None and primary._group_set:
+        instance.security_groups = list(primary._group_set)
 
 
 def _delete_nat_gateway(backend: EC2Backend, nat_gateway_id: str) -> Any:
@@ -159,7 +177,39 @@ def _delete_nat_gateway(backend: EC2Backend, nat_gateway_id: str) -> Any:
     return nat
 
 
+def _offering_matches_filters(self: Any, offering: dict[str, Any], filters: Any, location_type: str) -> bool:
+    def matches(key: str, values: list[str]) -> bool:
+        if key == "location":
+            return any(fnmatch.fnmatchcase(offering["Location"], v) for v in values)
+        if key == "instance-type":
+            return any(fnmatch.fnmatchcase(offering["InstanceType"], v) for v in values)
+        return False
+
+    return all(matches(key, values) for key, values in filters.items())
+
+
+def _set_monitoring(response: Monitoring, state: str, answer: str) -> ActionResult:
+    response.error_on_dryrun()
+    ids = response._get_param("InstanceIds", [])
+    instances = response.ec2_backend.get_multi_instances_by_id(ids)  # InvalidInstanceID.NotFound for unknown ids
+    for instance in instances:
+        instance.monitoring_state = state
+    return ActionResult({"InstanceMonitorings": [{"InstanceId": i.id, "Monitoring": {"State": answer}}
+                                                 for i in instances]})
+
+
+_moto_eni_association = NetworkInterface.association
+
+
+def _eni_association(eni: NetworkInterface) -> dict[str, Any] | None:
+    return _moto_eni_association.fget(eni) if eni.public_ip else None  # type: ignore[attr-defined]
+
+
 def install() -> None:
+    NetworkInterface.association = property(_eni_association)  # type: ignore[assignment]
+    Monitoring.monitor_instances = lambda self: _set_monitoring(self, "enabled", "pending")  # type: ignore[method-assign]
+    Monitoring.unmonitor_instances = lambda self: _set_monitoring(self, "disabled", "disabling")  # type: ignore[method-assign]
+    InstanceTypeOfferingBackend.matches_filters = _offering_matches_filters  # type: ignore[method-assign]
     EC2Backend.delete_nat_gateway = _delete_nat_gateway  # type: ignore[method-assign]
     EC2Backend.create_subnet = _create_subnet  # type: ignore[method-assign]
     EC2Backend.delete_subnet = _delete_subnet  # type: ignore[method-assign]

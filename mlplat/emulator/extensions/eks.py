@@ -18,7 +18,7 @@ import json
 import re
 import string
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timezone
 from typing import Any
 
 import moto.eks.urls as eks_urls
@@ -44,6 +44,12 @@ from mlplat.emulator.extensions.eks_catalog import (
     DEFAULT_KUBERNETES_VERSION,
     KUBERNETES_VERSIONS,
 )
+from mlplat.settings import today as settings_today
+from mlplat.versions import EKS_CALENDAR, eks_support
+
+def _epoch(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
+
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 AUTHENTICATION_MODES = ("CONFIG_MAP", "API_AND_CONFIG_MAP", "API")
@@ -822,6 +828,33 @@ class ExtendedEKSResponse(EKSResponse):
         page, next_token = _page(principals, self._max_results(), self._get_param("nextToken"))
         return ActionResult({"accessEntries": page, "nextToken": next_token})
 
+    def describe_cluster_versions(self) -> ActionResult:
+        """The Kubernetes versions EKS creates clusters on, with their support dates (mlplat/versions.py's calendar,
+        read at MLPLAT_TODAY or today): standard and extended support by default, ended ones with includeAll."""
+        today = settings_today()
+        wanted = self.querystring.get("clusterVersions") or []
+        include_all = self._get_param("includeAll") in ("true", True)
+        newest_standard = max((m for m in KUBERNETES_VERSIONS if eks_support(m, today) == "standard"),
+                              key=lambda m: tuple(map(int, m.split("."))), default=None)
+        found = []
+        for minor in KUBERNETES_VERSIONS:
+            v = EKS_CALENDAR[minor]
+            support = eks_support(minor, today)
+            if (wanted and minor not in wanted) or (support == "ended" and not include_all):
+                continue
+            if self._get_param("defaultOnly") in ("true", True) and minor != newest_standard:
+                continue
+            status = {"standard": "STANDARD_SUPPORT", "extended": "EXTENDED_SUPPORT", "ended": "UNSUPPORTED"}[support]
+            found.append({
+                "clusterVersion": minor, "clusterType": "eks", "defaultPlatformVersion": "eks.1",
+                "defaultVersion": minor == newest_standard,
+                "releaseDate": _epoch(v.released), "endOfStandardSupportDate": _epoch(v.end_of_standard_support),
+                "endOfExtendedSupportDate": _epoch(v.end_of_extended_support),
+                "status": status.lower().replace("_", "-"), "versionStatus": status,
+            })
+        page, next_token = _page(found, self._max_results(), self._get_param("nextToken"))
+        return ActionResult({"clusterVersions": page, "nextToken": next_token})
+
     def list_access_policies(self) -> ActionResult:
         policies = [
             {"name": name, "arn": f"arn:{self.partition}:eks::aws:cluster-access-policy/{name}"}
@@ -1040,6 +1073,7 @@ _EXTRA_PATHS = (
     "{0}/clusters/(?P<name>[^/]+)/node-groups/(?P<nodegroupName>[^/]+)/update-version$",
     "{0}/addons/(?P<catalog>supported-versions|configuration-schemas)$",
     "{0}/access-policies$",
+    "{0}/cluster-versions$",
 )
 
 
