@@ -8,6 +8,7 @@ from cdktn_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from mlplat import versions
 from mlplat.blueprint import Blueprint
 from mlplat.settings import Settings
+from mlplat.state import state_bucket
 
 
 def aws_provider(stack: TerraformStack, bp: Blueprint, settings: Settings) -> AwsProvider:
@@ -25,10 +26,10 @@ def aws_provider(stack: TerraformStack, bp: Blueprint, settings: Settings) -> Aw
 
 def configure_backend(stack: TerraformStack, bp: Blueprint, settings: Settings) -> None:
     stack.add_override("terraform.required_version", versions.TERRAFORM_REQUIRED_VERSION)
-    name = f"{bp.name}/{stack.node.id}.tfstate"
-    if settings.backend_s3_bucket:
+    remote = state_bucket(bp, settings)
+    if remote is not None:
         # A team's state bucket often lives in one region for all its platforms: its region is its own setting.
-        S3Backend(stack, bucket=settings.backend_s3_bucket, key=name, region=settings.backend_s3_region or bp.region,
+        S3Backend(stack, bucket=remote.bucket, key=remote.key(stack.node.id, bp.name), region=remote.region,
                   encrypt=True, use_lockfile=True)
     else:
         state_dir = (settings.state_dir or settings.outdir.parent / ".mlplat-state").resolve()

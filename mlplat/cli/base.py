@@ -18,6 +18,8 @@ class Command:
     render: Callable[[dict[str, Any]], str]
     add_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
     uses_terraform: bool = True
+    # Talks to AWS with boto3 only (bootstrap, preflight): takes --local, not --provider-mirror.
+    uses_aws: bool = False
 
 
 def confirm(question: str, auto_approve: bool) -> None:
