@@ -90,6 +90,12 @@ class CoreKeys:
     cluster_endpoint_public_access_cidrs: tuple[str, ...] = field(
         (), "CIDRs allowed to reach the public EKS API endpoint; empty keeps the endpoint private only.", unique=True,
     )
+    create_cluster_access_node: bool = field(
+        True, "Create the cluster access node: a t4g.nano in a private subnet, managed by Systems Manager, with no "
+        "inbound rule, through which mlplat (deploy, destroy, kubeconfig --tunnel, open) reaches the private EKS "
+        "endpoint from outside the VPC over an SSM port-forwarding session. Turn off when the endpoint is reached "
+        "another way (cluster_endpoint_public_access_cidrs, a VPN, a runner inside the VPC).",
+    )
     admin_principal_arns: tuple[str, ...] = field(
         (), "IAM roles/users granted cluster admin through EKS access entries.", unique=True,
         pattern=_ARN_PRINCIPAL, pattern_doc="an IAM role or user ARN such as 'arn:aws:iam::123456789012:role/Admin'",
@@ -130,6 +136,21 @@ class CoreKeys:
     empty_buckets_on_destroy: bool = field(
         False, "Let destroy delete the platform's S3 buckets (FSx-linked data, MLflow artifacts) with every object "
         "and version in them; off, `mlplat destroy` refuses while they hold data. Deploy it before destroying.",
+    )
+    state_bucket: str | None = field(
+        None, "S3 bucket that keeps the terraform state (versioned, SSE-KMS, public access blocked, TLS only, "
+        "S3 lock file); `mlplat bootstrap` creates it or checks an existing one. Empty: local state files. "
+        "Not used with --local.",
+        pattern=r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", pattern_doc="an S3 bucket name such as 'acme-tf-state'",
+    )
+    state_bucket_region: str | None = field(
+        None, "The state bucket's region, when it is not `region` (a team's bucket often serves every region).",
+        pattern=r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d", pattern_doc="an AWS region name such as 'us-east-1'",
+    )
+    state_key_prefix: str = field(
+        "", "Prefix of the state objects' keys in the state bucket: `<prefix>/<name>/<stack>.tfstate`.",
+        pattern=r"([A-Za-z0-9._-]+/)*[A-Za-z0-9._-]+|", pattern_doc="a key prefix such as 'platforms/prod' (no "
+        "leading or trailing '/')",
     )
     tags: Mapping[str, str] = field(
         MappingProxyType({}), "Tags added to every AWS resource (besides Platform and ManagedBy).",
@@ -191,6 +212,9 @@ class CoreKeys:
                     extra = f"; did you mean {hint[0]!r}?" if hint else ""
                     out.append((("system_node_instance_types", f"[{i}]"),
                                 f"{itype!r} is not an EC2 instance type{extra}"))
+        for key in ("state_bucket_region", "state_key_prefix"):
+            if key in self._explicit and not self.state_bucket:
+                out.append(((key,), "has no effect without state_bucket; set state_bucket or remove this key"))
         for key in _FSX_KEYS:
             if key in self._explicit and not self.enable_fsx:
                 out.append(((key,), "has no effect without enable_fsx = true; set it or remove this key"))

@@ -78,8 +78,11 @@ def stray_instances(state: dict[str, Any], aws: Aws) -> list[Blocker]:
         {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped", "shutting-down"]},
     ])
     instances = [i for r in found.get("Reservations", []) for i in r.get("Instances", [])]
-    # The system node group's instances go with it (EKS deletes them); anything else would block the subnets.
-    strays = [i for i in instances if not any(t.get("Key") == "eks:nodegroup-name" for t in i.get("Tags", []))]
+    # The system node group's instances go with it (EKS deletes them), and terraform destroys its own (the cluster
+    # access node); anything else would block the subnets.
+    managed = {values["id"] for _, rtype, values in state_resources(state) if rtype == "aws_instance" and "id" in values}
+    strays = [i for i in instances if i["InstanceId"] not in managed
+              and not any(t.get("Key") == "eks:nodegroup-name" for t in i.get("Tags", []))]
     out = []
     for instance in strays:
         tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}

@@ -29,6 +29,8 @@ WORK_DIR = Path(".mlplat") / "work"
 # read state (`outputs`) know them without loading the jsii runtime.
 AWS_STACK_SUFFIX = "aws"
 KUBERNETES_STACK_SUFFIX = "kubernetes"
+# The Kubernetes layer's variable for the local port of a tunnel to a private endpoint (TF_VAR_<name> sets it).
+TUNNEL_PORT_VARIABLE = "api_tunnel_port"
 
 
 def read_config(path: Path = CONFIG_FILE) -> dict[str, str]:

@@ -192,6 +192,12 @@ CHARTS: dict[str, Chart] = {
     ),
 }
 
+# The cluster access node (modules/access_node.py): the current standard AL2023 AMI for arm64, read at plan time from
+# the public SSM parameter AWS publishes in every region (the standard AMI ships the SSM agent; the minimal one does
+# not: AL2023 user guide, "AL2023 AMIs"), on the smallest Graviton burstable type.
+ACCESS_NODE_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+ACCESS_NODE_INSTANCE_TYPE = "t4g.nano"
+
 # MLflow's backend store (modules/mlflow_aws.py): Aurora PostgreSQL 16.8, a 2025 minor release of the 16 line that
 # Serverless v2 supports. It sets the version at creation; AWS applies later minors in maintenance windows.
 AURORA_POSTGRESQL_VERSION = "16.8"

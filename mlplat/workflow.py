@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Iterator
 from mlplat.blueprint import Blueprint, load
 from mlplat.errors import EXIT_BAD_INPUT, MlplatError
 from mlplat.runner import Progress, Terraform
-from mlplat.settings import WORK_DIR, Settings
+from mlplat.settings import TUNNEL_PORT_VARIABLE, WORK_DIR, Settings
+from mlplat.state import state_bucket
 
 if TYPE_CHECKING:
     from mlplat.aws import Aws
@@ -191,12 +192,61 @@ def session(blueprint_path: Path, *, local: bool, provider_mirror: Path | None, 
             )
 
 
+def tunnel_port(platform: str) -> int:
+    """A fixed local port per platform (42000-42999): a saved plan of the Kubernetes layer records the port its
+    providers connect to, so `deploy --plan` must open the tunnel on the same one."""
+    return 42000 + int(hashlib.sha256(platform.encode()).hexdigest(), 16) % 1000
+
+
+@contextlib.contextmanager
+def kubernetes_access(s: Session, tf: Terraform) -> Iterator[object | None]:
+    """Around terraform runs of the Kubernetes layer: on a real account whose endpoint is private (no public CIDRs)
+    and which has the cluster access node, a tunnel through it (mlplat/tunnel.py), its port passed to the layer's
+    providers. Otherwise nothing: the endpoint is reached directly (public CIDRs, a VPN, a runner in the VPC)."""
+    if s.settings.local or s.blueprint.cluster_endpoint_public_access_cidrs:
+        yield None
+        return
+    outputs = tf.output(s.aws_stack)
+    if not outputs.get("access_node_instance_id"):
+        yield None
+        return
+    from mlplat.tunnel import api_tunnel
+
+    with api_tunnel(outputs, s.blueprint.region, say=s.progress.say, port=tunnel_port(s.blueprint.name),
+                    env=tf.env) as tunnel:
+        tf.env[f"TF_VAR_{TUNNEL_PORT_VARIABLE}"] = str(tunnel.port)
+        try:
+            yield tunnel
+        finally:
+            tf.env.pop(f"TF_VAR_{TUNNEL_PORT_VARIABLE}", None)
+
+
+@contextlib.contextmanager
+def account(blueprint: Blueprint, *, local: bool, progress: Progress) -> Iterator["Aws"]:
+    """boto3 clients for the platform's account without synthesizing: the caller's credentials, or for --local the
+    embedded AWS with this platform's saved state (started here, saved and stopped on exit)."""
+    from mlplat.aws import Aws
+
+    if not local:
+        yield Aws(region=blueprint.region)
+        return
+    from mlplat.emulator import LocalAws
+
+    emulator = LocalAws((LOCAL_ROOT / blueprint.name).resolve() / "emulator", region=blueprint.region)
+    progress.say("embedded AWS: starting")
+    emulator.start()
+    try:
+        yield Aws(region=blueprint.region, local_env=emulator.terraform_env())
+    finally:
+        emulator.stop()
+
+
 def state_file(blueprint: Blueprint, stack: str, *, local: bool) -> Path | None:
     """Where a stack's state lives when it is a local file (None when it lives in S3)."""
     settings = Settings.from_env()
     if local:
         return (LOCAL_ROOT / blueprint.name / "tfstate" / f"{stack}.tfstate").resolve()
-    if settings.backend_s3_bucket:
+    if state_bucket(blueprint, settings) is not None:
         return None
     state_dir = settings.state_dir or settings.outdir.parent / ".mlplat-state"
     return (state_dir / f"{stack}.tfstate").resolve()

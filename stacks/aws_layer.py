@@ -12,6 +12,7 @@ from mlplat.catalog.modules import MLFLOW_NAMESPACE, MLFLOW_SERVICE_ACCOUNT
 from mlplat.catalog.secrets import ESO_NAMESPACE, ESO_SERVICE_ACCOUNT, secret_name_prefix, secret_output, secret_uses
 from mlplat.nodepools import POOL_KINDS, subnet_tag_key
 from mlplat.settings import AWS_STACK_SUFFIX, Settings
+from modules.access_node import AccessNodeConfig, ClusterAccessNode
 from modules.bucket import SecureBucket
 from modules.common import ClusterScope
 from modules.efs import EfsConfig, SharedFileSystem
@@ -60,6 +61,13 @@ class AwsLayer(TerraformStack):
             system_disk_gib=bp.system_node_disk_gib, enable_efs_csi=bp.enable_efs, enable_fsx_csi=bp.enable_fsx,
             enable_node_monitoring_agent=bp.enable_node_auto_repair, instance_tags=instance_tags,
         ))
+        self.access_node = None
+        if bp.create_cluster_access_node:
+            self.access_node = ClusterAccessNode(self, "access-node", AccessNodeConfig(
+                name=bp.name, partition=partition, vpc_id=self.network.vpc.id,
+                subnet_id=self.network.private_subnet_ids[0], cluster_security_group_id=self.eks.cluster_sg.id,
+                kms_key_arn=self.key.arn,
+            ))
         self.karpenter = KarpenterAws(self, "karpenter", KarpenterAwsConfig(
             scope=scope, cluster_name=self.eks.cluster.name,
             create_spot_service_linked_role=bp.create_spot_service_linked_role,
@@ -135,6 +143,8 @@ class AwsLayer(TerraformStack):
             "karpenter_controller_role_arn": self.karpenter.controller_role.arn,
             "karpenter_queue_name": self.karpenter.queue.name,
         }
+        if self.access_node:
+            out["access_node_instance_id"] = self.access_node.instance.id
         if self.efs:
             out["efs_file_system_id"] = self.efs.id
         if self.fsx:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cdktn import AssetType, TerraformAsset, TerraformOutput, TerraformStack
+from cdktn import AssetType, Fn, Op, TerraformAsset, TerraformOutput, TerraformStack, TerraformVariable, Token
 from cdktn_provider_helm.provider import HelmProvider
 from cdktn_provider_kubernetes.provider import KubernetesProvider, KubernetesProviderExec
 from constructs import Construct
@@ -16,7 +16,7 @@ from mlplat.addons import LOCAL_CHARTS_DIR, MANIFESTS_CHART, AddOn, AddonContext
 from mlplat.blueprint import Blueprint
 from mlplat.catalog import REGISTRY
 from mlplat.catalog.modules import ARGOCD_APPLICATIONS, helm_bootstrap
-from mlplat.settings import KUBERNETES_STACK_SUFFIX, Settings
+from mlplat.settings import KUBERNETES_STACK_SUFFIX, TUNNEL_PORT_VARIABLE, Settings
 from modules.addon_release import AddonRelease
 from modules.argocd_application import GitOpsConfig, application, delivery_objects, sync_waves
 from stacks.aws_layer import AwsLayer
@@ -30,8 +30,16 @@ class KubernetesLayer(TerraformStack):
         bp = blueprint
         configure_backend(self, bp, settings)
         self.add_dependency(aws)
+        # Through the cluster access node (mlplat/tunnel.py), terraform reaches a private endpoint at
+        # https://127.0.0.1:<port> and checks the certificate against the endpoint's own name.
+        tunnel_port = TerraformVariable(self, TUNNEL_PORT_VARIABLE, type="number", default=0, description=(
+            "Local port of an SSM port-forwarding session to the cluster endpoint (set by mlplat); 0: connect directly"))
+        endpoint = aws.outputs["cluster_endpoint"]
         cluster = {
-            "host": aws.outputs["cluster_endpoint"],
+            "host": Token.as_string(Fn.conditional(Op.gt(tunnel_port.number_value, 0),
+                                                   Fn.format("https://127.0.0.1:%d", [tunnel_port.number_value]),
+                                                   endpoint)),
+            "tls_server_name": Fn.replace(endpoint, "https://", ""),
             "cluster_ca_certificate": f"${{base64decode({aws.outputs['cluster_certificate_authority_data']})}}",
             # A short-lived token from the caller's AWS credentials at plan/apply time: no kubeconfig, no secret.
             "exec": {"api_version": "client.authentication.k8s.io/v1beta1", "command": "aws",
@@ -39,8 +47,9 @@ class KubernetesLayer(TerraformStack):
                               "--region", bp.region, "--output", "json"]},
         }
         HelmProvider(self, "helm", kubernetes=cluster)
-        KubernetesProvider(self, "kubernetes", host=cluster["host"],
-                           cluster_ca_certificate=cluster["cluster_ca_certificate"], exec=[KubernetesProviderExec(**cluster["exec"])])
+        KubernetesProvider(self, "kubernetes", host=cluster["host"], tls_server_name=cluster["tls_server_name"],
+                           cluster_ca_certificate=cluster["cluster_ca_certificate"],
+                           exec=[KubernetesProviderExec(**cluster["exec"])])
         self.add_override("terraform.required_providers.helm.version", versions.HELM_PROVIDER_CONSTRAINT)
         self.add_override("terraform.required_providers.kubernetes.version", versions.KUBERNETES_PROVIDER_CONSTRAINT)
 

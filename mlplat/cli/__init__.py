@@ -15,11 +15,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 
-from mlplat.cli import deploy, destroy, doctor, init, outputs, plan, synth, validate
+from mlplat.cli import bootstrap, cost, deploy, destroy, doctor, init, outputs, plan, preflight, synth, validate
 from mlplat.cli.base import Command
 from mlplat.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, MlplatError
 
-COMMANDS: list[Command] = [init.COMMAND, validate.COMMAND, synth.COMMAND, plan.COMMAND, deploy.COMMAND,
+COMMANDS: list[Command] = [init.COMMAND, validate.COMMAND, cost.COMMAND, bootstrap.COMMAND, preflight.COMMAND,
+                           synth.COMMAND, plan.COMMAND, deploy.COMMAND,
                            destroy.COMMAND, outputs.COMMAND, doctor.COMMAND]
 
 EPILOG = """\
@@ -67,9 +68,10 @@ def _common(p: argparse.ArgumentParser, command: Command | None, top: bool) -> N
                    help="blueprint file (default: blueprint.tfvars or $MLPLAT_BLUEPRINT)")
     p.add_argument("--json", action="store_true", default=default if not top else False,
                    help="print one JSON document on stdout; progress on stderr")
-    if top or (command is not None and command.uses_terraform):
+    if top or (command is not None and (command.uses_terraform or command.uses_aws)):
         p.add_argument("--local", action="store_true", default=default if not top else False,
                        help="run against the embedded local AWS (moto on loopback) instead of a real account")
+    if top or (command is not None and command.uses_terraform):
         p.add_argument("--provider-mirror", type=Path, default=default,
                        help="terraform provider filesystem mirror ($MLPLAT_PROVIDER_MIRROR, .mlplat/config.toml)")
 

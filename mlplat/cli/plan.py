@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from mlplat import plans
 from mlplat.checks import check_kubernetes_stack
 from mlplat.cli.base import Command
 from mlplat.errors import EXIT_CHANGES, MlplatError
-from mlplat.workflow import session
+from mlplat.workflow import kubernetes_access, session
 
 NOT_APPLIED_LOCALLY = ("not planned or applied: --local has no Kubernetes cluster behind the embedded AWS; the layer "
                        "was synthesized and checked offline")
@@ -31,7 +32,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 deferred[stack.name] = WAITS_FOR_AWS
                 continue
             tf.init(stack)
-            planned.append(tf.plan(stack))
+            with kubernetes_access(s, tf) if stack != s.aws_stack else contextlib.nullcontext():
+                planned.append(tf.plan(stack))
         result: dict[str, Any] = {"stacks": {p.stack: p.as_dict() for p in planned},
                                   "changes": sum(p.total for p in planned)}
         if deferred:

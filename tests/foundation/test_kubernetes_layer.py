@@ -22,7 +22,14 @@ def test_only_helm_and_kubernetes_providers_configured_from_aws_outputs(canonica
     providers = canonical.kubernetes["provider"]
     assert set(providers) == {"helm", "kubernetes"}
     helm = providers["helm"][0]["kubernetes"]
-    assert helm["host"].startswith(REMOTE)
+    endpoint = REMOTE + "cross-stack-output-aws_eks_clustereks_cluster_55B0C966endpoint"
+    # Through the access node's tunnel (mlplat/tunnel.py) when mlplat sets the port; else the endpoint itself.
+    assert helm["host"] == (f'${{(var.api_tunnel_port > 0) ? format("https://127.0.0.1:%d", var.api_tunnel_port) : '
+                            f'{endpoint.removeprefix("${")}}}')
+    assert helm["tls_server_name"] == f'${{replace({endpoint.removeprefix("${")}, "https://", "")}}'
+    assert (providers["kubernetes"][0]["host"], providers["kubernetes"][0]["tls_server_name"]) == (
+        helm["host"], helm["tls_server_name"])
+    assert canonical.kubernetes["variable"]["api_tunnel_port"]["default"] == 0
     assert helm["cluster_ca_certificate"].startswith("${base64decode(data.terraform_remote_state.")
     assert helm["exec"]["command"] == "aws" and helm["exec"]["args"][:3] == ["eks", "get-token", "--cluster-name"]
     assert providers["kubernetes"][0]["exec"][0] == helm["exec"]
