@@ -34,6 +34,24 @@ class Aws:
         return self._clients[service]
 
 
+    def session(self) -> boto3.session.Session:
+        """A boto3 session for code that makes its own clients (mlplat/sweep.py): the emulator's for --local."""
+        if not self.local_env:
+            return boto3.session.Session(region_name=self.region)
+        return _LocalSession(self.local_env, self.region)
+
+
+class _LocalSession(boto3.session.Session):
+    def __init__(self, local_env: Mapping[str, str], region: str) -> None:
+        super().__init__(aws_access_key_id=local_env["AWS_ACCESS_KEY_ID"],
+                         aws_secret_access_key=local_env["AWS_SECRET_ACCESS_KEY"], region_name=region)
+        self._endpoint = local_env["AWS_ENDPOINT_URL"]
+
+    def client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs["endpoint_url"] = self._endpoint  # never the caller's real account
+        return super().client(service_name, *args, **kwargs)
+
+
 def call(what: str, fn: Any, **kwargs: Any) -> Any:
     """One AWS call, with its failure turned into an MlplatError that says what was being checked."""
     try:

@@ -36,6 +36,12 @@ class Tunnel:
         return f"https://127.0.0.1:{self.port}"
 
 
+def needs_tunnel(public_access_cidrs: tuple[str, ...], outputs: Mapping[str, object]) -> bool:
+    """A private-only endpoint with the access node deployed: reach it through the node. (With public CIDRs, or
+    without the node, mlplat connects directly: a VPN or a runner inside the VPC.)"""
+    return not public_access_cidrs and bool(outputs.get("access_node_instance_id"))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -15,13 +15,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 
-from mlplat.cli import bootstrap, cost, deploy, destroy, doctor, init, outputs, plan, preflight, synth, validate
+from mlplat.cli import bootstrap, cost, deploy, destroy, doctor, init, kubeconfig, outputs, plan, preflight, status, synth, validate
+from mlplat.cli import open as open_ui  # not `open`: that would shadow the builtin
 from mlplat.cli.base import Command
 from mlplat.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, MlplatError
 
 COMMANDS: list[Command] = [init.COMMAND, validate.COMMAND, cost.COMMAND, bootstrap.COMMAND, preflight.COMMAND,
                            synth.COMMAND, plan.COMMAND, deploy.COMMAND,
-                           destroy.COMMAND, outputs.COMMAND, doctor.COMMAND]
+                           destroy.COMMAND, outputs.COMMAND, status.COMMAND, kubeconfig.COMMAND, open_ui.COMMAND,
+                           doctor.COMMAND]
 
 EPILOG = """\
 examples:

@@ -142,6 +142,11 @@ def check_credentials() -> list[Check]:
     out.append(Check("aws CLI", aws_cli is not None, aws_cli or "not found",
                      "" if aws_cli else "the Kubernetes layer authenticates with `aws eks get-token`: install AWS CLI "
                                         "v2 for real accounts", required=False))
+    plugin = shutil.which("session-manager-plugin")
+    out.append(Check("Session Manager plugin", plugin is not None, plugin or "not found",
+                     "" if plugin else "the tunnel to a private cluster endpoint through the cluster access node is "
+                                       "an SSM session: install the Session Manager plugin for the AWS CLI",
+                     required=False))
     return out
 
 

@@ -24,17 +24,18 @@ TOKEN_REFRESH_SECONDS = 600.0
 
 def eks_api_client(endpoint: str, certificate_authority_data: str, token: str, *,
                    refresh_token: Callable[[], str] | None = None,
-                   refresh_after_seconds: float = TOKEN_REFRESH_SECONDS) -> ApiClient:
+                   refresh_after_seconds: float = TOKEN_REFRESH_SECONDS, via: str | None = None) -> ApiClient:
     """A client for an EKS cluster's API: `endpoint` as `aws eks describe-cluster` gives it (https://...),
     `certificate_authority_data` its base64 CA bundle (cluster.certificateAuthority.data), `token` a bearer token.
-    TLS is verified against that CA and nothing else."""
+    TLS is verified against that CA and nothing else; through a tunnel (`via`), under the endpoint's host name."""
     if urlsplit(endpoint).scheme != "https":
         raise MlplatError(f"the cluster endpoint {endpoint!r} is not an https:// URL; pass the cluster's endpoint as "
                           f"`aws eks describe-cluster` prints it")
     if not token:
         raise MlplatError("no bearer token for the cluster's API; `aws eks get-token --cluster-name NAME` makes one")
-    config = Configuration(host=endpoint.rstrip("/"), ca_cert_data=_ca_bundle(certificate_authority_data),
-                           verify_ssl=True)
+    # `via`: a tunnel's local URL (mlplat/tunnel.py); the certificate is still checked under the endpoint's name.
+    config = Configuration(host=(via or endpoint).rstrip("/"), ca_cert_data=_ca_bundle(certificate_authority_data),
+                           verify_ssl=True, tls_server_name=urlsplit(endpoint).hostname if via else None)
     _authenticate(config, token, refresh_token, refresh_after_seconds)
     return ApiClient(config)
 

@@ -441,8 +441,9 @@ class RecordedRequest:
     def verb(self) -> str:
         """The Kubernetes verb: get, list, watch, create, update, patch, delete, deletecollection."""
         if self.subresource == "portforward":
-            # A WebSocket upgrade is a GET, authorized as `create` on pods/portforward since Kubernetes 1.31
-            # (feature gate AuthorizePodWebsocketUpgradeCreatePermission, on by default).
+            # A WebSocket upgrade is a GET, and since Kubernetes 1.35 it must also be allowed to `create`
+            # pods/portforward, as the SPDY POST always was (feature gate AuthorizePodWebsocketUpgradeCreatePermission,
+            # beta and on by default; kubernetes/website feature-gates docs). The fake checks only that verb.
             return "create"
         collection = not self.name
         if self.method == "GET":

@@ -511,3 +511,29 @@ def test_caller_identity_is_an_iam_user_not_an_sts_arn(client: ClientFactory) ->
     assert re.fullmatch(r"AIDA[A-Z0-9]{17}", identity["UserId"])
     assert client("sts").get_caller_identity()["UserId"] == identity["UserId"]
 
+
+
+# --- EC2 placement groups (an extension: moto has none) -------------------------------------------------------------
+
+
+def test_placement_groups_are_created_found_by_tag_and_refused_as_ec2_refuses(client: ClientFactory) -> None:
+    ec2 = client("ec2")
+    created = ec2.create_placement_group(GroupName="refusals-pg", Strategy="cluster", TagSpecifications=[
+        {"ResourceType": "placement-group", "Tags": [{"Key": "kubernetes.io/cluster/refusals", "Value": "owned"}]},
+    ])["PlacementGroup"]
+    assert (created["GroupName"], created["State"], created["Strategy"]) == ("refusals-pg", "available", "cluster")
+    assert re.fullmatch(r"pg-[0-9a-f]{17}", created["GroupId"])
+    ec2.create_placement_group(GroupName="refusals-other", Strategy="spread")
+    assert refusal(lambda: ec2.create_placement_group(GroupName="refusals-pg", Strategy="cluster"))[1:] == (
+        "InvalidPlacementGroup.Duplicate", "The Placement Group 'refusals-pg' already exists.")
+
+    tagged = ec2.describe_placement_groups(Filters=[
+        {"Name": "tag:kubernetes.io/cluster/refusals", "Values": ["owned"]}])["PlacementGroups"]
+    assert [g["GroupName"] for g in tagged] == ["refusals-pg"]
+    assert refusal(lambda: ec2.describe_placement_groups(GroupNames=["refusals-none"]))[1:] == (
+        "InvalidPlacementGroup.Unknown", "The Placement Group 'refusals-none' is unknown.")
+
+    ec2.delete_placement_group(GroupName="refusals-pg")
+    assert refusal(lambda: ec2.delete_placement_group(GroupName="refusals-pg"))[1:] == (
+        "InvalidPlacementGroup.Unknown", "The Placement Group 'refusals-pg' is unknown.")
+    assert [g["GroupName"] for g in ec2.describe_placement_groups()["PlacementGroups"]] == ["refusals-other"]

@@ -35,70 +35,12 @@ PLATFORM_TAGS = {"Platform": CLUSTER, "ManagedBy": "mlplat", "team": "ml"}  # as
 
 
 def aws_answer(status: int, body: Mapping[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
-    """What a `before-call` handler returns to answer a call in place of the endpoint (as botocore's Stubber does)."""
+    """A botocore before-call answer: the call is not sent, this is what it returned."""
     return AWSResponse(None, status, {}, None), {**body, "ResponseMetadata": {"HTTPStatusCode": status}}
 
 
 def aws_error(status: int, code: str, message: str) -> tuple[AWSResponse, dict[str, Any]]:
     return aws_answer(status, {"Error": {"Code": code, "Message": message}})
-
-
-class PlacementGroups:
-    """EC2's placement group calls, which moto 5.2.1 does not have (CreatePlacementGroup, DescribePlacementGroups and
-    DeletePlacementGroup answer HTTP 500). Answered here as EC2 answers them, for the sessions of these tests only."""
-
-    def __init__(self) -> None:
-        self.groups: dict[str, dict[str, Any]] = {}
-        self._ids = itertools.count(1)
-
-    def register(self, session: boto3.Session) -> None:
-        for operation, answer in (("CreatePlacementGroup", self.create), ("DescribePlacementGroups", self.describe),
-                                  ("DeletePlacementGroup", self.delete)):
-            session.events.register(f"before-parameter-build.ec2.{operation}", self._keep_params)
-            session.events.register(f"before-call.ec2.{operation}", self._answering(answer))
-
-    @staticmethod
-    def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["placement_group_params"] = dict(params)
-
-    @staticmethod
-    def _answering(answer: Callable[[dict[str, Any]], tuple[AWSResponse, dict[str, Any]]]) -> Callable[..., Any]:
-        return lambda context, **_: answer(context["placement_group_params"])
-
-    def create(self, params: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
-        name = params["GroupName"]
-        if name in self.groups:
-            return aws_error(400, "InvalidPlacementGroup.Duplicate", f"The placement group '{name}' already exists.")
-        tags = [tag for spec in params.get("TagSpecifications", []) for tag in spec.get("Tags", [])]
-        group_id = f"pg-{next(self._ids):017x}"
-        self.groups[name] = {"GroupName": name, "GroupId": group_id, "State": "available",
-                             "Strategy": params.get("Strategy", "cluster"), "Tags": tags,
-                             "GroupArn": f"arn:aws:ec2:{REGION}:123456789012:placement-group/{name}"}
-        return aws_answer(200, {"PlacementGroup": self.groups[name]})
-
-    def describe(self, params: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
-        groups = list(self.groups.values())
-        for name in params.get("GroupNames", []):
-            if name not in self.groups:
-                return aws_error(400, "InvalidPlacementGroup.Unknown", f"The Placement Group '{name}' is unknown.")
-        if params.get("GroupNames"):
-            groups = [g for g in groups if g["GroupName"] in params["GroupNames"]]
-        for filter_ in params.get("Filters", []):
-            name, values = filter_["Name"], set(filter_["Values"])
-            if name == "tag-key":
-                groups = [g for g in groups if values & {t["Key"] for t in g["Tags"]}]
-            elif name.startswith("tag:"):
-                groups = [g for g in groups if any(t["Key"] == name[4:] and t["Value"] in values for t in g["Tags"])]
-            else:
-                groups = [g for g in groups if g.get({"group-name": "GroupName", "state": "State",
-                                                      "strategy": "Strategy"}[name]) in values]
-        return aws_answer(200, {"PlacementGroups": groups})
-
-    def delete(self, params: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
-        name = params["GroupName"]
-        if self.groups.pop(name, None) is None:
-            return aws_error(400, "InvalidPlacementGroup.Unknown", f"The Placement Group '{name}' is unknown.")
-        return aws_answer(200, {})
 
 
 class EmulatorSession(boto3.Session):
@@ -107,8 +49,6 @@ class EmulatorSession(boto3.Session):
     def __init__(self, aws: LocalAws) -> None:
         super().__init__(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=aws.region)
         self._endpoint = aws.endpoint
-        self.placement_groups = PlacementGroups()
-        self.placement_groups.register(self)
 
     def client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs.setdefault("endpoint_url", self._endpoint)
@@ -321,7 +261,7 @@ def existing(session: EmulatorSession, client: ClientFactory) -> dict[str, set[s
         "classic_load_balancer": {lb["LoadBalancerName"] for lb in
                                   client("elb").describe_load_balancers()["LoadBalancerDescriptions"]},
         "log_group": {g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]},
-        "placement_group": set(session.placement_groups.groups),
+        "placement_group": {g["GroupName"] for g in ec2.describe_placement_groups()["PlacementGroups"]},
     }
 
 

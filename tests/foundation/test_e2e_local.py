@@ -143,8 +143,62 @@ def test_destroy_is_refused_up_front_while_the_database_is_protected(tmp_path):
     blueprint = write(tmp_path, {**delta, "mlflow_db_deletion_protection": False})
     _, flag, _ = mlplat(["deploy", "--auto-approve"], tmp_path, blueprint)
     assert [(c["action"], c["path"]) for c in flag["stacks"]["mlplat-aws"]["changes"]] == [("update", "mlflow/db")]
+
+    # What the cluster's controllers would leave behind, which terraform never knew about, and look-alikes that are
+    # not the platform's: the sweep (destroy's last phase) removes the first and leaves the others.
+    strays, others = seed_strays(tmp_path / ".mlplat-local" / "mlplat" / "emulator")
+    _, dry, _ = mlplat(["destroy", "--dry-run"], tmp_path, blueprint)
+    assert dry["sweep"]["found"] == strays and dry["stacks"]["mlplat-aws"]["remove"] > 60
+    _, intact, _ = mlplat(["outputs"], tmp_path, blueprint)
+    assert intact["outputs"] == flag["outputs"]  # the dry run changed nothing
+
     _, destroyed, _ = mlplat(["destroy", "--auto-approve"], tmp_path, blueprint)
-    assert destroyed["emulator_resources_left"] == {}
+    assert destroyed["sweep"]["removed"] == strays and destroyed["sweep"]["left"] == []
+    assert destroyed["emulator_resources_left"] == {"logs_log_groups": 1}  # the other cluster's log group
+    assert remaining(tmp_path / ".mlplat-local" / "mlplat" / "emulator", others) == others
+
+
+SWEEP_REGION = "us-west-2"
+
+
+def _ec2_and_logs(aws):
+    import boto3
+
+    kwargs = {"endpoint_url": aws.endpoint, "region_name": SWEEP_REGION, "aws_access_key_id": "testing",
+              "aws_secret_access_key": "testing"}
+    return boto3.client("ec2", **kwargs), boto3.client("logs", **kwargs)
+
+
+def seed_strays(state_dir: Path) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Into the platform's saved emulator state (no mlplat process is running): a CSI volume, a Container Insights
+    log group and a Karpenter-style placement group of cluster `mlplat`; an untagged volume and another cluster's
+    log group. Returns (the platform's by sweep kind, the others)."""
+    from mlplat.emulator import LocalAws
+
+    owned = [{"Key": "kubernetes.io/cluster/mlplat", "Value": "owned"}]
+    with LocalAws(state_dir, region=SWEEP_REGION) as aws:
+        ec2, logs = _ec2_and_logs(aws)
+        volume = ec2.create_volume(AvailabilityZone="us-west-2a", Size=10, TagSpecifications=[
+            {"ResourceType": "volume", "Tags": owned}])["VolumeId"]
+        untagged = ec2.create_volume(AvailabilityZone="us-west-2a", Size=10)["VolumeId"]
+        ec2.create_placement_group(GroupName="mlplat-efa", Strategy="cluster", TagSpecifications=[
+            {"ResourceType": "placement-group", "Tags": owned}])
+        logs.create_log_group(logGroupName="/aws/containerinsights/mlplat/application")
+        logs.create_log_group(logGroupName="/aws/containerinsights/other/application")
+    return ({"log_group": ["/aws/containerinsights/mlplat/application"], "placement_group": ["mlplat-efa"],
+             "volume": [volume]},
+            {"log_group": ["/aws/containerinsights/other/application"], "volume": [untagged]})
+
+
+def remaining(state_dir: Path, wanted: dict[str, list[str]]) -> dict[str, list[str]]:
+    from mlplat.emulator import LocalAws
+
+    with LocalAws(state_dir, region=SWEEP_REGION) as aws:
+        ec2, logs = _ec2_and_logs(aws)
+        volumes = {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
+        groups = {g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]}
+    return {"log_group": [g for g in wanted["log_group"] if g in groups],
+            "volume": [v for v in wanted["volume"] if v in volumes]}
 
 
 def test_destroy_deploy_destroy_deploy_under_one_name(tmp_path):

@@ -13,6 +13,7 @@
 - rds: a taken final snapshot name refuses DeleteDBCluster up front; clusters report a v1-serverless scaling
   configuration only when they are v1 serverless; instances keep their Performance Insights settings; only the
   recorded engine versions are offered (DescribeDBEngineVersions) and creatable.
+- placement_groups: EC2 placement groups (create, describe with tag filters, delete), which moto lacks.
 - servicequotas: EC2's On-Demand and Spot vCPU quotas, at values tests can set.
 - clients: recognizes the terraform AWS provider, for the few answers tailored to it (see eks and fsx).
 
@@ -23,7 +24,9 @@ from __future__ import annotations
 
 from moto.utilities.utils import get_partition
 
-from mlplat.emulator.extensions import ec2, eks, fsx, iam, kms, rds, s3, secretsmanager, servicequotas, sts
+from mlplat.emulator.extensions import (
+    ec2, eks, fsx, iam, kms, placement_groups, rds, s3, secretsmanager, servicequotas, sts,
+)
 
 
 def install(region: str) -> None:
@@ -32,6 +35,7 @@ def install(region: str) -> None:
     fsx.install()
     iam.install(get_partition(region))
     kms.install()
+    placement_groups.install()
     rds.install()
     s3.install()
     secretsmanager.install()
