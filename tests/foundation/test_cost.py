@@ -257,3 +257,11 @@ def test_every_price_is_dated_and_sourced_and_names_a_real_instance_family():
         assert "m7i.xlarge" in p.instances, f"{p.region}: the default system node type has no price"
     assert set(REGIONS) == {"us-east-1", "us-west-2", "eu-west-1"}
     assert US_WEST_2.instances["m7i.xlarge"].usd_per_hour == US_EAST_1.instances["m7i.xlarge"].usd_per_hour
+
+
+def test_the_readme_quotes_the_default_blueprints_idle_cost_as_cost_computes_it():
+    report = estimate(load(ROOT / "blueprint.tfvars"), TODAY)
+    readme = (ROOT / "README.md").read_text()
+    quoted = re.search(r"it counts \$([\d.]+) an hour, \*\*\$([\d,.]+) a month\*\*", readme)
+    assert quoted is not None, "the README's Cost and time paragraph no longer quotes the idle cost"
+    assert (quoted.group(1), quoted.group(2)) == (f"{report.idle_hourly:.2f}", f"{report.idle_monthly:,.2f}")
