@@ -3,6 +3,7 @@ local AWS behind `--local` (its endpoint and dummy credentials, never the caller
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -14,6 +15,13 @@ from mlplat.errors import MlplatError
 
 # Fail in seconds, not minutes: these calls are checks before long operations.
 _CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=30)
+
+
+@functools.cache
+def _shared_session() -> boto3.session.Session:
+    """One boto3 session per process: each session loads the service models it creates clients for (about 0.3 s a
+    service), so a new session per client paid that again for every client."""
+    return boto3.session.Session()
 
 
 @dataclass
@@ -30,9 +38,8 @@ class Aws:
                 kwargs.update(endpoint_url=self.local_env["AWS_ENDPOINT_URL"],
                               aws_access_key_id=self.local_env["AWS_ACCESS_KEY_ID"],
                               aws_secret_access_key=self.local_env["AWS_SECRET_ACCESS_KEY"])
-            self._clients[service] = boto3.session.Session().client(service, **kwargs)
+            self._clients[service] = _shared_session().client(service, **kwargs)
         return self._clients[service]
-
 
     def session(self) -> boto3.session.Session:
         """A boto3 session for code that makes its own clients (mlplat/sweep.py): the emulator's for --local."""

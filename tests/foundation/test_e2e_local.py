@@ -28,8 +28,10 @@ from tests.support.terraform import mirror_env
 
 pytestmark = pytest.mark.e2e
 ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "MLPLAT_TODAY": "2026-11-30"}
-# The slow storage is left out where a test is not about it.
-NO_FILE_SYSTEMS = {"enable_fsx": False, "enable_efs": False}
+# What a test is not about is left out: the slow storage, and the access node and flow logs (the first round trip
+# keeps the default blueprint's, access node and flow logs included).
+LEAN = {"enable_fsx": False, "enable_efs": False, "create_cluster_access_node": False,
+                   "enable_vpc_flow_logs": False}
 
 
 def mlplat(args: list[str], cwd: Path, blueprint: Path, *, ok: bool = True) -> tuple[int, dict, str]:
@@ -130,7 +132,7 @@ def test_interrupted_deploy_then_a_reviewed_plan_finishes_it_exactly(tmp_path):
 
 
 def test_destroy_is_refused_up_front_while_the_database_is_protected(tmp_path):
-    delta = {"enable_mlflow": True, **NO_FILE_SYSTEMS}
+    delta = {"enable_mlflow": True, **LEAN}
     blueprint = write(tmp_path, delta)  # deletion protection on: the default
     _, first, _ = mlplat(["deploy", "--auto-approve"], tmp_path, blueprint)
     code, refused, _ = mlplat(["destroy", "--auto-approve"], tmp_path, blueprint, ok=False)
@@ -202,7 +204,7 @@ def remaining(state_dir: Path, wanted: dict[str, list[str]]) -> dict[str, list[s
 
 
 def test_destroy_deploy_destroy_deploy_under_one_name(tmp_path):
-    blueprint = write(tmp_path, {"enable_argocd": True, "enable_ai_ml_observability_stack": True, **NO_FILE_SYSTEMS})
+    blueprint = write(tmp_path, {"enable_argocd": True, "enable_ai_ml_observability_stack": True, **LEAN})
     _, first, _ = mlplat(["deploy", "--auto-approve"], tmp_path, blueprint)
     created = first["stacks"]["mlplat-aws"]["add"]
     secrets = {k: v for k, v in first["outputs"]["mlplat-aws"].items() if k.startswith("secret_name_")}
