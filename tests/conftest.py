@@ -1,6 +1,6 @@
 """Test session setup: jsii's Node 20 notice off, the repository on sys.path, and the order tests start in.
 
-Under pytest-xdist (`make test` runs `-n 6 --dist loadgroup`) each end-to-end round trip is a group of its own and
+Under pytest-xdist (`make test` runs `-n 4 --dist loadgroup`) each end-to-end round trip is a group of its own and
 starts first: they spend most of their time waiting on the AWS provider's fixed waits, while the other workers run
 the rest. Each test module is a group too, so its module-scoped synth fixtures are built once.
 """

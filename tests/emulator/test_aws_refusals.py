@@ -537,3 +537,28 @@ def test_placement_groups_are_created_found_by_tag_and_refused_as_ec2_refuses(cl
     assert refusal(lambda: ec2.delete_placement_group(GroupName="refusals-pg"))[1:] == (
         "InvalidPlacementGroup.Unknown", "The Placement Group 'refusals-pg' is unknown.")
     assert [g["GroupName"] for g in ec2.describe_placement_groups()["PlacementGroups"]] == ["refusals-other"]
+
+
+def test_an_attached_interface_and_a_referenced_group_are_not_deleted(client: ClientFactory) -> None:
+    """What the destroy sweep meets: EC2 refuses both (moto deleted them), and the refusal changes nothing."""
+    ec2 = client("ec2")
+    network = create_network(client, 44)
+    referenced = ec2.create_security_group(GroupName="refusals-lb", Description="lb", VpcId=network.vpc_id)["GroupId"]
+    referring = ec2.create_security_group(GroupName="refusals-nodes", Description="n", VpcId=network.vpc_id)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=referring, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "UserIdGroupPairs": [{"GroupId": referenced}]}])
+    assert refusal(lambda: ec2.delete_security_group(GroupId=referenced))[1:] == (
+        "DependencyViolation", f"resource {referenced} has a dependent object")
+    ec2.revoke_security_group_ingress(GroupId=referring, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "UserIdGroupPairs": [{"GroupId": referenced}]}])
+    ec2.delete_security_group(GroupId=referenced)  # no longer referenced
+
+    ami = client("ssm").get_parameter(Name=versions.ACCESS_NODE_AMI_PARAMETER)["Parameter"]["Value"]
+    instance = ec2.run_instances(ImageId=ami, InstanceType="t4g.nano", MinCount=1, MaxCount=1,
+                                 SubnetId=network.subnet_ids[0])["Instances"][0]
+    eni = ec2.create_network_interface(SubnetId=network.subnet_ids[0])["NetworkInterface"]["NetworkInterfaceId"]
+    ec2.attach_network_interface(NetworkInterfaceId=eni, InstanceId=instance["InstanceId"], DeviceIndex=1)
+    assert refusal(lambda: ec2.delete_network_interface(NetworkInterfaceId=eni))[1:] == (
+        "InvalidNetworkInterface.InUse", f"Interface: [{eni}] in use.")
+    [still] = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"]
+    assert still["Status"] == "in-use"

@@ -3,9 +3,9 @@
 Refusals AWS makes and moto does not (each one a deploy or destroy that works on moto and fails on AWS):
 - a subnet in a zone the region does not have (moto accepts any region's zone names);
 - deleting a subnet that network interfaces still use (e.g. left by instances Terraform never knew about), a security
-  group that an interface still uses, or a VPC that still has non-default security groups, an attached internet
-  gateway or a VPC endpoint; every refused DeleteVpc, moto's own (subnets, route tables, VPN gateways) included, is
-  worded as EC2 words it.
+  group that an interface or another group's rule still uses, an interface still attached to a running instance, or
+  a VPC that still has non-default security groups, an attached internet gateway or a VPC endpoint; every refused
+  DeleteVpc, moto's own (subnets, route tables, VPN gateways) included, is worded as EC2 words it.
 What lifts those refusals as on AWS: NAT gateways release their network interface when deleted, and the interfaces
 RunInstances creates go with their instance unless the request says otherwise (moto keeps both, which would block the
 subnet and its security groups for good).
@@ -35,13 +35,14 @@ import fnmatch
 from typing import Any
 
 from moto.core.responses import ActionResult
-from moto.ec2.exceptions import DependencyViolationError, InvalidAvailabilityZoneError
+from moto.ec2.exceptions import DependencyViolationError, EC2ClientError, InvalidAvailabilityZoneError
 from moto.ec2.models import EC2Backend
 from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend, Zone
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from moto.ec2.models.instance_types import InstanceTypeOfferingBackend
 from moto.ec2.models.instances import Instance
 from moto.ec2.models.security_groups import SecurityGroupRule
+from moto.ec2.responses.elastic_network_interfaces import ElasticNetworkInterfaces
 from moto.ec2.responses.launch_templates import LaunchTemplates
 from moto.ec2.responses.monitoring import Monitoring
 from moto.ec2.utils import parse_user_data
@@ -128,7 +129,30 @@ def _delete_security_group(backend: EC2Backend, name: str | None = None, group_i
         group_id = None if group is None else group.id
     if group_id and any(group_id in {g.id for g in eni.group_set} for eni in _interfaces(backend)):
         raise DependencyViolationError(f"resource {group_id} has a dependent object")
+    if group_id and _referenced_by_another_group(backend, group_id):
+        raise DependencyViolationError(f"resource {group_id} has a dependent object")
     return _moto_delete_security_group(backend, name=name, group_id=group_id)
+
+
+def _referenced_by_another_group(backend: EC2Backend, group_id: str) -> bool:
+    """A rule of another group that names this one (EC2 refuses to delete a group still referenced)."""
+    for groups in backend.groups.values():
+        for group in groups.values():
+            if group.id == group_id:
+                continue
+            for rule in [*group.ingress_rules, *group.egress_rules]:
+                if (rule.source_group or {}).get("GroupId") == group_id:
+                    return True
+    return False
+
+
+def _delete_network_interface(response: ElasticNetworkInterfaces) -> Any:
+    """DeleteNetworkInterface of an interface still attached to an instance: EC2 refuses it (moto deletes it)."""
+    eni = response.ec2_backend.get_network_interface(response._get_param("NetworkInterfaceId"))
+    instance = getattr(eni, "instance", None)
+    if instance is not None and instance.state != "terminated":
+        raise EC2ClientError("InvalidNetworkInterface.InUse", f"Interface: [{eni.id}] in use.")
+    return _moto_delete_network_interface_response(response)
 
 
 def _vpc_dependencies(vpc_id: str) -> DependencyViolationError:
@@ -205,7 +229,11 @@ def _eni_association(eni: NetworkInterface) -> dict[str, Any] | None:
     return _moto_eni_association.fget(eni) if eni.public_ip else None  # type: ignore[attr-defined]
 
 
+_moto_delete_network_interface_response = ElasticNetworkInterfaces.delete_network_interface
+
+
 def install() -> None:
+    ElasticNetworkInterfaces.delete_network_interface = _delete_network_interface  # type: ignore[method-assign]
     NetworkInterface.association = property(_eni_association)  # type: ignore[assignment]
     Monitoring.monitor_instances = lambda self: _set_monitoring(self, "enabled", "pending")  # type: ignore[method-assign]
     Monitoring.unmonitor_instances = lambda self: _set_monitoring(self, "disabled", "disabling")  # type: ignore[method-assign]
