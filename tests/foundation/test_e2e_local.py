@@ -3,7 +3,8 @@ provider. Three round trips, which run side by side under `make test`:
 
 - an interrupted deploy (SIGINT to mlplat alone, as `timeout -s INT` sends it) that stops terraform cleanly, then a
   reviewed plan that finishes the job applied exactly, refused once stale, a clean re-plan, outputs read without the
-  emulator, and a destroy of the second generation of the MLflow database (its final snapshot name is its own);
+  emulator, a dry-run destroy, and a destroy of the second generation of the MLflow database (its final snapshot name
+  is its own) whose sweep removes seeded strays of the cluster and leaves look-alikes;
 - destroy refused up front while the MLflow database is protected, with nothing destroyed, then allowed once the
   flag is deployed;
 - destroy -> deploy -> destroy -> deploy under one name: every generated secret's name is still in its recovery
@@ -122,10 +123,24 @@ def test_interrupted_deploy_then_a_reviewed_plan_finishes_it_exactly(tmp_path):
     _, shown, stderr = mlplat(["outputs"], tmp_path, blueprint)
     assert shown["outputs"]["mlplat-aws"] == outputs and "embedded AWS" not in stderr
 
+    # What the cluster's controllers would leave behind, which terraform never knew about, and look-alikes that are
+    # not the platform's: the sweep (destroy's last phase) removes the first and leaves the others. A dry run shows
+    # them, and the terraform phase, and changes nothing.
+    state_dir = tmp_path / ".mlplat-local" / "mlplat" / "emulator"
+    strays, others = seed_strays(state_dir)
+    _, dry, _ = mlplat(["destroy", "--dry-run"], tmp_path, blueprint)
+    assert (dry["sweep"]["found"], dry["cluster"]) == (
+        strays, {"skipped": "no Kubernetes cluster behind the embedded AWS"})
+    assert dry["stacks"]["mlplat-aws"]["remove"] > 60
+    _, intact, _ = mlplat(["outputs"], tmp_path, blueprint)
+    assert intact["outputs"] == shown["outputs"]
+
     # The replaced database left a final snapshot; this second generation's destroy must not collide with it.
     _, destroyed, _ = mlplat(["destroy", "--auto-approve"], tmp_path, blueprint)
     assert destroyed["stacks"]["mlplat-aws"]["deletes"] == destroyed["stacks"]["mlplat-aws"]["remove"] > 60
-    assert destroyed["emulator_resources_left"] == {}
+    assert destroyed["sweep"]["removed"] == strays and destroyed["sweep"]["left"] == []
+    assert destroyed["emulator_resources_left"] == {"logs_log_groups": 1}  # the other cluster's log group
+    assert remaining(state_dir, others) == others
     code, gone, _ = mlplat(["outputs"], tmp_path, blueprint, ok=False)
     assert (code, gone["error"]) == (1, "platform 'mlplat' is not deployed on the embedded AWS: no stack has "
                                         "resources; run mlplat deploy --local")
@@ -145,19 +160,8 @@ def test_destroy_is_refused_up_front_while_the_database_is_protected(tmp_path):
     blueprint = write(tmp_path, {**delta, "mlflow_db_deletion_protection": False})
     _, flag, _ = mlplat(["deploy", "--auto-approve"], tmp_path, blueprint)
     assert [(c["action"], c["path"]) for c in flag["stacks"]["mlplat-aws"]["changes"]] == [("update", "mlflow/db")]
-
-    # What the cluster's controllers would leave behind, which terraform never knew about, and look-alikes that are
-    # not the platform's: the sweep (destroy's last phase) removes the first and leaves the others.
-    strays, others = seed_strays(tmp_path / ".mlplat-local" / "mlplat" / "emulator")
-    _, dry, _ = mlplat(["destroy", "--dry-run"], tmp_path, blueprint)
-    assert dry["sweep"]["found"] == strays and dry["stacks"]["mlplat-aws"]["remove"] > 60
-    _, intact, _ = mlplat(["outputs"], tmp_path, blueprint)
-    assert intact["outputs"] == flag["outputs"]  # the dry run changed nothing
-
     _, destroyed, _ = mlplat(["destroy", "--auto-approve"], tmp_path, blueprint)
-    assert destroyed["sweep"]["removed"] == strays and destroyed["sweep"]["left"] == []
-    assert destroyed["emulator_resources_left"] == {"logs_log_groups": 1}  # the other cluster's log group
-    assert remaining(tmp_path / ".mlplat-local" / "mlplat" / "emulator", others) == others
+    assert destroyed["emulator_resources_left"] == {}
 
 
 SWEEP_REGION = "us-west-2"
