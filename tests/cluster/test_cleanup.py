@@ -66,12 +66,6 @@ def fake() -> Iterator[F.FakeKubeApi]:
         yield server
 
 
-@pytest.fixture
-def api(fake: F.FakeKubeApi) -> Iterator[client.ApiClient]:
-    with loopback_api_client(fake.url) as api_client:
-        yield api_client
-
-
 def writes(fake: F.FakeKubeApi) -> list[tuple[str, str]]:
     return [(r.method, r.path) for r in fake.requests if r.method != "GET"]
 

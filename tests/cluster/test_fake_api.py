@@ -21,18 +21,6 @@ from mlplat.kube import fake_api as F
 from mlplat.kube.client import loopback_api_client
 
 
-@pytest.fixture
-def fake() -> Iterator[F.FakeKubeApi]:
-    with F.FakeKubeApi() as server:
-        yield server
-
-
-@pytest.fixture
-def api(fake: F.FakeKubeApi) -> Iterator[client.ApiClient]:
-    with loopback_api_client(fake.url) as api_client:
-        yield api_client
-
-
 def raw(response: Any) -> dict[str, Any]:
     """The JSON body of a call made with _preload_content=False."""
     return json.loads(response.data)

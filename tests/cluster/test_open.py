@@ -23,7 +23,7 @@ from kubernetes import client
 from mlplat.cli import open as open_cli
 from mlplat.errors import MlplatError
 from mlplat.kube import fake_api as F
-from mlplat.kube.client import eks_api_client, loopback_api_client
+from mlplat.kube.client import eks_api_client
 from mlplat.kube.open import WEB_UIS, Credential, ForwardTarget, LocalForward, parse_credential, resolve_target
 from tests.cluster.test_status import aws_outputs, cli_args, deploy_state, fake_connect, write_blueprint
 
@@ -84,12 +84,6 @@ def fake() -> Iterator[F.FakeKubeApi]:
     with F.FakeKubeApi() as server:
         seed_grafana(server)
         yield server
-
-
-@pytest.fixture
-def api(fake: F.FakeKubeApi) -> Iterator[client.ApiClient]:
-    with loopback_api_client(fake.url) as api_client:
-        yield api_client
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import base64
 import gzip
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from kubernetes import client
@@ -65,18 +65,6 @@ def fake_connect(fake: F.FakeKubeApi, seen: list[EksCluster] | None = None) -> A
 
 
 # ------------------------------------------------------------------------------------------------------- fixtures
-
-@pytest.fixture
-def fake() -> Iterator[F.FakeKubeApi]:
-    with F.FakeKubeApi() as server:
-        yield server
-
-
-@pytest.fixture
-def api(fake: F.FakeKubeApi) -> Iterator[client.ApiClient]:
-    with loopback_api_client(fake.url) as api_client:
-        yield api_client
-
 
 def expected(name: str, version: str, namespace: str = "kube-system", chart: str | None = None,
              delivery: str = HELM) -> ExpectedAddon:

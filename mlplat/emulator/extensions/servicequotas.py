@@ -1,10 +1,9 @@
 """EC2's vCPU quotas in Service Quotas, which moto models for the VPC service only.
 
 `mlplat preflight` compares each node pool's CPU limit with the account's Running On-Demand and Spot vCPU quotas.
-Quota codes and names as Service Quotas lists them for ec2 (ListServiceQuotas, read from a public account listing on
-2026-11-30). The values are the emulator account's, not AWS defaults (a new account starts far lower, often at 0 for
-accelerated families): an account whose quotas were raised for the default blueprint, every vCPU quota at
-EMULATOR_VCPU_QUOTA. Tests lower a quota with `set_ec2_quota`, as a team's account might have it.
+Quota codes and names as Service Quotas lists them for ec2: mlplat/preflight.py's record. The values are the
+emulator account's, not AWS defaults (a new account starts far lower, often at 0 for accelerated families): an account
+whose quotas were raised for the default blueprint, every vCPU quota at EMULATOR_VCPU_QUOTA. Tests lower a quota with `set_ec2_quota`, as a team's account might have it.
 """
 
 from __future__ import annotations
@@ -14,19 +13,11 @@ from typing import Any
 from moto.servicequotas.exceptions import NoSuchResource
 from moto.servicequotas.models import ServiceQuotasBackend, servicequotas_backends
 
+from mlplat.preflight import QUOTAS
+
 EC2_SERVICE_NAME = "Amazon Elastic Compute Cloud (Amazon EC2)"
-EC2_VCPU_QUOTAS: dict[str, str] = {
-    "L-1216C47A": "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances",
-    "L-DB2E81BA": "Running On-Demand G and VT instances",
-    "L-417A185B": "Running On-Demand P instances",
-    "L-1945791B": "Running On-Demand Inf instances",
-    "L-2C3B7624": "Running On-Demand Trn instances",
-    "L-34B43A08": "All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests",
-    "L-3819A6DF": "All G and VT Spot Instance Requests",
-    "L-7212CCBC": "All P Spot Instance Requests",
-    "L-B5D1601B": "All Inf Spot Instance Requests",
-    "L-6B0D517C": "All Trn Spot Instance Requests",
-}
+# The codes and names mlplat's preflight asks for (recorded there, with their source).
+EC2_VCPU_QUOTAS: dict[str, str] = dict(QUOTAS.values())
 EMULATOR_VCPU_QUOTA = 4096.0
 
 _moto_get_service_quota = ServiceQuotasBackend.get_service_quota
