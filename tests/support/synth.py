@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import functools
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +68,7 @@ def _synth_cached(text: str, endpoint: str | None) -> Synth:
     outdir = _shared_outdir(text, endpoint)
     if outdir is None:
         outdir = Path(tempfile.mkdtemp(prefix="mlplat-synth-"))
+        atexit.register(shutil.rmtree, outdir, ignore_errors=True)  # the process's synths live as long as it does
         stack_ids = _synthesize(bp, outdir, endpoint)
     else:
         with _locked(outdir.with_suffix(".lock")):
