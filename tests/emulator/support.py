@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ ClientFactory = Callable[[str], Any]
 
 
 def client_factory(aws: LocalAws) -> ClientFactory:
+    """One client per service, made on first use (making an EC2 client costs tens of milliseconds)."""
+
+    @functools.cache
     def client(service: str) -> Any:
         return boto3.client(
             service,

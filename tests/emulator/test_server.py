@@ -175,3 +175,24 @@ def test_requests_are_answered_one_at_a_time(tmp_path: Path, monkeypatch: pytest
             answers = list(pool.map(lambda _: sqs.list_queues(), range(16)))
     assert [a["ResponseMetadata"]["HTTPStatusCode"] for a in answers] == [200] * 16
     assert most_inside == 1
+
+
+def test_dispatch_shortcuts_answer_what_moto_computes(aws: LocalAws) -> None:
+    """moto's per-request directory scan and class inspection are done once (extensions/dispatch.py): the cached
+    answers must be moto's own, for the package and for every response class the extensions touch."""
+    from moto import backends
+    from moto.core import responses
+    from moto.ec2.responses import EC2Response
+    from moto.rds.responses import RDSResponse
+
+    from mlplat.emulator.extensions import dispatch
+    from mlplat.emulator.extensions.eks import ExtendedEKSResponse
+
+    assert (backends.list_of_moto_modules, responses.method_names_from_class) == (dispatch.moto_modules,
+                                                                                   dispatch.method_names)
+    assert dispatch.moto_modules() == frozenset(dispatch._original_list_of_moto_modules())
+    assert {"ec2", "eks", "fsx", "rds", "s3"} <= dispatch.moto_modules()
+    for response in (EC2Response, ExtendedEKSResponse, RDSResponse):
+        assert dispatch.method_names(response) == set(dispatch._original_method_names_from_class(response))
+    # The extensions' own EKS actions (access entries) are among the methods moto will dispatch to.
+    assert "create_access_entry" in dispatch.method_names(ExtendedEKSResponse)

@@ -15,6 +15,7 @@
   recorded engine versions are offered (DescribeDBEngineVersions) and creatable.
 - placement_groups: EC2 placement groups (create, describe with tag filters, delete), which moto lacks.
 - servicequotas: EC2's On-Demand and Spot vCPU quotas, at values tests can set.
+- dispatch: moto's per-request scans of its own package and response classes done once per process.
 - clients: recognizes the terraform AWS provider, for the few answers tailored to it (see eks and fsx).
 
 Installing changes moto for the whole process (its URL maps and a few model methods); every install is idempotent.
@@ -25,11 +26,12 @@ from __future__ import annotations
 from moto.utilities.utils import get_partition
 
 from mlplat.emulator.extensions import (
-    ec2, eks, fsx, iam, kms, placement_groups, rds, s3, secretsmanager, servicequotas, sts,
+    dispatch, ec2, eks, fsx, iam, kms, placement_groups, rds, s3, secretsmanager, servicequotas, sts,
 )
 
 
 def install(region: str) -> None:
+    dispatch.install()
     ec2.install()
     eks.install()
     fsx.install()
