@@ -3,6 +3,7 @@ honest (every alert has a firing and a silent unit test, metadata is complete)."
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections import defaultdict
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.observability import mutation
 from tests.observability import support as s
 
 RULE_FILES = s.rule_files()
@@ -158,3 +160,57 @@ def test_every_rule_file_is_loaded_by_a_unit_test():
 def test_missing_tools_fail_with_the_install_hint():
     with pytest.raises(pytest.fail.Exception, match=r"install Debian's prometheus package \(make tools\)"):
         s.tool("promtool-that-does-not-exist")
+
+
+# --------------------------------------------------------------------------------------------- mutation testing
+
+def test_no_alert_rule_mutant_survives_the_unit_tests(tmp_path):
+    """Every alert without its `for:`, and with each non-zero threshold doubled and halved, must fail the promtool
+    suite; the survivors are behaviours no unit test checks."""
+    all_mutants = [m for path in RULE_FILES for m in mutation.mutants(path)]
+    alerts_with_for = sum("for" in rule for path in RULE_FILES for group in yaml.safe_load(path.read_text())["groups"]
+                          for rule in group["rules"] if "alert" in rule)
+    assert sum("removed" in m.change for m in all_mutants) == alerts_with_for
+    assert mutation.survivors(all_mutants, TEST_FILES, tmp_path, s.tool("promtool")) == []
+
+
+def test_a_unit_test_that_misses_a_behaviour_leaves_a_survivor(tmp_path):
+    """The mutation check can fail: without the pending-state check at 5m, removing `for: 10m` from
+    GPUThermalThrottling goes unnoticed, and only that mutant survives."""
+    gpu_tests = s.RULE_TESTS_DIR / "gpu.test.yaml"
+    doc = yaml.safe_load(gpu_tests.read_text())
+    doc["rule_files"] = [str((gpu_tests.parent / f).resolve()) for f in doc["rule_files"]]
+    for case in doc["tests"]:
+        case["alert_rule_test"] = [check for check in case["alert_rule_test"]
+                                   if (check["alertname"], check["eval_time"]) != ("GPUThermalThrottling", "5m")]
+    weakened = tmp_path / "weakened" / "gpu.test.yaml"
+    weakened.parent.mkdir()
+    weakened.write_text(yaml.safe_dump(doc, sort_keys=False))
+    thermal = [m for m in mutation.mutants(s.RULES_DIR / "gpu.yaml") if m.alert == "GPUThermalThrottling"]
+    assert [m.change for m in thermal] == ["`for: 10m` removed", "threshold #1 0.05 -> 0.1",
+                                           "threshold #1 0.05 -> 0.025"]
+    work = tmp_path / "work"
+    work.mkdir()
+    assert mutation.survivors(thermal, [weakened], work, s.tool("promtool")) == [
+        "gpu.yaml: GPUThermalThrottling: `for: 10m` removed"]
+
+
+@pytest.mark.parametrize(("expr", "found"), [
+    ("max by (node) (rate(x[5m])) / 1e9 > 0.05", ["0.05"]),  # the divisor is arithmetic, not a threshold
+    ("0.5 < y", ["0.5"]),
+    ('sum(a{le="2.5"}) > bool 3 and 2 >= b', ["3", "2"]),  # not the bucket label's 2.5
+    ("a > (14.4 * 0.01) and on (m) b > (14.4 * 0.01)", ["14.4", "14.4"]),  # each window's burn factor
+    ('x{job="dcgm"} unless y == 1', ["1"]),
+    ('x{xid=~"48|63"} > 0', ["0"]),
+])
+def test_thresholds_are_the_numbers_comparisons_test_against(expr, found):
+    assert [expr[start:end] for start, end, _ in mutation.thresholds(expr)] == found
+
+
+def test_no_rule_reads_the_alerts_series():
+    """The mutation check runs only the cases of the mutated alert; that is sound while no rule reads ALERTS or
+    ALERTS_FOR_STATE (another alert's result)."""
+    readers = [rule.get("alert") or rule.get("record") for path in RULE_FILES
+               for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"]
+               if re.search(r"\bALERTS(_FOR_STATE)?\b", rule["expr"])]
+    assert readers == []
