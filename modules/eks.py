@@ -4,8 +4,9 @@ roles. Managed add-ons and the system node group follow the control plane's vers
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 from cdktn import Fn, TerraformIterator, Token
 from cdktn_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
@@ -74,6 +75,7 @@ class AddonSpec:
     service_account: str | None = None  # gets a Pod Identity role when set, with the managed policies below
     managed_policies: tuple[str, ...] = ()
     before_nodes: bool = False  # networking and credentials must exist before the first node joins
+    configuration: Mapping[str, Any] | None = None  # the add-on's configuration values (its own JSON schema)
 
 
 class EksClusterModule(Construct):
@@ -162,7 +164,10 @@ class EksClusterModule(Construct):
             AddonSpec("eks-pod-identity-agent", before_nodes=True),
             AddonSpec("kube-proxy", before_nodes=True),
             AddonSpec("coredns"),
-            AddonSpec("aws-ebs-csi-driver", "ebs-csi-controller-sa", ("service-role/AmazonEBSCSIDriverPolicy",)),
+            # Volumes the driver creates for claims carry the platform's tags, so `mlplat destroy` can find the
+            # ones a deleted cluster left (controller.extraVolumeTags is in the add-on's configuration schema).
+            AddonSpec("aws-ebs-csi-driver", "ebs-csi-controller-sa", ("service-role/AmazonEBSCSIDriverPolicy",),
+                      configuration={"controller": {"extraVolumeTags": dict(c.instance_tags)}}),
         ]
         if c.enable_efs_csi:
             addons.append(AddonSpec("aws-efs-csi-driver", "efs-csi-controller-sa",
@@ -233,4 +238,5 @@ class EksClusterModule(Construct):
             addon_version=version.version,
             resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
             pod_identity_association=associations or None, depends_on=waits or None,
+            configuration_values=json.dumps(spec.configuration, sort_keys=True) if spec.configuration else None,
         )

@@ -529,3 +529,18 @@ def test_an_empty_plan_deletes_nothing() -> None:
     assert execute_sweep(session, plan, pytest.fail, FAST) == SweepResult((), ())
     assert plan.lines() == [f"nothing of cluster {CLUSTER} is left in {REGION}"]
 
+
+
+def test_a_claim_volume_tagged_by_the_ebs_add_on_is_claimed_by_the_platform_tags(shared_aws: LocalAws,
+                                                                                   client: ClientFactory) -> None:
+    """Without k8sTagClusterId (not in the EKS add-on's schema) the driver's own tags name no cluster; the extra
+    volume tags the AWS layer configures (modules/eks.py) are what destroy's sweep finds such a volume by."""
+    session = EmulatorSession(shared_aws)
+    seeder = Seeder(session, client, 66)
+    driver_tags = {"CSIVolumeName": "pvc-5d1c", "ebs.csi.aws.com/cluster": "true",
+                   "kubernetes.io/created-for/pvc/name": "data-prometheus-0"}
+    claimed = seeder.volume(True, {**driver_tags, "Platform": "sweep-v", "ManagedBy": "mlplat", "team": "ml"})
+    seeder.volume(False, driver_tags)  # another cluster's claim: no platform tags
+    plan = plan_sweep(session, "sweep-v", {"Platform": "sweep-v", "ManagedBy": "mlplat"})
+    assert [(r.id, r.reason) for r in plan.resources] == [
+        (claimed, "the platform's tags ManagedBy=mlplat, Platform=sweep-v")]

@@ -235,3 +235,13 @@ def test_s3_backend_region_is_the_buckets(tmp_path, bucket_region, expected):
     backend = json.loads((tmp_path / "stacks" / stacks.aws.node.id / "cdk.tf.json").read_text())["terraform"]["backend"]
     assert backend == {"s3": {"bucket": "team-tf-state", "key": "mlplat/mlplat-aws.tfstate", "region": expected,
                               "encrypt": True, "use_lockfile": True}}
+
+
+def test_claim_volumes_carry_the_platform_tags():
+    """The EBS CSI driver tags the volumes it creates for claims with the platform's tags (what `mlplat destroy`'s
+    sweep claims by); no other add-on is configured."""
+    s = synth({"tags": {"team": "ml-platform"}})
+    found = addons(s)
+    assert json.loads(found["aws-ebs-csi-driver"]["configuration_values"]) == {"controller": {"extraVolumeTags": {
+        "ManagedBy": "mlplat", "Platform": "mlplat", "team": "ml-platform"}}}
+    assert [name for name, a in found.items() if a.get("configuration_values")] == ["aws-ebs-csi-driver"]
