@@ -71,12 +71,17 @@ $(CHECKOV_STAMP): pyproject.toml
 checkov: $(CHECKOV_STAMP)
 cdktn: $(STAMP) $(TOOLS_STAMP)
 
-# promtool and prometheus (Debian's `prometheus` package) verify dashboards and alert rules.
+# promtool and prometheus (Debian's `prometheus` package) verify dashboards and alert rules; amtool (Debian's
+# `prometheus-alertmanager`) the Alertmanager configuration.
 tools:
 	@command -v promtool >/dev/null 2>&1 || { \
 	  echo "installing Debian's prometheus package (promtool) ..."; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null \
 	  || { echo "error: promtool is missing and 'apt-get install prometheus' failed; install Debian's prometheus package" >&2; exit 1; }; }
+	@command -v amtool >/dev/null 2>&1 || { \
+	  echo "installing Debian's prometheus-alertmanager package (amtool) ..."; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager) >/dev/null \
+	  || { echo "error: amtool is missing and 'apt-get install prometheus-alertmanager' failed; install Debian's prometheus-alertmanager package" >&2; exit 1; }; }
 
 run: $(STAMP) $(CONFIG) $(TOOLS_STAMP)
 	$(VENV)/bin/mlplat deploy --local --auto-approve

@@ -1,4 +1,6 @@
-"""Read-only access to the platform's generated secrets for the External Secrets Operator, via Pod Identity."""
+"""Read-only access for the External Secrets Operator, via Pod Identity, to the platform's generated secrets and to
+the user's secrets the blueprint names (alert receivers' credentials; encrypted with a key the user manages, they
+also need that key's policy to let this role decrypt)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,14 @@ class SecretAccessConfig:
     service_account: str
     secret_arns: tuple[str, ...]
     kms_key_arn: str
+    # Secrets the user owns and names in the blueprint (alert receivers' credentials), by name.
+    user_secret_names: tuple[str, ...] = ()
+
+    def user_secret_arns(self) -> list[str]:
+        """Secrets Manager appends a hyphen and six characters to a secret's name in its ARN."""
+        s = self.scope
+        return [f"arn:{s.partition}:secretsmanager:{s.region}:{s.account_id}:secret:{name}-??????"
+                for name in self.user_secret_names]
 
 
 class SecretReader(Construct):
@@ -31,6 +41,8 @@ class SecretReader(Construct):
         IamRolePolicy(self, "policy", role=self.role.id, policy=policy(
             allow(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], list(c.secret_arns),
                   sid="ReadPlatformSecrets"),
+            *([allow(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], c.user_secret_arns(),
+                     sid="ReadNamedUserSecrets")] if c.user_secret_names else []),
             # The key decrypts only on behalf of Secrets Manager, not for direct use.
             allow(["kms:Decrypt"], c.kms_key_arn, sid="DecryptThroughSecretsManager",
                   condition={"StringEquals": {"kms:ViaService": f"secretsmanager.{c.scope.region}.amazonaws.com"}}),

@@ -8,11 +8,13 @@ from cdktn_provider_aws.data_aws_partition import DataAwsPartition
 from constructs import Construct
 
 from mlplat.blueprint import Blueprint
+from mlplat.catalog.alerting import ALERTMANAGER_NAMESPACE, ALERTMANAGER_SERVICE_ACCOUNT
 from mlplat.catalog.modules import MLFLOW_NAMESPACE, MLFLOW_SERVICE_ACCOUNT
 from mlplat.catalog.secrets import ESO_NAMESPACE, ESO_SERVICE_ACCOUNT, secret_name_prefix, secret_output, secret_uses
 from mlplat.nodepools import POOL_KINDS, subnet_tag_key
 from mlplat.settings import AWS_STACK_SUFFIX, Settings
 from modules.access_node import AccessNodeConfig, ClusterAccessNode
+from modules.alert_publisher import AlertPublisher, AlertPublisherConfig
 from modules.bucket import SecureBucket
 from modules.common import ClusterScope
 from modules.efs import EfsConfig, SharedFileSystem
@@ -108,7 +110,12 @@ class AwsLayer(TerraformStack):
             SecretReader(self, "secret-reader", SecretAccessConfig(
                 scope=scope, cluster_name=self.eks.cluster.name, namespace=ESO_NAMESPACE,
                 service_account=ESO_SERVICE_ACCOUNT, secret_arns=tuple(s.arn for s in self.secrets.values()),
-                kms_key_arn=self.key.arn,
+                kms_key_arn=self.key.arn, user_secret_names=tuple(sorted(set(bp.alert_secrets.values()))),
+            ))
+        if bp.alert_topics:
+            AlertPublisher(self, "alert-publisher", AlertPublisherConfig(
+                scope=scope, cluster_name=self.eks.cluster.name, namespace=ALERTMANAGER_NAMESPACE,
+                service_account=ALERTMANAGER_SERVICE_ACCOUNT, topic_arns=bp.alert_topics,
             ))
         # --- MLflow (modules issue): artifact bucket, Pod Identity role, Aurora PostgreSQL backend store.
         self.mlflow = None

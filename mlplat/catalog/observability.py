@@ -17,8 +17,11 @@ from typing import TYPE_CHECKING, Any, Mapping
 import yaml
 
 from mlplat import versions
-from mlplat.addons import HELM_VALUES_DIR, NO_PODS, NODE_AGENT, POOLS, ROOT, SYSTEM, AddOn, AddonContext, load_yaml
+from mlplat.addons import (
+    HELM_VALUES_DIR, NO_PODS, NODE_AGENT, POOLS, ROOT, SYSTEM, AddOn, AddonContext, deep_merge, load_yaml,
+)
 from mlplat.catalog.accelerators import GP3_CLASS, NVIDIA_GPU
+from mlplat.catalog.alerting import alertmanager_values
 from mlplat.catalog.core import SYSTEM_NODES
 from mlplat.catalog.secrets import STORE_NAME, secret_output, secret_uses
 from mlplat.errors import MlplatError
@@ -292,10 +295,10 @@ def kube_prometheus_stack_values(ctx: AddonContext) -> dict[str, Any]:
                 "scrapeConfigSelectorNilUsesHelmValues": False,
             },
         },
-        "alertmanager": {"ingress": {"enabled": False}, "alertmanagerSpec": {
+        "alertmanager": deep_merge({"ingress": {"enabled": False}, "alertmanagerSpec": {
             # Silences and the notification log survive restarts, not the release.
             "storage": {"volumeClaimTemplate": {"spec": _volume(ALERTMANAGER_STORAGE_GIB)}},
-            "persistentVolumeClaimRetentionPolicy": dict(DELETE_CLAIMS_WITH_STATEFULSET)}},
+            "persistentVolumeClaimRetentionPolicy": dict(DELETE_CLAIMS_WITH_STATEFULSET)}}, alertmanager_values(bp)),
         # EKS runs the control plane: no controller-manager, scheduler or etcd pods to scrape, so their ServiceMonitors
         # find nothing and the chart's absent(up{...}) rules (KubeControllerManagerDown, KubeSchedulerDown, critical)
         # would fire forever.

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from mlplat import versions
 from mlplat.addons import NO_PODS, SYSTEM, AddOn, AddonContext
+from mlplat.catalog.alerting import receiver_secret_objects
 from mlplat.catalog.core import SYSTEM_NODES
 
 if TYPE_CHECKING:
@@ -105,6 +106,7 @@ def _objects(ctx: AddonContext) -> dict[str, Any]:
                 "dataFrom": [{"extract": {"key": ctx.outputs[secret_output(use)]}}],
             },
         })
+    objects.extend(receiver_secret_objects(bp, STORE_NAME))
     return {"objects": objects}
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.modules.blueprints import FULL
+from tests.observability_stack.blueprints import RECEIVERS
 from tests.support.paths import ROOT
 from tests.support.synth import synth
 from tests.support.terraform import terraform
@@ -29,6 +30,7 @@ TOGGLES = {
     "all-modules": {"enable_argocd": True, "enable_kueue": True, "enable_mlflow": True,
                     "enable_ai_ml_observability_stack": True},
     "modules-full": FULL,  # two database instances, internal load balancer, custom queues
+    "alert-receivers": RECEIVERS,  # External Secrets reads the user's secrets; Alertmanager publishes to SNS
 }
 # A root-only block in a child module is ignored with this warning, which says nothing about the stack itself.
 CHILD_MODULE_WARNING = "Backend configuration ignored"

@@ -25,11 +25,11 @@ FIXTURES_DIR = HERE / "fixtures"
 # What Grafana puts in for its built-in interval variables; values a dashboard commonly runs with.
 BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__range": "1h", "__range_s": "3600"}
 
-INSTALL_HINT = "install Debian's prometheus package (make tools)"
+INSTALL_HINT = "install Debian's prometheus and prometheus-alertmanager packages (make tools)"
 
 
 def tool(name: str) -> str:
-    """Path of promtool/prometheus. Missing tools fail the test (never skip): they are part of `make test`."""
+    """Path of promtool/prometheus/amtool. Missing tools fail the test (never skip): they are part of `make test`."""
     path = shutil.which(name)
     if not path:
         pytest.fail(f"{name} not found on PATH: {INSTALL_HINT}", pytrace=False)

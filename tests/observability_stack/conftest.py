@@ -5,14 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.observability_stack.blueprints import LOKI_TRACING, ON, OPENSEARCH_TRACING
 from tests.support.synth import Synth, synth
-
-ON = {"enable_ai_ml_observability_stack": True}
-# Loki with tracing, and every sizing key away from its default.
-LOKI_TRACING = {**ON, "observability_logs_backend": "loki", "enable_tracing": True, "prometheus_retention": "30d",
-                "prometheus_storage_gib": 200, "logs_storage_gib": 50, "tracing_storage_gib": 20}
-# OpenSearch with tracing, and Kueue (whose controller gets a ServiceMonitor).
-OPENSEARCH_TRACING = {**ON, "enable_tracing": True, "enable_kueue": True}
 
 
 @pytest.fixture(scope="session")
