@@ -1,5 +1,5 @@
-"""Alert-rule mutants for the promtool suite: each alert without its `for:`, and each numeric threshold it compares
-against scaled by 2 and by 0.5. A mutant the unit tests do not notice (the suite still passes) is a behaviour nobody
+"""Alert-rule mutants for the promtool suite: each alert without its `for:` (and without its `keep_firing_for:`), and
+each numeric threshold it compares against scaled by 2 and by 0.5. A mutant the unit tests do not notice (the suite still passes) is a behaviour nobody
 checks; `test_rules.py` requires that none survive.
 
 All mutants run in one promtool process: each gets a copy of the unit-test files whose `rule_files` point at a copy of
@@ -68,8 +68,9 @@ def mutants(rule_file: Path) -> list[Mutant]:
                         target[key] = value
                 return Mutant(rule_file, rule["alert"], change, yaml.safe_dump(copy, sort_keys=False))
 
-            if "for" in rule:
-                out.append(mutated(f"`for: {rule['for']}` removed", **{"for": None}))
+            for hold in ("for", "keep_firing_for"):
+                if hold in rule:
+                    out.append(mutated(f"`{hold}: {rule[hold]}` removed", **{hold: None}))
             expr = rule["expr"]
             for number, (start, end, value) in enumerate(thresholds(expr), 1):
                 if value == 0:
@@ -106,9 +107,14 @@ def _pruned(docs: list[dict], alert: str) -> list[dict]:
 
 
 def survivors(mutant_list: list[Mutant], test_files: list[Path], work: Path, promtool: str) -> list[str]:
-    """Names of the mutants the promtool unit tests in `test_files` do not catch."""
+    """Names of the mutants the promtool unit tests in `test_files` do not catch.
+
+    The same reduction of each mutated alert's cases also runs unmutated (the baseline): it must pass, or every
+    mutant would look caught by a suite that fails anyway."""
+    baselines = {(m.rule_file, m.alert): Mutant(m.rule_file, m.alert, "baseline", m.rule_file.read_text())
+                 for m in mutant_list}
     jobs = []
-    for index, mutant in enumerate(mutant_list):
+    for index, mutant in enumerate([*baselines.values(), *mutant_list]):
         directory = work / f"m{index}"
         directory.mkdir()
         for test_file in test_files:
@@ -137,6 +143,8 @@ def survivors(mutant_list: list[Mutant], test_files: list[Path], work: Path, pro
             jobs.append((mutant, copy))
     if not jobs:
         return sorted(mutant.name for mutant in mutant_list)
+    if not any(mutant.change != "baseline" for mutant, _ in jobs):
+        return sorted(mutant.name for mutant in mutant_list)
     rule_files = [f for _, path in jobs for f in yaml.safe_load(path.read_text())["rule_files"]]
     checked = subprocess.run([promtool, "check", "rules", *rule_files], capture_output=True, text=True, timeout=600)
     if checked.returncode != 0:  # a mutant must be a valid rule file, or "caught" would mean nothing
@@ -147,6 +155,9 @@ def survivors(mutant_list: list[Mutant], test_files: list[Path], work: Path, pro
     missing = [str(path) for _, path in jobs if str(path) not in verdicts]
     if missing:
         raise AssertionError(f"promtool reported nothing for {missing[:3]}:\n{proc.stdout}{proc.stderr}")
+    failing = sorted(mutant.name for mutant, path in jobs if mutant.change == "baseline" and not verdicts[str(path)])
+    if failing:
+        raise AssertionError(f"the unmutated unit tests of these alerts fail, so no mutant can be judged: {failing}")
     caught = {mutant.name for mutant, path in jobs if not verdicts[str(path)]}
     return sorted({mutant.name for mutant in mutant_list} - caught)
 
