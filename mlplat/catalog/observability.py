@@ -324,6 +324,7 @@ DCGM_COUNTERS: dict[str, str] = {
     "DCGM_FI_PROF_SM_OCCUPANCY": "gauge",
     "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE": "gauge",
     "DCGM_FI_PROF_DRAM_ACTIVE": "gauge",
+    "DCGM_FI_PROF_GR_ENGINE_ACTIVE": "gauge",  # utilisation of MIG instances, where GPU_UTIL reads 0
     "DCGM_FI_DEV_FB_USED": "gauge",
     "DCGM_FI_DEV_FB_FREE": "gauge",
     "DCGM_FI_DEV_POWER_USAGE": "gauge",

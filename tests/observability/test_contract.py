@@ -234,12 +234,16 @@ def test_dashboard_datasource_variables_are_the_contracts():
 
 def test_kube_state_metrics_resource_names_are_sanitised():
     """KSM turns nvidia.com/gpu into nvidia_com_gpu; a query with the raw name silently matches nothing."""
-    allowed = set(EXPORTERS["kube-state-metrics"]["resources"])
+    allowed = set(EXPORTERS["kube-state-metrics"]["resources"]) | set(
+        EXPORTERS["kube-state-metrics"].get("resource_patterns", []))
     seen = set()
     for where, q in QUERIES:
         for selector in re.findall(r"\bkube_[a-z_]+\{[^}]*\}", q):
             for label, _, value in s.label_matchers(selector):
                 if label == "resource":
                     seen |= set(value.split("|"))
-    assert "nvidia_com_gpu" in seen
+    assert {"nvidia_com_gpu", "nvidia_com_mig_3g_.*"} <= seen
     assert seen <= allowed, sorted(seen - allowed)
+    # A slice as KSM names it matches exactly one pattern (nvidia.com/mig-3g.40gb -> nvidia_com_mig_3g_40gb).
+    patterns = EXPORTERS["kube-state-metrics"]["resource_patterns"]
+    assert [p for p in patterns if re.fullmatch(p, "nvidia_com_mig_3g_40gb")] == ["nvidia_com_mig_3g_.*"]
