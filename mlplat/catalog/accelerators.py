@@ -114,8 +114,8 @@ def neuron_values(ctx: AddonContext) -> dict[str, Any]:
         "npd": {
             # The chart creates no namespace for the detector; the release's own (kube-system) always exists.
             "enabled": True, "namespaceOverride": "kube-system", **_on_accelerator_nodes(bp, NEURON_DEVICE),
-            # It reports the NeuronHealth condition (alerted on); its recovery marks an Auto Scaling group instance
-            # unhealthy, and Karpenter nodes belong to none: enable_node_auto_repair replaces them instead.
+            # It reports the NeuronHealth condition (alert NeuronHealthDegraded); its recovery marks an Auto Scaling
+            # group instance unhealthy, and Karpenter nodes belong to none: enable_node_auto_repair replaces them.
             "nodeRecovery": {"enabled": False},
         },
     }

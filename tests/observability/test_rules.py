@@ -28,7 +28,7 @@ PROMISED_ALERTS = {
     "NeuronMonitorAbsent", "RayGCSMetricsAbsent",
     # The observability issue: GPUs out of service or gone, queues that admit nothing, accelerator pools at the limit.
     "GPUUnhealthy", "GPUMissingFromDCGM", "KueueClusterQueueInactive", "KueueWorkloadsInadmissible",
-    "KarpenterAcceleratorPoolNearLimit",
+    "KarpenterAcceleratorPoolNearLimit", "NeuronHealthDegraded", "AcceleratorPodOOMKilled",
 }
 
 
