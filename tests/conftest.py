@@ -39,6 +39,7 @@ SLOW_MODULES = (
     "tests/observability/test_prometheus_integration.py",
     "tests/emulator/test_persistence.py",
     "tests/emulator/test_inventory.py",
+    "tests/observability/test_rules.py",  # the alert mutation check: one promtool run over every mutant
 )
 ORDER = QUICK_MODULES + SLOW_MODULES
 

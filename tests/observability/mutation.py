@@ -8,12 +8,37 @@ the rules with that one change.
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
+
+# libyaml's loader and dumper: a run parses and writes a few hundred test and rule files.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def _load(text: str) -> Any:
+    return yaml.load(text, Loader=_LOADER)
+
+
+def _dump(doc: Any) -> str:
+    return yaml.dump(doc, Dumper=_DUMPER, sort_keys=False)
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed(path: Path) -> Any:
+    return _load(path.read_text())
+
+
+def _fresh(path: Path) -> Any:
+    """A private copy of `path` parsed (each file is parsed once per process)."""
+    return copy.deepcopy(_parsed(path))
 
 # A number a comparison tests against, on either side of the operator (`x > 0.05`, `0.05 < x`, `x > bool 3`), or
 # the first factor of a parenthesized product on its right (a burn rate's `> (14.4 * 0.01)`). Numbers inside
@@ -51,7 +76,7 @@ def _number(value: float) -> str:
 
 def mutants(rule_file: Path) -> list[Mutant]:
     """Every mutant of every alert in `rule_file`. A zero threshold has no scaled mutant (2 x 0 = 0)."""
-    doc = yaml.safe_load(rule_file.read_text())
+    doc = _fresh(rule_file)
     out = []
     for g, group in enumerate(doc["groups"]):
         for r, rule in enumerate(group["rules"]):
@@ -59,14 +84,14 @@ def mutants(rule_file: Path) -> list[Mutant]:
                 continue
 
             def mutated(change: str, **replacement: object) -> Mutant:
-                copy = yaml.safe_load(rule_file.read_text())
-                target = copy["groups"][g]["rules"][r]
+                mutated_doc = _fresh(rule_file)
+                target = mutated_doc["groups"][g]["rules"][r]
                 for key, value in replacement.items():
                     if value is None:
                         del target[key]
                     else:
                         target[key] = value
-                return Mutant(rule_file, rule["alert"], change, yaml.safe_dump(copy, sort_keys=False))
+                return Mutant(rule_file, rule["alert"], change, _dump(mutated_doc))
 
             for hold in ("for", "keep_firing_for"):
                 if hold in rule:
@@ -118,7 +143,7 @@ def survivors(mutant_list: list[Mutant], test_files: list[Path], work: Path, pro
         directory = work / f"m{index}"
         directory.mkdir()
         for test_file in test_files:
-            doc = yaml.safe_load(test_file.read_text())
+            doc = _fresh(test_file)
             loaded = [(test_file.parent / f).resolve() for f in doc.get("rule_files", [])]
             if mutant.rule_file.resolve() not in loaded:
                 continue
@@ -131,21 +156,20 @@ def survivors(mutant_list: list[Mutant], test_files: list[Path], work: Path, pro
                             if any(check["alertname"] == mutant.alert for check in case.get("alert_rule_test", []))]
             if not doc["tests"]:
                 continue
-            rule_docs = [yaml.safe_load(mutant.text if f == mutant.rule_file.resolve() else f.read_text())
-                         for f in loaded]
+            rule_docs = [_load(mutant.text) if f == mutant.rule_file.resolve() else _fresh(f) for f in loaded]
             doc["rule_files"] = []
             for number, (path, rule_doc) in enumerate(zip(loaded, _pruned(rule_docs, mutant.alert))):
                 pruned = directory / f"{test_file.stem}-{number}-{path.name}"
-                pruned.write_text(yaml.safe_dump(rule_doc, sort_keys=False))
+                pruned.write_text(_dump(rule_doc))
                 doc["rule_files"].append(str(pruned))
-            copy = directory / test_file.name
-            copy.write_text(yaml.safe_dump(doc, sort_keys=False))
-            jobs.append((mutant, copy))
+            test_copy = directory / test_file.name
+            test_copy.write_text(_dump(doc))
+            jobs.append((mutant, test_copy))
     if not jobs:
         return sorted(mutant.name for mutant in mutant_list)
     if not any(mutant.change != "baseline" for mutant, _ in jobs):
         return sorted(mutant.name for mutant in mutant_list)
-    rule_files = [f for _, path in jobs for f in yaml.safe_load(path.read_text())["rule_files"]]
+    rule_files = [f for _, path in jobs for f in _load(path.read_text())["rule_files"]]
     checked = subprocess.run([promtool, "check", "rules", *rule_files], capture_output=True, text=True, timeout=600)
     if checked.returncode != 0:  # a mutant must be a valid rule file, or "caught" would mean nothing
         raise AssertionError(f"a mutant is not a valid rule file:\n{checked.stdout}{checked.stderr}")
