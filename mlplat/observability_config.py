@@ -52,6 +52,8 @@ class AlertReceiver:
     severities: tuple[str, ...] = field(("critical", "warning"), "Alert severities routed to this receiver.",
                                         choices=SEVERITIES, unique=True)
     _explicit: frozenset[str] = dataclasses.field(default=frozenset(), repr=False, compare=False)
+
+
 # Prometheus duration units that make sense for a retention period.
 _RETENTION = r"[1-9]\d*(h|d|w|y)"
 

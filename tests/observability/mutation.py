@@ -1,6 +1,6 @@
 """Alert-rule mutants for the promtool suite: each alert without its `for:` (and without its `keep_firing_for:`), and
-each numeric threshold it compares against scaled by 2 and by 0.5. A mutant the unit tests do not notice (the suite still passes) is a behaviour nobody
-checks; `test_rules.py` requires that none survive.
+each numeric threshold it compares against scaled by 2 and by 0.5. A mutant the unit tests do not notice (the suite
+still passes) is a behaviour nobody checks; `test_rules.py` requires that none survive.
 
 All mutants run in one promtool process: each gets a copy of the unit-test files whose `rule_files` point at a copy of
 the rules with that one change.

@@ -162,7 +162,8 @@ def test_every_rule_file_is_loaded_by_a_unit_test():
 
 
 def test_missing_tools_fail_with_the_install_hint():
-    with pytest.raises(pytest.fail.Exception, match=r"install Debian's prometheus and prometheus-alertmanager packages \(make tools\)"):
+    hint = r"install Debian's prometheus and prometheus-alertmanager packages \(make tools\)"
+    with pytest.raises(pytest.fail.Exception, match=hint):
         s.tool("promtool-that-does-not-exist")
 
 

@@ -77,7 +77,8 @@ def test_without_receivers_alerts_stay_in_alertmanager(on, tmp_path):
 
 
 def test_receivers_read_their_credentials_from_mounted_files(receivers):
-    got = {r["name"]: {k: v for k, v in r.items() if k != "name"} for r in alertmanager(receivers)["config"]["receivers"]}
+    got = {r["name"]: {k: v for k, v in r.items() if k != "name"}
+           for r in alertmanager(receivers)["config"]["receivers"]}
     assert got == {
         "null": {},
         "oncall": {"pagerduty_configs": [{"routing_key_file": f"{FILES}/oncall", "send_resolved": True}]},
