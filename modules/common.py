@@ -58,3 +58,19 @@ class ClusterScope:
 
 def managed_policy(partition: str, name: str) -> str:
     return f"arn:{partition}:iam::aws:policy/{name}"
+
+
+def pod_identity_role(scope: Any, *, role_name: str, cluster: ClusterScope, cluster_name: str, namespace: str,
+                      service_account: str, policy_document: str) -> Any:
+    """An IAM role only `namespace/service_account` of this cluster can assume (Pod Identity), its inline policy and
+    the association, as children "role", "policy" and "identity" of `scope`; returns the role."""
+    from cdktn_provider_aws.eks_pod_identity_association import EksPodIdentityAssociation
+    from cdktn_provider_aws.iam_role import IamRole
+    from cdktn_provider_aws.iam_role_policy import IamRolePolicy
+
+    role = IamRole(scope, "role", name=role_name,
+                   assume_role_policy=cluster.pod_identity_trust(namespace, service_account))
+    IamRolePolicy(scope, "policy", role=role.id, policy=policy_document)
+    EksPodIdentityAssociation(scope, "identity", cluster_name=cluster_name, namespace=namespace,
+                              service_account=service_account, role_arn=role.arn)
+    return role
