@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from mlplat.errors import EXIT_BAD_INPUT, MlplatError
 
 # Order of appearance, most consequential first, with the marker terraform uses.
-ACTIONS = {"replace": "-/+", "delete": "-", "update": "~", "create": "+"}
+ACTIONS = {"replace": "-/+", "delete": "-", "update": "~", "import": "<-", "create": "+"}
 REASONS = {
     "replace_because_tainted": "tainted: an earlier apply did not finish it",
     "replace_because_cannot_update": "an attribute cannot change in place",
@@ -29,7 +29,8 @@ REASONS = {
     "delete_because_count_index": "no longer in the blueprint",
     "delete_because_each_key": "no longer in the blueprint",
 }
-_COLOURS = {"replace": "\033[1;35m", "delete": "\033[1;31m", "update": "\033[33m", "create": "\033[32m"}
+_COLOURS = {"replace": "\033[1;35m", "delete": "\033[1;31m", "update": "\033[33m", "import": "\033[36m",
+            "create": "\033[32m"}
 _RESET = "\033[0m"
 
 
@@ -37,7 +38,7 @@ _RESET = "\033[0m"
 class Change:
     address: str  # terraform's address, e.g. aws_subnet.network_private-0_A0649C48
     path: str  # where it comes from in the stack, e.g. network/private-0
-    action: str  # create, update, replace or delete
+    action: str  # create, update, replace, delete, or import (taken into the state, mlplat/adopt.py)
     reason: str = ""  # why a replace or delete happens, when terraform says
     replace_paths: tuple[str, ...] = ()  # attributes whose change forces the replacement
 
@@ -54,10 +55,12 @@ class Plan:
     change: int = 0
     remove: int = 0
     changes: list[Change] = field(default_factory=list)
+    imports: int = 0
+    adoption: list[str] = field(default_factory=list)  # what became of the creates an interrupt cut short
 
     @property
     def total(self) -> int:
-        return self.add + self.change + self.remove
+        return self.add + self.change + self.remove + self.imports
 
     def counts(self) -> dict[str, int]:
         counts = {action: 0 for action in ACTIONS}
@@ -66,7 +69,8 @@ class Plan:
         return counts
 
     def as_dict(self) -> dict[str, Any]:
-        return {"add": self.add, "change": self.change, "remove": self.remove, **{
+        return {"add": self.add, "change": self.change, "remove": self.remove,
+                **({"adoption": self.adoption} if self.adoption else {}), **{
             f"{action}s" if action != "replace" else "replacements": n for action, n in self.counts().items()},
             "changes": [{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(c).items()}
                         for c in self.changes]}
@@ -105,6 +109,8 @@ def changes_from_show(shown: dict[str, Any], stack_json: Path) -> list[Change]:
     out = []
     for rc in shown.get("resource_changes", []):
         action = _action(rc.get("change", {}).get("actions", []))
+        if rc.get("change", {}).get("importing") is not None and action in (None, "update"):
+            action = "import"  # an update that follows an import shows in the plan as the import's
         if action is None or rc.get("mode") == "data":
             continue
         base = rc["address"].split("[", 1)[0]

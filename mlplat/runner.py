@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+from mlplat import adopt
 from mlplat.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, MlplatError
 from mlplat.plans import Plan, changes_from_show
 
@@ -34,10 +35,11 @@ class Summary:
     add: int = 0
     change: int = 0
     remove: int = 0
+    imports: int = 0
 
     @property
     def total(self) -> int:
-        return self.add + self.change + self.remove
+        return self.add + self.change + self.remove + self.imports
 
     def as_dict(self) -> dict[str, int]:
         return {"add": self.add, "change": self.change, "remove": self.remove}
@@ -153,7 +155,10 @@ class _Interrupts:
 
 class Terraform:
     def __init__(self, *, env: Mapping[str, str] | None = None, mirror: Path | None = None,
-                 work_dir: Path, progress: Progress | None = None) -> None:
+                 work_dir: Path, progress: Progress | None = None, aws: Callable[[], Any] | None = None) -> None:
+        self.work_dir = work_dir
+        self.aws = aws  # boto3 clients of the platform's account, to adopt what an interrupt left (mlplat/adopt.py)
+        self._destroy_plans: set[Path] = set()  # stacks whose plan file is a destroy plan
         self.env = dict(os.environ if env is None else env)
         self.binary = find_binary(self.env)
         self.progress = progress or Progress()
@@ -223,14 +228,17 @@ class Terraform:
             lines.append("nothing was being changed at that moment")
             return Interrupted("\n".join(lines), [])
         tracked = set(self.state_resources(stack_dir))
+        adopt.record_interrupted(self.work_dir, label, [a for a, action in in_flight.items()
+                                                        if action == "create" and a not in tracked])
         lines.append("in flight when it stopped (the next plan shows what is left; an interrupted create that "
                      "terraform recorded is replaced, since it is tainted):")
         shown = sorted(in_flight.items())
         for address, action in shown[:25]:
             note = ""
             if action == "create" and address not in tracked:
-                note = ("  [not in terraform's state: if AWS created it before the interrupt, the next deploy "
-                        "reports that it already exists; delete it in AWS, or terraform import it]")
+                note = ("  [not in terraform's state: if AWS created it before the interrupt, the next plan "
+                        "adopts it (import) when AWS keys it by name or content; mlplat destroy removes the "
+                        "network's other strays, by the platform's tags]")
             lines.append(f"  {action or 'change'} {address}{note}")
         if len(shown) > 25:
             lines.append(f"  ... and {len(shown) - 25} more (all of them in --json)")
@@ -290,13 +298,33 @@ class Terraform:
             raise MlplatError(f"terraform validate failed for stack {stack_dir.name}:\n" + "\n".join(problems))
 
     def plan(self, stack_dir: Path, *, destroy: bool = False, out: str = "mlplat.tfplan") -> Plan:
-        """Plan into `out` (in the stack directory) and read back every planned change from it."""
+        """Plan into `out` (in the stack directory) and read back every planned change from it. After an interrupt,
+        the creates it cut short that AWS did carry out are adopted (mlplat/adopt.py) and planned as imports."""
+        (stack_dir / adopt.ADOPT_FILE).unlink(missing_ok=True)  # found afresh by every plan
+        (self._destroy_plans.add if destroy else self._destroy_plans.discard)(stack_dir)
+        recorded = [] if destroy else adopt.read_record(self.work_dir, stack_dir.name)
+        plan, shown = self._plan(stack_dir, destroy=destroy, out=out)
+        creates = adopt.planned_creates(shown, recorded) if shown and self.aws is not None else {}
+        if not creates:
+            return plan
+        self.progress.say(f"{stack_dir.name}: looking in AWS for {len(creates)} create(s) an interrupt cut short")
+        lookup = adopt.look_up(self.aws(), creates)
+        for note in lookup.notes:
+            self.progress.say(f"  {note}")
+        if lookup.adoptions:
+            adopt.write_imports(stack_dir, lookup.adoptions)
+            plan, _ = self._plan(stack_dir, destroy=destroy, out=out)
+        plan.adoption = list(lookup.notes)
+        return plan
+
+    def _plan(self, stack_dir: Path, *, destroy: bool, out: str) -> tuple[Plan, dict[str, Any]]:
         summary = Summary()
 
         def collect(msg: dict) -> None:
             if msg.get("type") == "change_summary":
                 c = msg.get("changes", {})
                 summary.add, summary.change, summary.remove = c.get("add", 0), c.get("change", 0), c.get("remove", 0)
+                summary.imports = c.get("import", 0)
             if msg.get("type") not in ("apply_start", "apply_complete", "apply_errored"):
                 self._progress_printer(stack_dir.name)(msg)
 
@@ -307,9 +335,10 @@ class Terraform:
         code = self._run(stack_dir, args, on_message=collect, ok_codes=(0, 2))
         # Exit 0 under -detailed-exitcode: nothing to change, so no list to read back (`show` loads every provider's
         # schema, seconds of CPU).
-        changes = changes_from_show(self._show(stack_dir, out), stack_dir / "cdk.tf.json") if code == 2 else []
+        shown = self._show(stack_dir, out) if code == 2 else {}
+        changes = changes_from_show(shown, stack_dir / "cdk.tf.json") if code == 2 else []
         return Plan(stack=stack_dir.name, file=stack_dir / out, add=summary.add, change=summary.change,
-                    remove=summary.remove, changes=changes)
+                    remove=summary.remove, changes=changes, imports=summary.imports), shown
 
     def _show(self, stack_dir: Path, plan_file: str) -> dict[str, Any]:
         args = [self.binary, "show", "-json", "-no-color", plan_file]
@@ -337,6 +366,10 @@ class Terraform:
         self.progress.say(f"{stack_dir.name}: terraform {'destroy' if destroy else 'apply'}")
         try:
             self._run(stack_dir, args, on_message=collect)
+            if not destroy and stack_dir not in self._destroy_plans:
+                # Settled: what the interrupt left is in the state now, or was not in AWS. (A destroy leaves the
+                # record: a named leftover would fail the next deploy, which can then adopt it.)
+                adopt.clear(self.work_dir, stack_dir)
         except Interrupted:
             raise
         except MlplatError as exc:

@@ -36,6 +36,11 @@ the cluster's name is not ownership. The tag keys, and who writes them (upstream
   AmazonEBSCSIDriverEKSClusterScopedPolicy, docs.aws.amazon.com).
 - Log groups by name: `/aws/eks/<cluster>/cluster` (EKS control plane logs) and `/aws/containerinsights/<cluster>/...`.
 
+The network's plumbing (NAT gateways, VPC endpoints, route tables, internet gateways, subnets, Elastic IPs, VPCs) is
+claimed by the platform's tags only: no controller makes it, terraform does. One of them outside terraform's state was
+lost by an interrupted create (AWS made it, the provider was stopped before it saved the id); left in the platform's
+VPC it fails the VPC's deletion, so `mlplat destroy` removes those before terraform's phase (`orphans_of`).
+
     plan = plan_sweep(session, "ml-prod", {"Platform": "ml-prod", "ManagedBy": "mlplat"})
     print("\\n".join(plan.lines()))               # then ask
     result = execute_sweep(session, plan, progress=print)
@@ -63,16 +68,29 @@ class Kind(StrEnum):
     CLASSIC_LOAD_BALANCER = "classic_load_balancer"
     LOAD_BALANCER = "load_balancer"
     TARGET_GROUP = "target_group"
+    NAT_GATEWAY = "nat_gateway"
+    VPC_ENDPOINT = "vpc_endpoint"
     NETWORK_INTERFACE = "network_interface"
     VOLUME = "volume"
     SECURITY_GROUP = "security_group"
+    ROUTE_TABLE = "route_table"
+    INTERNET_GATEWAY = "internet_gateway"
+    SUBNET = "subnet"
+    ELASTIC_IP = "elastic_ip"
+    VPC = "vpc"
     LOG_GROUP = "log_group"
     PLACEMENT_GROUP = "placement_group"
 
 
 # Deletion order: instances hold interfaces, volumes and placement groups; load balancers hold target groups (through
-# listeners), interfaces and security groups; interfaces hold security groups.
+# listeners), interfaces and security groups; NAT gateways and interface endpoints hold interfaces (and the NAT its
+# Elastic IP); interfaces hold security groups and subnets; a VPC goes last, once nothing is in it.
 SWEEP_ORDER: tuple[Kind, ...] = tuple(Kind)
+# What terraform makes in a VPC and an interrupted create can leave outside its state.
+NETWORK_KINDS: frozenset[Kind] = frozenset({
+    Kind.NAT_GATEWAY, Kind.VPC_ENDPOINT, Kind.SECURITY_GROUP, Kind.ROUTE_TABLE, Kind.INTERNET_GATEWAY, Kind.SUBNET,
+    Kind.ELASTIC_IP, Kind.VPC})
+_PLATFORM_REASON = "the platform's tags "
 
 
 @dataclass(frozen=True)
@@ -123,6 +141,8 @@ class SweepPlan:
     region: str
     platform_tags: tuple[tuple[str, str], ...]
     resources: tuple[SweptResource, ...]  # in SWEEP_ORDER, then by id
+    # A part of what was found (orphans_of): the verification checks those are gone, not that nothing else is left.
+    partial: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -169,9 +189,9 @@ class SweepResult:
     def summary(self) -> str:
         return f"swept {len(self.removed)} resource(s)" + (f", {len(self.left)} left" if self.left else "")
 
-    def raise_if_left(self) -> None:
+    def raise_if_left(self, headline: str = "the sweep could not remove everything the cluster left") -> None:
         if self.left:
-            raise MlplatError(_leftover_message("the sweep could not remove everything the cluster left", self.left))
+            raise MlplatError(_leftover_message(headline, self.left))
 
 
 @dataclass(frozen=True)
@@ -203,6 +223,9 @@ _GONE = frozenset({
     "InvalidInstanceID.NotFound", "InvalidVolume.NotFound", "InvalidNetworkInterfaceID.NotFound",
     "InvalidGroup.NotFound", "LoadBalancerNotFound", "AccessPointNotFound", "TargetGroupNotFound",
     "ResourceNotFoundException", "InvalidPlacementGroup.Unknown", "InvalidAttachmentID.NotFound",
+    "NatGatewayNotFound", "InvalidNatGatewayID.NotFound", "InvalidVpcEndpointId.NotFound",
+    "InvalidRouteTableID.NotFound", "InvalidAssociationID.NotFound", "InvalidInternetGatewayID.NotFound",
+    "Gateway.NotAttached", "InvalidSubnetID.NotFound", "InvalidAllocationID.NotFound", "InvalidVpcID.NotFound",
 })
 
 
@@ -250,8 +273,11 @@ class _Ownership:
             key, value = tag.for_cluster(self.cluster_name)
             if tags.get(key) == value:
                 return f"tag {key}={value} ({tag.written_by})"
+        return self.platform_reason(tags)
+
+    def platform_reason(self, tags: Mapping[str, str]) -> str | None:
         if self.platform_tags and all(tags.get(key) == value for key, value in self.platform_tags):
-            return "the platform's tags " + ", ".join(f"{key}={value}" for key, value in self.platform_tags)
+            return _PLATFORM_REASON + ", ".join(f"{key}={value}" for key, value in self.platform_tags)
         return None
 
 
@@ -266,6 +292,7 @@ def _find(session: boto3.Session, region: str, owner: _Ownership) -> tuple[Swept
         *_find_network_interfaces(ec2, region, owner),
         *_find_volumes(ec2, region, owner),
         *_find_security_groups(ec2, region, owner),
+        *_find_network(ec2, region, owner),
         *_find_log_groups(_client(session, "logs", region), region, owner.cluster_name),
         *_find_placement_groups(ec2, region, owner),
     ]
@@ -294,10 +321,12 @@ def _listing(what: str, region: str) -> Iterator[None]:
 
 
 def _tagged_ec2(ec2: Any, owner: _Ownership, operation: str, items_key: str, id_key: str,
-                extra_filters: Sequence[dict[str, Any]] = ()) -> Iterator[dict[str, Any]]:
-    """Each EC2 resource carrying one of the ownership tags, once."""
+                extra_filters: Sequence[dict[str, Any]] = (), only_platform_tags: bool = False,
+                ) -> Iterator[dict[str, Any]]:
+    """Each EC2 resource carrying one of the ownership tags (or with `only_platform_tags`, all the platform's), once."""
     seen: set[str] = set()
-    for filters in owner.ec2_filter_sets():
+    filter_sets = owner.ec2_filter_sets()
+    for filters in filter_sets[-1:] if only_platform_tags else filter_sets:
         query = {"Filters": [*filters, *extra_filters]}
         # DescribePlacementGroups has no pagination: it answers with every group at once.
         pages = _pages(ec2, operation, **query) if ec2.can_paginate(operation) else [getattr(ec2, operation)(**query)]
@@ -353,6 +382,57 @@ def _find_security_groups(ec2: Any, region: str, owner: _Ownership) -> Iterator[
             reason = owner.reason(_tags(group.get("Tags")))
             if reason:
                 yield SweptResource(Kind.SECURITY_GROUP, group["GroupId"], region, reason, group.get("GroupName", ""))
+
+
+@dataclass(frozen=True)
+class _NetworkListing:
+    kind: Kind
+    operation: str
+    items_key: str
+    id_key: str
+    what: str
+    tags_key: str = "Tags"
+
+
+_NETWORK_LISTINGS = (
+    _NetworkListing(Kind.NAT_GATEWAY, "describe_nat_gateways", "NatGateways", "NatGatewayId", "NAT gateways"),
+    _NetworkListing(Kind.VPC_ENDPOINT, "describe_vpc_endpoints", "VpcEndpoints", "VpcEndpointId", "VPC endpoints"),
+    _NetworkListing(Kind.ROUTE_TABLE, "describe_route_tables", "RouteTables", "RouteTableId", "route tables"),
+    _NetworkListing(Kind.INTERNET_GATEWAY, "describe_internet_gateways", "InternetGateways", "InternetGatewayId",
+                    "internet gateways"),
+    _NetworkListing(Kind.SUBNET, "describe_subnets", "Subnets", "SubnetId", "subnets"),
+    _NetworkListing(Kind.ELASTIC_IP, "describe_addresses", "Addresses", "AllocationId", "Elastic IPs"),
+    _NetworkListing(Kind.VPC, "describe_vpcs", "Vpcs", "VpcId", "VPCs"),
+)
+
+
+def _find_network(ec2: Any, region: str, owner: _Ownership) -> Iterator[SweptResource]:
+    """The network's plumbing carrying all of the platform's tags (see the module's docstring)."""
+    if not owner.platform_tags:
+        return
+    for listing in _NETWORK_LISTINGS:
+        with _listing(listing.what, region):
+            for item in _tagged_ec2(ec2, owner, listing.operation, listing.items_key, listing.id_key,
+                                    only_platform_tags=True):
+                reason = owner.platform_reason(_tags(item.get(listing.tags_key)))
+                if reason and _removable(listing.kind, item):
+                    yield SweptResource(listing.kind, item[listing.id_key], region, reason, _network_detail(item))
+
+
+def _removable(kind: Kind, item: Mapping[str, Any]) -> bool:
+    if kind in (Kind.NAT_GATEWAY, Kind.VPC_ENDPOINT):
+        return str(item.get("State", "")).lower() not in ("deleting", "deleted", "failed")
+    if kind is Kind.ROUTE_TABLE:  # a VPC's main route table goes with its VPC, never on its own
+        return not any(a.get("Main") for a in item.get("Associations", []))
+    if kind is Kind.VPC:
+        return not item.get("IsDefault")
+    return True
+
+
+def _network_detail(item: Mapping[str, Any]) -> str:
+    parts = [_tags(item.get("Tags")).get("Name", ""), item.get("CidrBlock", ""), item.get("PublicIp", ""),
+             item.get("VpcId", "") and f"in {item['VpcId']}"]
+    return ", ".join(p for p in parts if p)
 
 
 def _find_placement_groups(ec2: Any, region: str, owner: _Ownership) -> Iterator[SweptResource]:
@@ -447,9 +527,18 @@ def execute_sweep(session: boto3.Session, plan: SweepPlan, progress: Callable[[s
     run.terminate_instances()
     run.delete_load_balancers()
     run.delete_target_groups()
+    run.delete_nat_gateways()
+    run.delete_vpc_endpoints()
     run.delete_network_interfaces()
     run.delete_volumes()
     run.delete_security_groups()
+    run.delete_route_tables()
+    run.delete_internet_gateways()
+    run.delete_with_retries(run.plan.of_kind(Kind.SUBNET), "subnet", "DependencyViolation",
+                            lambda r: run.ec2.delete_subnet(SubnetId=r.id))
+    run.release_addresses()
+    run.delete_with_retries(run.plan.of_kind(Kind.VPC), "VPC", "DependencyViolation",
+                            lambda r: run.ec2.delete_vpc(VpcId=r.id))
     run.delete_simple(Kind.LOG_GROUP, "log group", lambda r: run.logs.delete_log_group(logGroupName=r.id))
     run.delete_simple(Kind.PLACEMENT_GROUP, "placement group", lambda r: run.ec2.delete_placement_group(GroupName=r.id))
     return run.verify()
@@ -698,6 +787,99 @@ class _SweepRun:
             if refusal is not None:
                 self.progress(f"  could not remove the rules of {group_id} that name other swept groups: {refusal}")
 
+    # -- the network's plumbing
+
+    def delete_nat_gateways(self) -> None:
+        gateways = {r.id: r for r in self.plan.of_kind(Kind.NAT_GATEWAY)}
+        deleting = {i for i, r in gateways.items()
+                    if self.delete_one(r, "NAT gateway", lambda i=i: self.ec2.delete_nat_gateway(NatGatewayId=i))}
+        if deleting:  # its interface holds the subnet, and its Elastic IP stays associated, until it is deleted
+            still = self.wait_until(f"{len(deleting)} NAT gateway(s) to be deleted", lambda: {
+                g["NatGatewayId"] for page in _pages(self.ec2, "describe_nat_gateways",
+                                                     Filters=[{"Name": "nat-gateway-id", "Values": sorted(deleting)}])
+                for g in page.get("NatGateways", []) if g.get("State") != "deleted"})
+            for gateway_id in sorted(still):
+                self.note(gateways[gateway_id], f"not deleted after {self.timings.wait_timeout_seconds:g}s")
+
+    def delete_vpc_endpoints(self) -> None:
+        endpoints = {r.id: r for r in self.plan.of_kind(Kind.VPC_ENDPOINT)}
+        if not endpoints:
+            return
+        try:
+            answer = self.ec2.delete_vpc_endpoints(VpcEndpointIds=sorted(endpoints))
+        except (ClientError, BotoCoreError) as exc:
+            for resource in endpoints.values():
+                self.note(resource, str(_refusal(exc)))
+            return
+        refused = {item.get("ResourceId", ""): item.get("Error", {}) for item in answer.get("Unsuccessful", [])}
+        for endpoint_id, resource in sorted(endpoints.items()):
+            error = refused.get(endpoint_id)
+            self.deleted(resource, "VPC endpoint",
+                         None if error is None else _Refusal(str(error.get("Code", "")), str(error.get("Message", ""))))
+        deleting = {i for i in endpoints if endpoints[i].key not in self.problems}
+        if deleting:  # an interface endpoint's interfaces hold its subnets and security groups until it is gone
+            self.wait_until(f"{len(deleting)} VPC endpoint(s) to be deleted",
+                            lambda: {i for i in deleting if self.endpoint_present(i)})
+
+    def endpoint_present(self, endpoint_id: str) -> bool:
+        """Whether the endpoint is still there (a deleted one is listed for a while as `deleted`, then not found)."""
+        try:
+            endpoints = self.ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id]).get("VpcEndpoints", [])
+        except ClientError as exc:
+            if _code(exc) in _GONE:
+                return False
+            raise
+        return any(str(e.get("State", "")).lower() != "deleted" for e in endpoints)
+
+    def delete_route_tables(self) -> None:
+        for resource in self.plan.of_kind(Kind.ROUTE_TABLE):
+            refusal = _call(lambda r=resource: self.disassociate_route_table(r.id))
+            if refusal is not None and refusal.code not in _GONE:
+                self.note(resource, f"could not remove its subnet associations: {refusal}")
+                continue
+            self.delete_one(resource, "route table", lambda r=resource: self.ec2.delete_route_table(RouteTableId=r.id))
+
+    def disassociate_route_table(self, route_table_id: str) -> None:
+        for table in self.ec2.describe_route_tables(RouteTableIds=[route_table_id]).get("RouteTables", []):
+            for association in table.get("Associations", []):
+                if not association.get("Main"):
+                    self.ec2.disassociate_route_table(AssociationId=association["RouteTableAssociationId"])
+
+    def delete_internet_gateways(self) -> None:
+        for resource in self.plan.of_kind(Kind.INTERNET_GATEWAY):
+            refusal = _call(lambda r=resource: self.detach_internet_gateway(r.id))
+            if refusal is not None and refusal.code not in _GONE:
+                self.note(resource, f"could not detach it from its VPC: {refusal}")
+                continue
+            self.delete_one(resource, "internet gateway",
+                            lambda r=resource: self.ec2.delete_internet_gateway(InternetGatewayId=r.id))
+
+    def detach_internet_gateway(self, gateway_id: str) -> None:
+        for gateway in self.ec2.describe_internet_gateways(InternetGatewayIds=[gateway_id]).get("InternetGateways", []):
+            for attachment in gateway.get("Attachments", []):
+                self.ec2.detach_internet_gateway(InternetGatewayId=gateway_id, VpcId=attachment["VpcId"])
+
+    def release_addresses(self) -> None:
+        addresses = self.plan.of_kind(Kind.ELASTIC_IP)
+        if not addresses:
+            return
+        try:
+            described = {a["AllocationId"]: a for a in self.ec2.describe_addresses(
+                AllocationIds=[r.id for r in addresses]).get("Addresses", [])}
+        except (ClientError, BotoCoreError) as exc:
+            if not isinstance(exc, ClientError) or _code(exc) not in _GONE:
+                for resource in addresses:
+                    self.note(resource, f"could not read the address: {_refusal(exc)}")
+                return
+            described = {}
+        for resource in addresses:
+            holder = described.get(resource.id, {}).get("AssociationId")
+            if holder:  # never take an address from what still uses it (a NAT gateway the sweep does not own)
+                owner = described[resource.id].get("NetworkInterfaceId") or described[resource.id].get("InstanceId")
+                self.note(resource, f"still associated ({owner}), which the sweep does not own")
+        self.delete_with_retries(addresses, "Elastic IP", "InvalidIPAddress.InUse",
+                                 lambda r: self.ec2.release_address(AllocationId=r.id))
+
     # -- generic
 
     def delete_one(self, resource: SweptResource, noun: str, action: Callable[[], Any]) -> bool:
@@ -754,6 +936,8 @@ class _SweepRun:
         planned = {r.key for r in self.plan.resources}
         try:
             remaining = _find(self.session, self.plan.region, owner)
+            if self.plan.partial:
+                remaining = tuple(r for r in remaining if r.key in planned)
         except _ListingFailed as exc:
             unverified = [Leftover(r, self.problems.get(r.key, "not checked"), _manual_fix(r))
                           for r in self.plan.resources]
@@ -796,11 +980,36 @@ def _manual_fix(resource: SweptResource) -> str:
         Kind.SECURITY_GROUP: f"find what still uses it (aws ec2 describe-network-interfaces --region {r} --filters "
                              f"Name=group-id,Values={i}; rules of other groups that name it), remove that, then "
                              f"aws ec2 delete-security-group --region {r} --group-id {i}",
+        Kind.NAT_GATEWAY: f"aws ec2 delete-nat-gateway --region {r} --nat-gateway-id {i}",
+        Kind.VPC_ENDPOINT: f"aws ec2 delete-vpc-endpoints --region {r} --vpc-endpoint-ids {i}",
+        Kind.ROUTE_TABLE: f"aws ec2 disassociate-route-table --region {r} --association-id <each subnet association>; "
+                          f"then aws ec2 delete-route-table --region {r} --route-table-id {i}",
+        Kind.INTERNET_GATEWAY: f"aws ec2 detach-internet-gateway --region {r} --internet-gateway-id {i} --vpc-id "
+                               f"<its VPC>; then aws ec2 delete-internet-gateway --region {r} "
+                               f"--internet-gateway-id {i}",
+        Kind.SUBNET: f"find what still uses it (aws ec2 describe-network-interfaces --region {r} --filters "
+                     f"Name=subnet-id,Values={i}), remove that, then aws ec2 delete-subnet --region {r} "
+                     f"--subnet-id {i}",
+        Kind.ELASTIC_IP: f"aws ec2 disassociate-address --region {r} --association-id <its association>; then "
+                         f"aws ec2 release-address --region {r} --allocation-id {i}",
+        Kind.VPC: f"remove what is still in it (aws ec2 describe-network-interfaces --region {r} --filters "
+                  f"Name=vpc-id,Values={i}), then aws ec2 delete-vpc --region {r} --vpc-id {i}",
         Kind.LOG_GROUP: f"aws logs delete-log-group --region {r} --log-group-name {i}",
         Kind.PLACEMENT_GROUP: f"terminate the instances in it, then aws ec2 delete-placement-group --region {r} "
                               f"--group-name {i}",
     }
     return "remove it by hand: " + commands[resource.kind]
+
+
+def orphans_of(plan: SweepPlan, tracked: Iterable[str]) -> SweepPlan:
+    """What must go before terraform destroys the platform's network: the plumbing and security groups carrying the
+    platform's tags that terraform's state does not hold (`tracked`: every id in it), which only an interrupted
+    create leaves. Instances, interfaces and volumes are left out: the system node group's carry the platform's tags
+    and go with it."""
+    known = set(tracked)
+    return SweepPlan(plan.cluster_name, plan.region, plan.platform_tags, tuple(
+        r for r in plan.resources
+        if r.kind in NETWORK_KINDS and r.reason.startswith(_PLATFORM_REASON) and r.id not in known), partial=True)
 
 
 def _leftover_message(headline: str, left: Sequence[Leftover]) -> str:

@@ -54,7 +54,7 @@ class Session:
 
     def terraform(self) -> Terraform:
         return Terraform(env=self.env, mirror=self.settings.provider_mirror, work_dir=self.work_dir,
-                         progress=self.progress)
+                         progress=self.progress, aws=self.aws)
 
     @property
     def applicable_stacks(self) -> list[Path]:

@@ -40,6 +40,7 @@ SLOW_MODULES = (
     "tests/emulator/test_persistence.py",
     "tests/emulator/test_inventory.py",
     "tests/observability/test_rules.py",  # the alert mutation check: one promtool run over every mutant
+    "tests/emulator/test_adopt.py",  # one terraform apply, three plans
 )
 ORDER = QUICK_MODULES + SLOW_MODULES
 

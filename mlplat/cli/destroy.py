@@ -5,7 +5,9 @@ half-way (mlplat/destroy_checks.py) and, unless --auto-approve, that the user ty
    Argo CD Applications, LoadBalancer Services and Ingresses (their AWS load balancers), Karpenter NodePools (waiting
    until every NodeClaim and its instance is gone), platform volumes only with --delete-volumes. On a real account
    with a deployed cluster; through the access node's tunnel when the endpoint is private.
-2. Terraform: destroy the Kubernetes layer, then the AWS layer.
+2. Terraform: destroy the Kubernetes layer, then the AWS layer; just before the AWS layer, the network's pieces that
+   carry the platform's tags but are not in terraform's state (an interrupted create's, mlplat/sweep.py orphans_of)
+   are removed, since they would fail the VPC's deletion.
 3. Sweep (mlplat/sweep.py): anything left in the account that carries the platform's tags or the cluster's ownership
    tags (instances, interfaces, load balancers, target groups, security groups, volumes, log groups, placement
    groups), listed, deleted with the confirmation already given (or --auto-approve), then verified gone.
@@ -67,6 +69,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 # Karpenter's nodes are gone once the cluster phase drained them; anything still running in the
                 # subnets would fail the VPC's deletion after the cluster is already gone.
                 refuse(destroy_checks.stray_instances(aws_state, aws), f"before destroying {stack.name}")
+                result["orphans"] = _sweep_orphans(s, aws, leftovers, aws_state)
             stacks[stack.name] = plan.as_dict()
             if plan.total:
                 with kubernetes_access(s, tf) if stack != s.aws_stack else contextlib.nullcontext():
@@ -154,6 +157,22 @@ def _sweep_plan(s: Session, aws: Any, exclude: set[str] = frozenset()) -> Any:
                      tuple(r for r in found.resources if r.id not in exclude))
 
 
+def _sweep_orphans(s: Session, aws: Any, leftovers: Any, aws_state: dict[str, Any]) -> dict[str, Any]:
+    """Before terraform's phase: what an interrupted create left in the network outside the state (listed with the
+    confirmation above). Left in the VPC, it would fail the VPC's deletion after the cluster is already gone."""
+    from mlplat.sweep import execute_sweep, orphans_of
+
+    orphans = orphans_of(leftovers, _managed_ids(aws_state, aws))
+    if orphans.is_empty:
+        return {"removed": {}}
+    s.progress.say(f"removing {len(orphans.resources)} resource(s) an interrupted apply left outside terraform's "
+                   "state, before the network they are in is destroyed")
+    done = execute_sweep(aws.session(), orphans, s.progress.say)
+    done.raise_if_left(f"destroy stopped before destroying {s.aws_stack.name}: what is outside terraform's state "
+                       "would fail the VPC's deletion")
+    return {"removed": orphans.ids_by_kind()}
+
+
 def _sweep(s: Session, aws: Any) -> dict[str, Any]:
     """Phase 3: what terraform never knew about. Confirmed with the destroy itself (the platform's name was typed,
     or --auto-approve), as the listing above it said."""
@@ -195,6 +214,9 @@ def render(r: dict[str, Any]) -> str:
             lines.append(f"  cluster {step.get('step')}: deleted {len(step.get('deleted', []))}, kept "
                          f"{len(step.get('kept', []))}" + (" (would delete "
                          f"{len(step.get('to_delete', []))})" if r.get("dry_run") else ""))
+    orphans = sum(len(v) for v in r.get("orphans", {}).get("removed", {}).values())
+    if orphans:
+        lines.append(f"  before terraform: {orphans} resource(s) an interrupted apply left in the network, removed")
     lines.append(summary_line(r["stacks"]))
     sweep = r.get("sweep", {})
     found = sum(len(v) for v in sweep.get("found", {}).values())

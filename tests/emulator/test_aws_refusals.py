@@ -242,6 +242,31 @@ def test_deleting_a_vpc_with_an_endpoint_is_refused(client: ClientFactory) -> No
     assert refusal(lambda: ec2.describe_vpcs(VpcIds=[vpc_id]))[1] == "InvalidVpcID.NotFound"
 
 
+def test_an_endpoint_without_a_type_is_a_gateway_and_can_be_deleted(client: ClientFactory) -> None:
+    ec2 = client("ec2")
+    vpc_id = ec2.create_vpc(CidrBlock="10.218.0.0/16")["Vpc"]["VpcId"]
+    endpoint = ec2.create_vpc_endpoint(VpcId=vpc_id, ServiceName=f"com.amazonaws.{REGION}.s3")["VpcEndpoint"]
+
+    assert endpoint["VpcEndpointType"] == "Gateway"  # CreateVpcEndpoint's default
+    assert ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])["Unsuccessful"] == []
+
+
+def test_releasing_an_elastic_ip_a_nat_gateway_holds_is_refused(client: ClientFactory) -> None:
+    ec2 = client("ec2")
+    network = create_network(client, 219)
+    allocation_id = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat_id = ec2.create_nat_gateway(SubnetId=network.subnet_ids[0], AllocationId=allocation_id)["NatGateway"][
+        "NatGatewayId"]
+
+    status, code, _ = refusal(lambda: ec2.release_address(AllocationId=allocation_id))
+    assert (status, code) == (400, "InvalidIPAddress.InUse")
+    assert ec2.describe_addresses(AllocationIds=[allocation_id])["Addresses"][0]["AssociationId"]
+
+    ec2.delete_nat_gateway(NatGatewayId=nat_id)  # disassociates it, as EC2 does
+    ec2.release_address(AllocationId=allocation_id)
+    assert refusal(lambda: ec2.describe_addresses(AllocationIds=[allocation_id]))[1] == "InvalidAllocationID.NotFound"
+
+
 def test_deleting_a_subnet_and_security_group_an_instance_uses_is_refused(client: ClientFactory) -> None:
     """An instance Terraform never knew about (e.g. a Karpenter node) keeps its subnet and security group alive."""
     ec2 = client("ec2")
@@ -537,6 +562,23 @@ def test_placement_groups_are_created_found_by_tag_and_refused_as_ec2_refuses(cl
     assert refusal(lambda: ec2.delete_placement_group(GroupName="refusals-pg"))[1:] == (
         "InvalidPlacementGroup.Unknown", "The Placement Group 'refusals-pg' is unknown.")
     assert [g["GroupName"] for g in ec2.describe_placement_groups()["PlacementGroups"]] == ["refusals-other"]
+
+
+def test_a_second_rule_for_the_same_group_is_refused_whatever_its_description(client: ClientFactory) -> None:
+    ec2 = client("ec2")
+    network = create_network(client, 45)
+    nodes = ec2.create_security_group(GroupName="dup-nodes", Description="n", VpcId=network.vpc_id)["GroupId"]
+    cluster = ec2.create_security_group(GroupName="dup-cluster", Description="c", VpcId=network.vpc_id)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=cluster, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+        "UserIdGroupPairs": [{"GroupId": nodes, "Description": "nodes to the API server"}]}])
+
+    assert refusal(lambda: ec2.authorize_security_group_ingress(GroupId=cluster, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+        "UserIdGroupPairs": [{"GroupId": nodes, "Description": "another description"}]}])) == (
+        400, "InvalidPermission.Duplicate", "The specified rule already exists")
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [cluster]}])["SecurityGroupRules"]
+    assert [r["Description"] for r in rules if not r["IsEgress"]] == ["nodes to the API server"]
 
 
 def test_an_attached_interface_and_a_referenced_group_are_not_deleted(client: ClientFactory) -> None:

@@ -20,7 +20,7 @@ from botocore.awsrequest import AWSResponse
 
 from mlplat.emulator import LocalAws
 from mlplat.errors import MlplatError
-from mlplat.sweep import Kind, SweepPlan, SweepResult, SweepTimings, execute_sweep, plan_sweep
+from mlplat.sweep import Kind, SweepPlan, SweepResult, SweepTimings, execute_sweep, orphans_of, plan_sweep
 
 from .support import REGION, ClientFactory, create_network
 
@@ -161,6 +161,38 @@ class Seeder:
                                       Listeners=[{"Protocol": "TCP", "LoadBalancerPort": 80, "InstancePort": 30080}])
         return self.record(owned, Kind.CLASSIC_LOAD_BALANCER, name)
 
+    def route_table(self, owned: bool, vpc_id: str, tags: Mapping[str, str]) -> str:
+        table = self.ec2.create_route_table(VpcId=vpc_id, **tagging("route-table", tags))["RouteTable"]
+        return self.record(owned, Kind.ROUTE_TABLE, table["RouteTableId"])
+
+    def lost_network(self, tags: Mapping[str, str], second_octet: int) -> dict[Kind, str]:
+        """A network as the platform's terraform builds it (tagged by its default_tags) that no state holds: what
+        interrupted creates leave. Its pieces hold each other as in the platform's VPC: the NAT gateway its subnet and
+        Elastic IP, the route table its subnet association, a route to the internet gateway and the S3 endpoint."""
+        ec2, record = self.ec2, self.record
+        vpc = ec2.create_vpc(CidrBlock=f"10.{second_octet}.0.0/16", **tagging("vpc", tags))["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{second_octet}.0.0/24", AvailabilityZone=f"{REGION}a",
+                                   **tagging("subnet", tags))["Subnet"]["SubnetId"]
+        gateway = ec2.create_internet_gateway(**tagging("internet-gateway", tags))["InternetGateway"]
+        ec2.attach_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"], VpcId=vpc)
+        table = self.route_table(True, vpc, tags)
+        ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0",
+                         GatewayId=gateway["InternetGatewayId"])
+        ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+        address = ec2.allocate_address(Domain="vpc", **tagging("elastic-ip", tags))["AllocationId"]
+        nat = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=address, **tagging("natgateway", tags))
+        endpoint = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.s3", RouteTableIds=[table],
+                                           **tagging("vpc-endpoint", tags))["VpcEndpoint"]["VpcEndpointId"]
+        group = ec2.create_security_group(GroupName=self.unique("lost"), Description="sweep test", VpcId=vpc,
+                                          **tagging("security-group", tags))["GroupId"]
+        ids = {Kind.VPC: vpc, Kind.SUBNET: subnet, Kind.INTERNET_GATEWAY: gateway["InternetGatewayId"],
+               Kind.ROUTE_TABLE: table, Kind.ELASTIC_IP: address, Kind.NAT_GATEWAY: nat["NatGateway"]["NatGatewayId"],
+               Kind.VPC_ENDPOINT: endpoint, Kind.SECURITY_GROUP: group}
+        for kind, resource_id in ids.items():
+            if kind is not Kind.ROUTE_TABLE:
+                record(True, kind, resource_id)
+        return ids
+
     def log_group(self, owned: bool, name: str) -> str:
         self.logs.create_log_group(logGroupName=name)
         return self.record(owned, Kind.LOG_GROUP, name)
@@ -209,6 +241,9 @@ def seed_cluster_and_look_alikes(seeder: Seeder) -> None:
     s.log_group(True, f"/aws/containerinsights/{CLUSTER}/application")
     s.log_group(True, f"/aws/containerinsights/{CLUSTER}/performance")
     s.placement_group(True, f"{CLUSTER}-efa", PLATFORM_TAGS)
+    # What interrupted creates of terraform left: a whole network, and a route table in a VPC that is not tagged.
+    s.lost_network(PLATFORM_TAGS, 160)
+    s.route_table(True, s.network.vpc_id, PLATFORM_TAGS)
 
     # Look-alikes.
     named = {"Name": f"{CLUSTER}-gpu-node"}
@@ -244,6 +279,18 @@ def seed_cluster_and_look_alikes(seeder: Seeder) -> None:
         s.log_group(False, name)
     s.placement_group(False, "sweep-b-efa", {"kubernetes.io/cluster/sweep-b": "owned"})
     s.placement_group(False, f"{CLUSTER}-spread", {"Name": CLUSTER})
+    # The network's look-alikes: the untagged VPC the cluster's look-alikes are in, and its subnets; a route table of
+    # another platform and one named like this one's; a main route table, which goes only with its VPC, whatever its
+    # tags say.
+    s.record(False, Kind.VPC, s.network.vpc_id)
+    for subnet in s.network.subnet_ids:
+        s.record(False, Kind.SUBNET, subnet)
+    s.route_table(False, s.network.vpc_id, {**PLATFORM_TAGS, "Platform": "sweep-b"})
+    s.route_table(False, s.network.vpc_id, {"Name": f"{CLUSTER}-public"})
+    [main] = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [s.network.vpc_id]},
+                                                {"Name": "association.main", "Values": ["true"]}])["RouteTables"]
+    ec2.create_tags(Resources=[main["RouteTableId"]], Tags=tag_list(PLATFORM_TAGS))
+    s.record(False, Kind.ROUTE_TABLE, main["RouteTableId"])
 
 
 def existing(session: EmulatorSession, client: ClientFactory) -> dict[str, set[str]]:
@@ -262,6 +309,15 @@ def existing(session: EmulatorSession, client: ClientFactory) -> dict[str, set[s
                                   client("elb").describe_load_balancers()["LoadBalancerDescriptions"]},
         "log_group": {g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]},
         "placement_group": {g["GroupName"] for g in ec2.describe_placement_groups()["PlacementGroups"]},
+        "nat_gateway": {g["NatGatewayId"] for g in ec2.describe_nat_gateways()["NatGateways"]
+                        if g["State"] != "deleted"},
+        "vpc_endpoint": {e["VpcEndpointId"] for e in ec2.describe_vpc_endpoints()["VpcEndpoints"]
+                         if e["State"].lower() != "deleted"},
+        "route_table": {t["RouteTableId"] for t in ec2.describe_route_tables()["RouteTables"]},
+        "internet_gateway": {g["InternetGatewayId"] for g in ec2.describe_internet_gateways()["InternetGateways"]},
+        "subnet": {n["SubnetId"] for n in ec2.describe_subnets()["Subnets"]},
+        "elastic_ip": {a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]},
+        "vpc": {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]},
     }
 
 
@@ -371,6 +427,60 @@ def test_progress_names_every_resource_it_deletes(swept: Swept) -> None:
     not_named = sorted(r.id for r in swept.plan.resources if r.kind is not Kind.INSTANCE and r.id not in reported)
     assert not_named == []
     assert swept.progress[-1] == f"swept {len(swept.plan.resources)} resource(s)"
+
+
+# --- before terraform's phase: what interrupted creates left in the network ----------------------------------------
+
+
+def test_orphans_are_the_networks_untracked_pieces_and_go_alone(shared_aws: LocalAws, client: ClientFactory) -> None:
+    session = EmulatorSession(shared_aws)
+    seeder = Seeder(session, client, 66)
+    tags = {"Platform": "sweep-k", "ManagedBy": "mlplat"}
+    lost = seeder.lost_network(tags, 166)
+    # The platform's own network, tracked by terraform's state, carries the same tags; so do the system node
+    # group's instance and volume (its launch template's tags), and a group the Load Balancer Controller made.
+    tracked = seeder.lost_network(tags, 167)
+    node = seeder.instance(True, tags)
+    controller_group = seeder.security_group(True, "k8s-lb", {**tags, "elbv2.k8s.aws/cluster": "sweep-k"})
+    seeder.route_table(True, seeder.network.vpc_id, tags)  # lost in an untagged VPC: an orphan too
+    plan = plan_sweep(session, "sweep-k", tags)
+
+    orphans = orphans_of(plan, tracked.values())
+
+    expected = {str(kind): [resource_id] for kind, resource_id in lost.items()}
+    expected["route_table"] = sorted([lost[Kind.ROUTE_TABLE], seeder.owned["route_table"][-1]])
+    assert orphans.ids_by_kind() == expected
+    assert {r.id for r in plan.resources} >= {node["InstanceId"], controller_group, *tracked.values()}
+    result = execute_sweep(session, orphans, lambda _: None, FAST)
+    assert (result.left, sorted(r.key for r in result.removed)) == ((), sorted(r.key for r in orphans.resources))
+    after = existing(session, client)
+    assert sorted_ids({kind: sorted(set(ids) & after[kind]) for kind, ids in orphans.ids_by_kind().items()}) == {}
+    untouched = {"instance": [node["InstanceId"]], "security_group": [controller_group, tracked[Kind.SECURITY_GROUP]],
+                 **{str(kind): [resource_id] for kind, resource_id in tracked.items()
+                    if kind is not Kind.SECURITY_GROUP}}
+    assert sorted_ids({kind: sorted(set(ids) - after[kind]) for kind, ids in untouched.items()}) == {}
+
+
+def test_an_orphan_something_still_uses_stops_the_destroy_with_its_fix(shared_aws: LocalAws,
+                                                                       client: ClientFactory) -> None:
+    session = EmulatorSession(shared_aws)
+    seeder = Seeder(session, client, 68)
+    tags = {"Platform": "sweep-l", "ManagedBy": "mlplat"}
+    ec2 = client("ec2")
+    subnet = ec2.create_subnet(VpcId=seeder.network.vpc_id, CidrBlock="10.68.9.0/24",
+                               AvailabilityZone=f"{REGION}a", **tagging("subnet", tags))["Subnet"]["SubnetId"]
+    ec2.create_network_interface(SubnetId=subnet)  # someone else's interface in it
+    orphans = orphans_of(plan_sweep(session, "sweep-l", tags), ())
+    assert orphans.ids_by_kind() == {"subnet": [subnet]}
+
+    result = execute_sweep(session, orphans, lambda _: None, FAST)
+
+    [left] = result.left
+    assert (left.resource.id, left.problem.split(" (")[0]) == (subnet, "still in use after 3 attempt(s)")
+    with pytest.raises(MlplatError) as raised:
+        result.raise_if_left("destroy stopped")
+    assert str(raised.value).splitlines()[0] == "destroy stopped; 1 resource(s) left:"
+    assert f"aws ec2 delete-subnet --region {REGION} --subnet-id {subnet}" in str(raised.value)
 
 
 # --- what the sweep cannot remove, it reports ---------------------------------------------------------------------

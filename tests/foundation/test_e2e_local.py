@@ -39,12 +39,20 @@ def mlplat(args: list[str], cwd: Path, blueprint: Path, *, ok: bool = True) -> t
     env = {**os.environ, **mirror_env(), **ENV}
     proc = subprocess.run([sys.executable, "-m", "mlplat", *args, "--local", "--json", "--blueprint", str(blueprint)],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=1500)
+    keep_log(cwd, args[0], proc.stderr)
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert "failed inside the emulator" not in proc.stderr, proc.stderr[-1000:]
     result = json.loads(proc.stdout)
     if ok:
         assert proc.returncode == 0 and result["ok"], result.get("error") or proc.stderr[-3000:]
     return proc.returncode, result, proc.stderr
+
+
+def keep_log(cwd: Path, command: str, stderr: str) -> None:
+    """Each command's progress, kept in the test's directory (pytest keeps the last runs'): when a round trip fails,
+    what happened before the failing step is there to read."""
+    number = len(list(cwd.glob("*.log"))) + 1
+    (cwd / f"{number:02d}-{command}.log").write_text(stderr)
 
 
 def write(tmp_path: Path, delta: dict) -> Path:
@@ -84,6 +92,7 @@ def interrupt_deploy_at(tmp_path: Path, blueprint: Path, marker: str) -> tuple[i
     time.sleep(2)
     proc.send_signal(signal.SIGINT)
     out, rest = proc.communicate(timeout=600)
+    keep_log(tmp_path, "interrupted-deploy", "".join(seen) + rest)
     return proc.returncode, json.loads(out), "".join(seen) + rest
 
 
@@ -127,10 +136,10 @@ def test_interrupted_deploy_then_a_reviewed_plan_finishes_it_exactly(tmp_path):
     # not the platform's: the sweep (destroy's last phase) removes the first and leaves the others. A dry run shows
     # them, and the terraform phase, and changes nothing.
     state_dir = tmp_path / ".mlplat-local" / "mlplat" / "emulator"
-    strays, others = seed_strays(state_dir)
+    strays, orphans, others = seed_strays(state_dir)
     _, dry, _ = mlplat(["destroy", "--dry-run"], tmp_path, blueprint)
     assert (dry["sweep"]["found"], dry["cluster"]) == (
-        strays, {"skipped": "no Kubernetes cluster behind the embedded AWS"})
+        {**strays, **orphans}, {"skipped": "no Kubernetes cluster behind the embedded AWS"})
     assert dry["stacks"]["mlplat-aws"]["remove"] > 60
     _, intact, _ = mlplat(["outputs"], tmp_path, blueprint)
     assert intact["outputs"] == shown["outputs"]
@@ -138,6 +147,7 @@ def test_interrupted_deploy_then_a_reviewed_plan_finishes_it_exactly(tmp_path):
     # The replaced database left a final snapshot; this second generation's destroy must not collide with it.
     _, destroyed, _ = mlplat(["destroy", "--auto-approve"], tmp_path, blueprint)
     assert destroyed["stacks"]["mlplat-aws"]["deletes"] == destroyed["stacks"]["mlplat-aws"]["remove"] > 60
+    assert destroyed["orphans"] == {"removed": orphans}  # before the VPC's deletion, which it would have failed
     assert destroyed["sweep"]["removed"] == strays and destroyed["sweep"]["left"] == []
     assert destroyed["emulator_resources_left"] == {"logs_log_groups": 1}  # the other cluster's log group
     assert remaining(state_dir, others) == others
@@ -175,15 +185,22 @@ def _ec2_and_logs(aws):
     return boto3.client("ec2", **kwargs), boto3.client("logs", **kwargs)
 
 
-def seed_strays(state_dir: Path) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+def seed_strays(state_dir: Path) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, list[str]]]:
     """Into the platform's saved emulator state (no mlplat process is running): a CSI volume, a Container Insights
     log group and a Karpenter-style placement group of cluster `mlplat`; an untagged volume and another cluster's
-    log group. Returns (the platform's by sweep kind, the others)."""
+    log group; and in the platform's VPC, a route table with the platform's tags that terraform's state does not
+    hold, as an interrupted create leaves it (it made a fresh-clone run hang in the VPC's deletion). Returns (what the
+    sweep after terraform removes, by sweep kind; what must go before terraform; the others)."""
     from mlplat.emulator import LocalAws
 
     owned = [{"Key": "kubernetes.io/cluster/mlplat", "Value": "owned"}]
     with LocalAws(state_dir, region=SWEEP_REGION) as aws:
         ec2, logs = _ec2_and_logs(aws)
+        platform = [{"Key": "Platform", "Value": "mlplat"}, {"Key": "ManagedBy", "Value": "mlplat"}]
+        [vpc] = ec2.describe_vpcs(Filters=[{"Name": f"tag:{t['Key']}", "Values": [t["Value"]]}
+                                           for t in platform])["Vpcs"]
+        lost = ec2.create_route_table(VpcId=vpc["VpcId"], TagSpecifications=[
+            {"ResourceType": "route-table", "Tags": [*platform, {"Key": "Name", "Value": "mlplat-public"}]}])
         volume = ec2.create_volume(AvailabilityZone="us-west-2a", Size=10, TagSpecifications=[
             {"ResourceType": "volume", "Tags": owned}])["VolumeId"]
         untagged = ec2.create_volume(AvailabilityZone="us-west-2a", Size=10)["VolumeId"]
@@ -193,6 +210,7 @@ def seed_strays(state_dir: Path) -> tuple[dict[str, list[str]], dict[str, list[s
         logs.create_log_group(logGroupName="/aws/containerinsights/other/application")
     return ({"log_group": ["/aws/containerinsights/mlplat/application"], "placement_group": ["mlplat-efa"],
              "volume": [volume]},
+            {"route_table": [lost["RouteTable"]["RouteTableId"]]},
             {"log_group": ["/aws/containerinsights/other/application"], "volume": [untagged]})
 
 

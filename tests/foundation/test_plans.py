@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mlplat import plans
+from mlplat import adopt, plans
 from mlplat.errors import MlplatError
 from mlplat.runner import Interrupted, Progress, Terraform
 
@@ -25,6 +25,7 @@ STACK = {"resource": {
     "aws_iam_role": {"eks_role_C3": {"//": {"metadata": {"path": "mlplat-aws/eks/role"}}}},
     "aws_fsx_lustre_file_system": {"fsx_fs_D4": {"//": {"metadata": {"path": "mlplat-aws/fsx/fs"}}}},
     "aws_eks_access_entry": {"eks_admin_E5": {"//": {"metadata": {"path": "mlplat-aws/eks/admin"}}}},
+    "aws_route": {"net_internet_F6": {"//": {"metadata": {"path": "mlplat-aws/network/internet"}}}},
 }}
 SHOWN = {"resource_changes": [
     {"address": "aws_iam_role.eks_role_C3", "mode": "managed", "change": {"actions": ["update"]}},
@@ -38,6 +39,9 @@ SHOWN = {"resource_changes": [
      "action_reason": "delete_because_no_resource_config"},
     {"address": "data.aws_partition.partition", "mode": "data", "change": {"actions": ["read"]}},
     {"address": "aws_vpc.v", "mode": "managed", "change": {"actions": ["no-op"]}},
+    # Adopted after an interrupt (mlplat/adopt.py): an import block's resource.
+    {"address": "aws_route.net_internet_F6", "mode": "managed",
+     "change": {"actions": ["no-op"], "importing": {"id": "rtb-1_0.0.0.0/0"}}},
 ]}
 
 
@@ -45,7 +49,8 @@ SHOWN = {"resource_changes": [
 def plan(tmp_path) -> plans.Plan:
     (tmp_path / "cdk.tf.json").write_text(json.dumps(STACK))
     changes = plans.changes_from_show(SHOWN, tmp_path / "cdk.tf.json")
-    return plans.Plan(stack="mlplat-aws", file=tmp_path / "p.tfplan", add=3, change=1, remove=3, changes=changes)
+    return plans.Plan(stack="mlplat-aws", file=tmp_path / "p.tfplan", add=3, change=1, remove=3, changes=changes,
+                      imports=1)
 
 
 def test_replacements_and_deletions_come_first_with_what_forces_them(plan):
@@ -54,20 +59,24 @@ def test_replacements_and_deletions_come_first_with_what_forces_them(plan):
         ("replace", "network/private-0", ("availability_zone", "cidr_block"), "an attribute cannot change in place"),
         ("delete", "eks/cluster", (), "no longer in the blueprint"),
         ("update", "eks/role", (), ""),
+        ("import", "network/internet", (), ""),
         ("create", "eks/admin", (), ""),
     ]
-    assert plans.question(plan) == "apply to mlplat-aws: 2 to replace, 1 to delete, 1 to update, 1 to create?"
+    assert plans.question(plan) == ("apply to mlplat-aws: 2 to replace, 1 to delete, 1 to update, 1 to import, "
+                                    "1 to create?")
+    assert plan.total == 8
 
 
 def test_human_list_marks_every_change_and_colours_only_on_request(plan):
     lines = plans.render(plan)
     assert lines == [
-        "mlplat-aws: 2 to replace, 1 to delete, 1 to update, 1 to create",
+        "mlplat-aws: 2 to replace, 1 to delete, 1 to update, 1 to import, 1 to create",
         "  -/+ replace fsx/fs  (aws_fsx_lustre_file_system)  [tainted: an earlier apply did not finish it]",
         "  -/+ replace network/private-0  (aws_subnet)  [forced by availability_zone, cidr_block; an attribute "
         "cannot change in place]",
         "    - delete  eks/cluster  (aws_eks_cluster)  [no longer in the blueprint]",
         "    ~ update  eks/role  (aws_iam_role)",
+        "   <- import  network/internet  (aws_route)",
         "    + create  eks/admin  (aws_eks_access_entry)",
     ]
     assert "\033[" not in "".join(lines)
@@ -77,7 +86,8 @@ def test_human_list_marks_every_change_and_colours_only_on_request(plan):
 def test_json_lists_every_change_with_counts(plan):
     doc = plan.as_dict()
     assert {k: v for k, v in doc.items() if k != "changes"} == {
-        "add": 3, "change": 1, "remove": 3, "replacements": 2, "deletes": 1, "updates": 1, "creates": 1}
+        "add": 3, "change": 1, "remove": 3, "replacements": 2, "deletes": 1, "updates": 1, "imports": 1,
+        "creates": 1}
     assert doc["changes"][1] == {"address": "aws_subnet.net_private-0_A1", "path": "network/private-0",
                                  "action": "replace", "reason": "an attribute cannot change in place",
                                  "replace_paths": ["availability_zone", "cidr_block"]}
@@ -146,7 +156,10 @@ def test_an_interrupt_reaches_terraform_which_stops_cleanly(tmp_path):
     # Not in the state afterwards: it may exist in AWS untracked, and the message says what to do about it.
     assert str(err.value).splitlines()[-1] == (
         "  create aws_fsx_lustre_file_system.b  [not in terraform's state: if AWS created it before the interrupt, "
-        "the next deploy reports that it already exists; delete it in AWS, or terraform import it]")
+        "the next plan adopts it (import) when AWS keys it by name or content; mlplat destroy removes the network's "
+        "other strays, by the platform's tags]")
+    # And recorded, for that next plan.
+    assert adopt.read_record(tf.work_dir, tmp_path.name) == ["aws_fsx_lustre_file_system.b"]
     assert (tmp_path / "stopped").read_text() == "graceful"  # it got the interrupt and stopped on its own
     pid = int((tmp_path / "pid").read_text())
     with pytest.raises(ProcessLookupError):

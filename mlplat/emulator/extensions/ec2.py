@@ -5,7 +5,9 @@ Refusals AWS makes and moto does not (each one a deploy or destroy that works on
 - deleting a subnet that network interfaces still use (e.g. left by instances Terraform never knew about), a security
   group that an interface or another group's rule still uses, an interface still attached to a running instance, or
   a VPC that still has non-default security groups, an attached internet gateway or a VPC endpoint; every refused
-  DeleteVpc, moto's own (subnets, route tables, VPN gateways) included, is worded as EC2 words it.
+  DeleteVpc, moto's own (subnets, route tables, VPN gateways) included, is worded as EC2 words it; releasing an
+  Elastic IP still associated in a nondefault VPC.
+CreateVpcEndpoint without a type makes a Gateway endpoint, as EC2 does (moto's typeless endpoint cannot be deleted).
 What lifts those refusals as on AWS: NAT gateways release their network interface when deleted, and the interfaces
 RunInstances creates go with their instance unless the request says otherwise (moto keeps both, which would block the
 subnet and its security groups for good).
@@ -23,7 +25,8 @@ Four EC2 read-back bugs of moto 5.2 that make a second `terraform plan` show cha
 - a network interface without a public IP reads back an empty `Association` element, which the provider takes for
   a public IP (an instance with associate_public_ip_address = false is replaced on every plan); EC2 omits it;
 
-- a security group rule that references another group loses its description (moto reads it only from CIDR ranges);
+- a security group rule that references another group loses its description (moto reads it only from CIDR ranges),
+  and moto took that description for part of the rule, accepting a second rule for the same group (EC2 refuses it);
 - CreateLaunchTemplate's own TagSpecifications (the tags of the launch template resource, e.g. the provider's
   default_tags) are copied into the template's *data*, as if instances should get them, so the template reads back
   a `tag_specifications` block nobody configured.
@@ -50,6 +53,19 @@ from moto.ec2.utils import parse_user_data
 
 def _rule_description(rule: SecurityGroupRule) -> str | None:
     return rule.ip_range.get("Description") or rule.source_group.get("Description")
+
+
+def _rule_identity(rule: SecurityGroupRule) -> tuple[Any, ...]:
+    group = {k: v for k, v in (rule.source_group or {}).items() if k != "Description"}
+    ports = None if rule.ip_protocol == "-1" else (rule.from_port, rule.to_port)
+    return (rule.ip_protocol, rule.ip_range.get("CidrIp"), rule.ip_range.get("CidrIpv6"), group, rule.prefix_list_id,
+            ports)
+
+
+def _rule_eq(rule: SecurityGroupRule, other: object) -> bool:
+    """Two rules are the same rule whatever their descriptions say: EC2 refuses a second rule naming the same group
+    (InvalidPermission.Duplicate), where moto took the description for part of the source group."""
+    return isinstance(other, SecurityGroupRule) and _rule_identity(rule) == _rule_identity(other)
 
 
 def _create_launch_template(self: LaunchTemplates) -> ActionResult:
@@ -84,6 +100,8 @@ _moto_delete_vpc = EC2Backend.delete_vpc
 _moto_describe_availability_zones = RegionsAndZonesBackend.describe_availability_zones
 _moto_prep_nics = Instance.prep_nics
 _moto_delete_nat_gateway = EC2Backend.delete_nat_gateway
+_moto_release_address = EC2Backend.release_address
+_moto_create_vpc_endpoint = EC2Backend.create_vpc_endpoint
 OPT_IN_NOT_REQUIRED = "opt-in-not-required"
 
 
@@ -201,6 +219,26 @@ def _delete_nat_gateway(backend: EC2Backend, nat_gateway_id: str) -> Any:
     return nat
 
 
+def _release_address(backend: EC2Backend, address: str | None = None, allocation_id: str | None = None) -> None:
+    """An Elastic IP still associated in a nondefault VPC: EC2 refuses to release it (InvalidIPAddress.InUse, in the
+    ReleaseAddress API reference); moto disassociates it silently."""
+    eips = (backend.address_by_ip([address]) if address
+            else backend.address_by_allocation([allocation_id]) if allocation_id else [])
+    for eip in eips:
+        holder_vpc = (getattr(getattr(eip.eni, "subnet", None), "vpc_id", None) if eip.eni is not None
+                      else getattr(eip.instance, "vpc_id", None))
+        if eip.association_id and not (holder_vpc and backend.get_vpc(holder_vpc).is_default):
+            raise EC2ClientError("InvalidIPAddress.InUse", f"Address {eip.public_ip} is in use.")
+    return _moto_release_address(backend, address=address, allocation_id=allocation_id)
+
+
+def _create_vpc_endpoint(backend: EC2Backend, vpc_id: str, service_name: str, endpoint_type: str | None,
+                         *args: Any, **kwargs: Any) -> Any:
+    """VpcEndpointType defaults to Gateway (CreateVpcEndpoint API reference); moto keeps None, then fails to delete
+    it."""
+    return _moto_create_vpc_endpoint(backend, vpc_id, service_name, endpoint_type or "Gateway", *args, **kwargs)
+
+
 def _offering_matches_filters(self: Any, offering: dict[str, Any], filters: Any, location_type: str) -> bool:
     def matches(key: str, values: list[str]) -> bool:
         if key == "location":
@@ -239,6 +277,8 @@ def install() -> None:
     Monitoring.unmonitor_instances = lambda self: _set_monitoring(self, "disabled", "disabling")  # type: ignore[method-assign]
     InstanceTypeOfferingBackend.matches_filters = _offering_matches_filters  # type: ignore[method-assign]
     EC2Backend.delete_nat_gateway = _delete_nat_gateway  # type: ignore[method-assign]
+    EC2Backend.release_address = _release_address  # type: ignore[method-assign]
+    EC2Backend.create_vpc_endpoint = _create_vpc_endpoint  # type: ignore[method-assign]
     EC2Backend.create_subnet = _create_subnet  # type: ignore[method-assign]
     EC2Backend.delete_subnet = _delete_subnet  # type: ignore[method-assign]
     EC2Backend.delete_security_group = _delete_security_group  # type: ignore[method-assign]
@@ -247,4 +287,5 @@ def install() -> None:
     Zone.opt_in_status = OPT_IN_NOT_REQUIRED  # type: ignore[attr-defined]
     Instance.prep_nics = _prep_nics  # type: ignore[method-assign]
     SecurityGroupRule.description = property(_rule_description)  # type: ignore[assignment]
+    SecurityGroupRule.__eq__ = _rule_eq  # type: ignore[method-assign,assignment]
     LaunchTemplates.create_launch_template = _create_launch_template  # type: ignore[method-assign]
