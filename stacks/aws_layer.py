@@ -9,10 +9,12 @@ from constructs import Construct
 
 from mlplat.blueprint import Blueprint
 from mlplat.catalog.modules import MLFLOW_NAMESPACE, MLFLOW_SERVICE_ACCOUNT
+from mlplat.catalog.observability import MONITORING, YACE_SERVICE_ACCOUNT, needs_cloudwatch_exporter
 from mlplat.catalog.secrets import ESO_NAMESPACE, ESO_SERVICE_ACCOUNT, secret_id, secret_uses
 from mlplat.nodepools import POOL_KINDS, subnet_tag_key
 from mlplat.settings import Settings
 from modules.bucket import SecureBucket
+from modules.cloudwatch_reader import CloudWatchReader, CloudWatchReaderConfig
 from modules.efs import EfsConfig, SharedFileSystem
 from modules.eks import EksClusterModule, EksConfig
 from modules.fsx import FsxConfig, LustreFileSystem
@@ -106,6 +108,13 @@ class AwsLayer(TerraformStack):
                 deletion_protection=bp.mlflow_db_deletion_protection,
             ))
         # --- end MLflow
+        # --- CloudWatch exporter (observability): YACE reads FSx metrics from CloudWatch through Pod Identity.
+        if needs_cloudwatch_exporter(bp):
+            CloudWatchReader(self, "cloudwatch-reader", CloudWatchReaderConfig(
+                name=bp.name, cluster_name=self.eks.cluster.name, namespace=MONITORING,
+                service_account=YACE_SERVICE_ACCOUNT,
+            ))
+        # --- end CloudWatch exporter
         self._outputs(bp)
 
     def _outputs(self, bp: Blueprint) -> None:

@@ -13,6 +13,9 @@ LOKI_TRACING = {**ON, "observability_logs_backend": "loki", "enable_tracing": Tr
                 "prometheus_storage_gib": 200, "logs_storage_gib": 50, "tracing_storage_gib": 20}
 # OpenSearch with tracing, and Kueue (whose controller gets a ServiceMonitor).
 OPENSEARCH_TRACING = {**ON, "enable_tracing": True, "enable_kueue": True}
+# An EFA pool (EFA exporter) without FSx (no CloudWatch exporter); and the same pool with the stack off.
+EFA_POOL = {"nodepools": {"gpu-efa": {"enabled": True}}, "cuda_efa_az": "us-west-2a"}
+EFA_NO_FSX = {**ON, **EFA_POOL, "enable_fsx": False}
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +36,16 @@ def loki_tracing() -> Synth:
 @pytest.fixture(scope="session")
 def opensearch_tracing() -> Synth:
     return synth(OPENSEARCH_TRACING)
+
+
+@pytest.fixture(scope="session")
+def efa() -> Synth:
+    return synth(EFA_NO_FSX)
+
+
+@pytest.fixture(scope="session")
+def efa_stack_off() -> Synth:
+    return synth(EFA_POOL)
 
 
 @pytest.fixture(scope="session")
