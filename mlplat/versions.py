@@ -190,6 +190,11 @@ CHARTS: dict[str, Chart] = {
         "opencost", "https://opencost.github.io/opencost-helm-chart", "2.5.17",
         "opencost/opencost-helm-chart tag opencost-2.5.17 (OpenCost 1.120.1); not in ../shared/reference",
     ),
+    "prometheus-yet-another-cloudwatch-exporter": Chart(
+        "prometheus-yet-another-cloudwatch-exporter", "https://prometheus-community.github.io/helm-charts", "0.47.0",
+        "prometheus-community/helm-charts tag prometheus-yet-another-cloudwatch-exporter-0.47.0 (YACE v0.67.0, "
+        "latest as of 2026-08-22); not in ../shared/reference",
+    ),
 }
 
 # The cluster access node (modules/access_node.py): the current standard AL2023 AMI for arm64, read at plan time from
@@ -218,6 +223,11 @@ TERRAFORM_REQUIRED_VERSION = ">= 1.11.0"
 # Container images the platform sets itself (charts' own images follow their chart pins).
 # neuron-monitor: AWS's standalone DaemonSet (aws-neuron-sdk src/k8/k8s-neuron-monitor-daemonset.yml).
 NEURON_MONITOR_IMAGE = "public.ecr.aws/neuron/neuron-monitor:1.3.0"
+# EFA node exporter: AWS's build of node_exporter v1.9.0 with the amazonefa collector (procfs v0.16.0), published by
+# aws-samples/awsome-distributed-training 4.validation_and_observability/3.efa-node-exporter/buildspec.yaml as
+# public.ecr.aws/hpc-cloud/efa-node-exporter:node-exporter${NODE_EXPORTER_VERSION}-procs${PROCFS_EXPORTER_VERSION}
+# (gallery.ecr.aws/hpc-cloud/efa-node-exporter); the tag is derived from that buildspec, not read from the registry.
+EFA_NODE_EXPORTER_IMAGE = "public.ecr.aws/hpc-cloud/efa-node-exporter:node-exporterv1.9.0-procsv0.16.0"
 # The Neuron scheduler runs a second kube-scheduler, which must match the control plane's minor version: the newest
 # production EKS Distro build of each minor, from aws/eks-distro docs/contents/releases/<minor>/<n>/index.md at main
 # 17884462 (2026-08-19). Every tag is checked against tests/upstream/eks-distro-kube-scheduler-tags.json.

@@ -10,12 +10,14 @@ from constructs import Construct
 from mlplat.blueprint import Blueprint
 from mlplat.catalog.alerting import ALERTMANAGER_NAMESPACE, ALERTMANAGER_SERVICE_ACCOUNT
 from mlplat.catalog.modules import MLFLOW_NAMESPACE, MLFLOW_SERVICE_ACCOUNT
+from mlplat.catalog.observability import MONITORING, YACE_SERVICE_ACCOUNT, needs_cloudwatch_exporter
 from mlplat.catalog.secrets import ESO_NAMESPACE, ESO_SERVICE_ACCOUNT, secret_name_prefix, secret_output, secret_uses
 from mlplat.nodepools import POOL_KINDS, subnet_tag_key
 from mlplat.settings import AWS_STACK_SUFFIX, Settings
 from modules.access_node import AccessNodeConfig, ClusterAccessNode
 from modules.alert_publisher import AlertPublisher, AlertPublisherConfig
 from modules.bucket import SecureBucket
+from modules.cloudwatch_reader import CloudWatchReader, CloudWatchReaderConfig
 from modules.common import ClusterScope
 from modules.efs import EfsConfig, SharedFileSystem
 from modules.eks import EksClusterModule, EksConfig
@@ -134,6 +136,13 @@ class AwsLayer(TerraformStack):
                 force_destroy_bucket=bp.empty_buckets_on_destroy,
             ))
         # --- end MLflow
+        # --- CloudWatch exporter (observability): YACE reads FSx metrics from CloudWatch through Pod Identity.
+        if needs_cloudwatch_exporter(bp):
+            CloudWatchReader(self, "cloudwatch-reader", CloudWatchReaderConfig(
+                scope=scope, cluster_name=self.eks.cluster.name, namespace=MONITORING,
+                service_account=YACE_SERVICE_ACCOUNT,
+            ))
+        # --- end CloudWatch exporter
         self._outputs(bp)
 
     def _outputs(self, bp: Blueprint) -> None:

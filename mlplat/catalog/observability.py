@@ -25,7 +25,7 @@ from mlplat.catalog.alerting import alertmanager_values
 from mlplat.catalog.core import SYSTEM_NODES
 from mlplat.catalog.secrets import STORE_NAME, secret_output, secret_uses
 from mlplat.errors import MlplatError
-from mlplat.nodepools import ACCELERATOR_LABEL, node_agent_tolerations, tolerations_for
+from mlplat.nodepools import ACCELERATOR_LABEL, EFA_LABEL, node_agent_tolerations, tolerations_for
 
 if TYPE_CHECKING:
     from mlplat.blueprint import Blueprint
@@ -77,6 +77,18 @@ TRACE_LINK = "$${__value.raw}"
 DELETE_CLAIMS_WITH_STATEFULSET = {"whenDeleted": "Delete", "whenScaled": "Retain"}
 # kube-prometheus-stack's CRD upgrade job: docker.io/busybox, the 1.37.0 release (2024-09) instead of "latest".
 BUSYBOX_TAG = "1.37.0"
+# CloudWatch exporter (YACE): FSx for Lustre throughput; its Pod Identity role is in the AWS layer.
+YACE_RELEASE = "yace"
+YACE_CHART = "prometheus-yet-another-cloudwatch-exporter"
+YACE_SERVICE_ACCOUNT = "yace"
+# The contract's FSx job (cloudwatch-fsx.requires): per-minute sums, which the panels divide by 60.
+FSX_METRICS = ("DataReadBytes", "DataWriteBytes")
+FSX_PERIOD_SECONDS = 60
+# CloudWatch publishes a minute late: look back five periods, YACE exports the newest datapoint.
+FSX_LENGTH_SECONDS = 300
+EFA_EXPORTER = "efa-node-exporter"
+EFA_EXPORTER_PORT = 9100  # the pod's own network namespace: no clash with node-exporter's host port 9100
+
 OTLP_GRPC_PORT = 4317
 OTLP_HTTP_PORT = 4318
 ALERTMANAGER_STORAGE_GIB = 10
@@ -118,6 +130,13 @@ def scrapes(bp: "Blueprint") -> list[Scrape]:
     if bp.pools_offering(NVIDIA_GPU):
         out.append(Scrape("dcgm-exporter", "ServiceMonitor", {"app.kubernetes.io/name": "dcgm-exporter",
                                                               "app.kubernetes.io/instance": "dcgm-exporter"},
+                          "metrics", namespaces=(MONITORING,), node_label=True))
+    if needs_cloudwatch_exporter(bp):
+        out.append(Scrape("yace", "ServiceMonitor", {"app.kubernetes.io/name": YACE_CHART,
+                                                     "app.kubernetes.io/instance": YACE_RELEASE},
+                          "http", namespaces=(MONITORING,)))
+    if bp.efa_pools:
+        out.append(Scrape("efa-node-exporter", "ServiceMonitor", {"app.kubernetes.io/name": EFA_EXPORTER},
                           "metrics", namespaces=(MONITORING,), node_label=True))
     if bp.enable_kueue:
         # Kueue serves metrics over HTTPS with a self-signed certificate and checks the caller's token
@@ -367,6 +386,70 @@ METRICS_SERVER_GENERATED = (
     {"group": "apiregistration.k8s.io", "kind": "APIService", "jqPathExpressions": [".spec.caBundle"]},
     {"kind": "Secret", "jsonPointers": ["/data"]},
 )
+
+
+def needs_cloudwatch_exporter(bp: "Blueprint") -> bool:
+    """YACE runs (and the AWS layer creates its role) only where there is an FSx file system to watch."""
+    return bp.enable_ai_ml_observability_stack and bp.enable_fsx
+
+
+def yace_config(bp: "Blueprint") -> str:
+    """YACE's configuration: one discovery job for AWS/FSx in the platform's region (scrape contract
+    cloudwatch-fsx.requires)."""
+    metrics = [{"name": m, "statistics": ["Sum"], "period": FSX_PERIOD_SECONDS, "length": FSX_LENGTH_SECONDS}
+               for m in FSX_METRICS]
+    # Only this platform's file system: the AWS provider tags every resource Platform=<name> (stacks/providers.py).
+    job = {"type": "AWS/FSx", "regions": [bp.region],
+           "searchTags": [{"key": "Platform", "value": f"^{re.escape(bp.name)}$"}], "metrics": metrics}
+    config = {"apiVersion": "v1alpha1", "sts-region": bp.region, "discovery": {"jobs": [job]}}
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def _yace_values(ctx: AddonContext) -> dict[str, Any]:
+    return {
+        "config": yace_config(ctx.blueprint),
+        # The Pod Identity association in the AWS layer names this service account; credentials come from it only.
+        "serviceAccount": {"create": True, "name": YACE_SERVICE_ACCOUNT},
+        "portName": "http",  # the contract's port
+        "serviceMonitor": {"enabled": False},  # monitor() scrapes it with the contract's job
+    }
+
+
+def efa_exporter_objects(bp: "Blueprint") -> list[dict[str, Any]]:
+    """AWS's EFA build of node_exporter on the EFA nodes, with only its EFA collector (node-exporter has the rest)."""
+    labels = {"app.kubernetes.io/name": EFA_EXPORTER, **PART_OF}
+    selector = {"app.kubernetes.io/name": EFA_EXPORTER}
+    container = {
+        "name": EFA_EXPORTER, "image": versions.EFA_NODE_EXPORTER_IMAGE,
+        "args": ["--collector.disable-defaults", "--collector.amazonefa", "--path.sysfs=/host/sys",
+                 f"--web.listen-address=:{EFA_EXPORTER_PORT}"],
+        "ports": [{"name": "metrics", "containerPort": EFA_EXPORTER_PORT, "protocol": "TCP"}],
+        "volumeMounts": [{"name": "sys", "mountPath": "/host/sys", "readOnly": True}],
+        "securityContext": {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
+                            "capabilities": {"drop": ["ALL"]}},
+        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
+    }
+    daemonset = {
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": EFA_EXPORTER, "namespace": MONITORING, "labels": labels},
+        "spec": {"selector": {"matchLabels": selector}, "template": {
+            "metadata": {"labels": labels},
+            "spec": {"nodeSelector": {EFA_LABEL: "true"}, "tolerations": tolerations_for(bp.efa_pools),
+                     "automountServiceAccountToken": False, "containers": [container],
+                     "volumes": [{"name": "sys", "hostPath": {"path": "/sys", "type": "Directory"}}]}}},
+    }
+    service = {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": EFA_EXPORTER, "namespace": MONITORING, "labels": labels},
+        "spec": {"type": "ClusterIP", "selector": selector,
+                 "ports": [{"name": "metrics", "port": EFA_EXPORTER_PORT, "targetPort": "metrics",
+                            "protocol": "TCP"}]},
+    }
+    return [daemonset, service]
+
+
+def _efa_exporter(ctx: AddonContext) -> dict[str, Any]:
+    return {"objects": efa_exporter_objects(ctx.blueprint)}
 
 
 def _metrics_server_values(ctx: AddonContext) -> dict[str, Any]:
@@ -622,6 +705,10 @@ ADDONS: list[AddOn] = [
           sync_wave=-6, placement=NODE_AGENT),
     AddOn("opencost", MONITORING, enabled=_stack, chart=versions.CHARTS["opencost"], depends_on=(KPS,),
           computed_values=_opencost_values, toggle=_TOGGLE, sync_wave=-6, placement=POOLS),
+    AddOn(YACE_RELEASE, MONITORING, enabled=needs_cloudwatch_exporter, chart=versions.CHARTS[YACE_CHART],
+          depends_on=(KPS,), computed_values=_yace_values, toggle=_TOGGLE, sync_wave=-6, placement=SYSTEM),
+    AddOn(EFA_EXPORTER, MONITORING, enabled=lambda bp: _stack(bp) and bool(bp.efa_pools), depends_on=(KPS,),
+          computed_values=_efa_exporter, toggle=_TOGGLE, sync_wave=-6, placement=NODE_AGENT),
     # Logs: OpenSearch (default) or Loki, and Fluent Bit shipping to whichever is enabled.
     AddOn("cert-manager", CERT_MANAGER_NAMESPACE, enabled=lambda bp: bp.needs_opensearch,
           chart=versions.CHARTS["cert-manager"], computed_values=_cert_manager_values, toggle=_TOGGLE, sync_wave=-9, placement=SYSTEM),

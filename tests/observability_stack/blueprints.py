@@ -8,6 +8,9 @@ LOKI_TRACING = {**ON, "observability_logs_backend": "loki", "enable_tracing": Tr
                 "prometheus_storage_gib": 200, "logs_storage_gib": 50, "tracing_storage_gib": 20}
 # OpenSearch with tracing, and Kueue (whose controller gets a ServiceMonitor).
 OPENSEARCH_TRACING = {**ON, "enable_tracing": True, "enable_kueue": True}
+# An EFA pool (EFA exporter) without FSx (no CloudWatch exporter); and the same pool with the stack off.
+EFA_POOL = {"nodepools": {"gpu-efa": {"enabled": True}}, "cuda_efa_az": "us-west-2a"}
+EFA_NO_FSX = {**ON, **EFA_POOL, "enable_fsx": False}
 # One receiver of each type, a Watchdog receiver, and severities that differ per receiver.
 RECEIVERS = {**ON, "alert_watchdog_receiver": "deadman", "alert_receivers": {
     "oncall": {"type": "pagerduty", "secret": "ops/pagerduty-routing-key", "severities": ["critical"]},

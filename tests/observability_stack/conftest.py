@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.observability_stack.blueprints import LOKI_TRACING, ON, OPENSEARCH_TRACING
+from tests.observability_stack.blueprints import EFA_NO_FSX, EFA_POOL, LOKI_TRACING, ON, OPENSEARCH_TRACING
 from tests.support.synth import Synth, synth
 
 
@@ -27,6 +27,16 @@ def loki_tracing() -> Synth:
 @pytest.fixture(scope="session")
 def opensearch_tracing() -> Synth:
     return synth(OPENSEARCH_TRACING)
+
+
+@pytest.fixture(scope="session")
+def efa() -> Synth:
+    return synth(EFA_NO_FSX)
+
+
+@pytest.fixture(scope="session")
+def efa_stack_off() -> Synth:
+    return synth(EFA_POOL)
 
 
 @pytest.fixture(scope="session")

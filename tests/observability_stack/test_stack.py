@@ -21,13 +21,15 @@ from tests.support.synth import CANONICAL_TEXT
 
 CONTRACT = yaml.safe_load((DASHBOARDS_DIR / "scrape-contract.yaml").read_text())
 
+# yace watches FSx, which the canonical blueprint enables; the EFA exporter needs an EFA pool (test_exporters.py).
 METRICS = {"kube-prometheus-stack", "monitoring-objects", "grafana-dashboards", "metrics-server", "dcgm-exporter",
-           "opencost"}
+           "opencost", "yace"}
+EFA = {"efa-node-exporter"}
 OPENSEARCH = {"cert-manager", "opensearch-access", "opensearch", "fluent-bit"}
 LOKI = {"loki", "fluent-bit"}
 TRACING = {"tempo", "opentelemetry-collector"}
-EVERY_RELEASE = METRICS | OPENSEARCH | LOKI | TRACING
-NAMESPACES = {**dict.fromkeys(METRICS | TRACING, "monitoring"), "metrics-server": "kube-system",
+EVERY_RELEASE = METRICS | OPENSEARCH | LOKI | TRACING | EFA
+NAMESPACES = {**dict.fromkeys(METRICS | TRACING | EFA, "monitoring"), "metrics-server": "kube-system",
               "cert-manager": "cert-manager", **dict.fromkeys(OPENSEARCH - {"cert-manager"} | LOKI, "logging")}
 MONITOR_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 # Kinds whose CRDs ../shared/reference does not carry: cert-manager's and External Secrets'.
@@ -95,7 +97,7 @@ def test_install_order_puts_dependencies_first(opensearch_tracing):
 
     before("platform-secrets", "kube-prometheus-stack")  # grafana-admin
     before("storage-classes", "kube-prometheus-stack")  # the gp3 class of the Prometheus volume
-    for user in ("monitoring-objects", "grafana-dashboards", "dcgm-exporter", "opencost"):
+    for user in ("monitoring-objects", "grafana-dashboards", "dcgm-exporter", "opencost", "yace"):
         before("kube-prometheus-stack", user)  # monitoring.coreos.com CRDs
     before("cert-manager", "opensearch-access")
     before("opensearch-access", "opensearch")
@@ -171,9 +173,9 @@ def test_one_prometheus_rule_per_rule_file_with_its_groups(on):
 
 # --- the scrape contract ----------------------------------------------------------------------------------------------
 
-def test_monitors_produce_the_jobs_ports_and_labels_of_the_scrape_contract(opensearch_tracing):
+def test_monitors_produce_the_jobs_ports_and_labels_of_the_scrape_contract(opensearch_tracing, efa):
     exporters = {e["job"]: e for e in CONTRACT["exporters"].values()}
-    ours = monitors(opensearch_tracing)
+    ours = {**monitors(opensearch_tracing), **monitors(efa)}
     for job, mon in ours.items():
         if job not in exporters:
             continue
@@ -193,10 +195,9 @@ def test_monitors_produce_the_jobs_ports_and_labels_of_the_scrape_contract(opens
         wanted_copies = [re.search(r"\[(.+)\]", v)[1] for v in want["target_labels"].values() if "targetLabels" in v]
         assert copied == wanted_copies, job
     # Contract jobs scraped by the platform's own monitors, by kube-prometheus-stack, and by other add-ons' monitors.
-    assert sorted(set(exporters) & set(ours)) == ["dcgm-exporter", "karpenter", "kueue", "opencost", "ray-head",
-                                                  "triton", "vllm"]
-    assert sorted(set(exporters) - set(ours)) == ["efa-node-exporter", "kube-state-metrics", "kubelet",
-                                                  "neuron-monitor", "node-exporter", "yace"]
+    assert sorted(set(exporters) & set(ours)) == ["dcgm-exporter", "efa-node-exporter", "karpenter", "kueue",
+                                                  "opencost", "ray-head", "triton", "vllm", "yace"]
+    assert sorted(set(exporters) - set(ours)) == ["kube-state-metrics", "kubelet", "neuron-monitor", "node-exporter"]
     # Ray workers carry the same metrics as the head; the contract has no job for them yet.
     assert sorted(set(ours) - set(exporters)) == ["ray-workers"]
 

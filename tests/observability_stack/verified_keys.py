@@ -1,8 +1,9 @@
 """Helm value keys of charts whose values.yaml is not in ../shared/reference, checked by hand against upstream.
 
 ../shared/reference/chart-values has kube-prometheus-stack but not its subcharts (grafana, kube-state-metrics), and
-none of loki, tempo, opentelemetry-collector, opencost, cert-manager. For those, each key the platform sets was
-checked against the chart's values.yaml at the tag named below (2026-08, read from the upstream repositories); the
+none of loki, tempo, opentelemetry-collector, opencost, cert-manager, prometheus-yet-another-cloudwatch-exporter.
+For those, each key the platform sets was checked against the chart's values.yaml at the tag named below (2026-08,
+read from the upstream repositories); the
 tests accept exactly these keys at exactly these versions, so a new key or a version bump fails until someone checks
 the new values.yaml and updates this record. A key ending in `/*` is a free-form map (a passthrough of the
 application's own configuration): anything below it is accepted.
@@ -75,6 +76,15 @@ CHARTS: dict[str, Verified] = {
                              "opencost.prometheus.internal.serviceName", "opencost.prometheus.internal.namespaceName",
                              "opencost.prometheus.internal.port",
                          })),
+    "prometheus-yet-another-cloudwatch-exporter": Verified(
+        "0.47.0",
+        "prometheus-community/helm-charts tag prometheus-yet-another-cloudwatch-exporter-0.47.0 "
+        "charts/prometheus-yet-another-cloudwatch-exporter/values.yaml",
+        frozenset({
+            # A string rendered (through tpl) into YACE's config.yml.
+            "config",
+            "serviceAccount.create", "serviceAccount.name", "portName", "serviceMonitor.enabled",
+        })),
     "cert-manager": Verified("v1.21.1", "cert-manager/cert-manager tag v1.21.1 deploy/charts/cert-manager/values.yaml",
                              frozenset({"crds.enabled", "crds.keep",
                                         # Checked 2026-11-30: placement of the controller and its three parts.
