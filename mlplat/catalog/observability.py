@@ -59,6 +59,13 @@ GRAFANA_OPENSEARCH_SECRET = "opensearch-grafana"  # the same credential, copied 
 GRAFANA_OPENSEARCH_CA_SECRET = "opensearch-ca"
 GRAFANA_OPENSEARCH_CA_DIR = "/etc/grafana/opensearch-ca"
 FLUENT_BIT_CA_DIR = "/fluent-bit/tls"
+# Fluent Bit's state on the node (a hostPath, so it outlives the pod): the read positions of every tailed file and
+# journal, and the chunks not yet delivered. A restarted or upgraded pod resumes where it stopped, and an outage of
+# the logs backend fills this buffer (up to FLUENT_BIT_BUFFER_LIMIT per output) instead of dropping logs.
+FLUENT_BIT_STATE_DIR = "/var/fluent-bit/state"
+FLUENT_BIT_BUFFER_LIMIT = "2G"
+# From the node's journal: the kubelet, containerd, and the kernel (NVIDIA XID, EFA driver and OOM-killer messages).
+FLUENT_BIT_JOURNAL_FILTERS = ("_SYSTEMD_UNIT=kubelet.service", "_SYSTEMD_UNIT=containerd.service", "_TRANSPORT=kernel")
 LOGS_CA_ISSUER = "mlplat-logs-ca"
 
 # Grafana data source uids; the trace links point at them.
@@ -477,11 +484,47 @@ def _section(name: str, settings: list[tuple[str, str]]) -> str:
     return f"[{name}]\n" + "".join(f"    {k.ljust(width)} {v}\n" for k, v in settings)
 
 
+def fluent_bit_service() -> str:
+    """The chart's [SERVICE] section (its metrics server included), with filesystem buffering."""
+    return _section("SERVICE", [
+        ("Daemon", "Off"), ("Flush", "{{ .Values.flush }}"), ("Log_Level", "{{ .Values.logLevel }}"),
+        ("Parsers_File", "/fluent-bit/etc/parsers.conf"), ("Parsers_File", "/fluent-bit/etc/conf/custom_parsers.conf"),
+        ("HTTP_Server", "On"), ("HTTP_Listen", "0.0.0.0"),
+        ("HTTP_Port", "{{ .Values.metricsPort }}"), ("Health_Check", "On"),
+        ("storage.path", f"{FLUENT_BIT_STATE_DIR}/flb-storage/"), ("storage.sync", "normal"),
+        ("storage.checksum", "off"), ("storage.backlog.mem_limit", "50M"),
+    ])
+
+
+def fluent_bit_inputs() -> str:
+    containers = _section("INPUT", [
+        ("Name", "tail"), ("Tag", "kube.*"), ("Path", "/var/log/containers/*.log"),
+        # containerd splits long lines (cri); the multiline filter then joins stack traces.
+        ("multiline.parser", "docker, cri"), ("DB", f"{FLUENT_BIT_STATE_DIR}/flb_container.db"),
+        ("DB.locking", "true"), ("storage.type", "filesystem"), ("Mem_Buf_Limit", "50MB"),
+        ("Skip_Long_Lines", "On"), ("Refresh_Interval", "10"),
+    ])
+    journal = _section("INPUT", [
+        ("Name", "systemd"), ("Tag", "host.*"),
+        *[("Systemd_Filter", f) for f in FLUENT_BIT_JOURNAL_FILTERS], ("Systemd_Filter_Type", "Or"),
+        ("Read_From_Tail", "On"), ("DB", f"{FLUENT_BIT_STATE_DIR}/flb_journal.db"), ("DB.locking", "true"),
+        ("storage.type", "filesystem"), ("Strip_Underscores", "On"),
+    ])
+    return containers + "\n" + journal
+
+
 def fluent_bit_filters() -> str:
-    return _section("FILTER", [
+    # Python tracebacks (and Go and Java stack traces) arrive one line per record; joined before the kubernetes
+    # filter parses the record, a traceback is one log entry.
+    multiline = _section("FILTER", [
+        ("Name", "multiline"), ("Match", "kube.*"), ("multiline.key_content", "log"),
+        ("multiline.parser", "python, go, java"),
+    ])
+    kubernetes = _section("FILTER", [
         ("Name", "kubernetes"), ("Match", "kube.*"), ("Merge_Log", "On"), ("Merge_Log_Key", PARSED_LOG_KEY),
         ("Keep_Log", "On"), ("K8S-Logging.Parser", "On"), ("K8S-Logging.Exclude", "On"),
     ])
+    return multiline + "\n" + kubernetes
 
 
 def fluent_bit_outputs(bp: "Blueprint") -> str:
@@ -493,12 +536,13 @@ def fluent_bit_outputs(bp: "Blueprint") -> str:
             ("tls.ca_file", f"{FLUENT_BIT_CA_DIR}/ca.crt"),
             ("Logstash_Format", "On"), ("Logstash_Prefix", LOGS_INDEX_PREFIX), ("Suppress_Type_Name", "On"),
             ("Replace_Dots", "On"), ("Trace_Error", "On"), ("Retry_Limit", "False"),
+            ("storage.total_limit_size", FLUENT_BIT_BUFFER_LIMIT),
         ])
     return _section("OUTPUT", [
         ("Name", "loki"), ("Match", "*"), ("Host", f"loki.{LOGGING}.svc"), ("Port", "3100"),
         ("Labels", "job=fluent-bit, namespace=$kubernetes['namespace_name'], pod=$kubernetes['pod_name'], "
                    "container=$kubernetes['container_name']"),
-        ("Line_Format", "json"), ("Retry_Limit", "False"),
+        ("Line_Format", "json"), ("Retry_Limit", "False"), ("storage.total_limit_size", FLUENT_BIT_BUFFER_LIMIT),
     ])
 
 
@@ -506,7 +550,10 @@ def _fluent_bit_values(ctx: AddonContext) -> dict[str, Any]:
     bp = ctx.blueprint
     defaults = _fluent_bit_default_mounts()
     values: dict[str, Any] = {
-        "config": {"filters": fluent_bit_filters(), "outputs": fluent_bit_outputs(bp)},
+        "config": {"service": fluent_bit_service(), "inputs": fluent_bit_inputs(), "filters": fluent_bit_filters(),
+                   "outputs": fluent_bit_outputs(bp)},
+        "daemonSetVolumes": defaults["daemonSetVolumes"],
+        "daemonSetVolumeMounts": defaults["daemonSetVolumeMounts"],
         # Logs come from every node: every pool taint the platform knows, and the system nodes'.
         "tolerations": node_agent_tolerations() + copy.deepcopy(SYSTEM_NODES["tolerations"]),
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 import yaml
 
 from mlplat import versions
@@ -330,6 +331,7 @@ def fluent_bit_output(s):
     return dict(line.split(None, 1) for line in text.splitlines()[1:])
 
 
+
 def test_fluent_bit_ships_to_opensearch_over_verified_tls_with_the_generated_credential(on):
     out = fluent_bit_output(on)
     assert {k: out[k] for k in ("Name", "Host", "Port", "tls", "tls.verify", "tls.verify_hostname", "tls.ca_file",
@@ -350,6 +352,47 @@ def test_fluent_bit_ships_to_opensearch_over_verified_tls_with_the_generated_cre
     filters = values["config"]["filters"]
     assert re.search(r"Keep_Log\s+On", filters) and re.search(r"Name\s+kubernetes", filters)
     assert any(t.get("key") == "nvidia.com/gpu" for t in values["tolerations"])
+
+
+def fluent_bit_sections(text):
+    """A classic-mode Fluent Bit config as [(section, [(key, value), ...]), ...] (keys repeat: Systemd_Filter)."""
+    sections = []
+    for line in text.splitlines():
+        if line.startswith("["):
+            sections.append((line.strip("[]"), []))
+        elif line.strip():
+            key, value = line.split(None, 1)
+            sections[-1][1].append((key, value))
+    return sections
+
+
+@pytest.mark.parametrize("backend", ["on", "loki_tracing"])
+def test_fluent_bit_buffers_on_disk_resumes_where_it_stopped_and_reads_the_nodes_journal(backend, request):
+    values = request.getfixturevalue(backend).values("fluent-bit")
+    state = "/var/fluent-bit/state"
+    assert {"name": "state", "hostPath": {"path": state, "type": "DirectoryOrCreate"}} in values["daemonSetVolumes"]
+    assert {"name": "state", "mountPath": state} in values["daemonSetVolumeMounts"]  # writable
+    config = values["config"]
+    [(_, service)] = fluent_bit_sections(config["service"])
+    service = dict(service)
+    assert (service["storage.path"], service["HTTP_Server"], service["HTTP_Port"]) == (
+        f"{state}/flb-storage/", "On", "{{ .Values.metricsPort }}")
+    inputs = {dict(settings)["Name"]: (dict(settings), settings)
+              for _, settings in fluent_bit_sections(config["inputs"])}
+    assert sorted(inputs) == ["systemd", "tail"]
+    for name, (settings, _) in inputs.items():
+        # Positions survive a restart; chunks wait on disk while the backend is away.
+        assert settings["DB"].startswith(f"{state}/") and settings["storage.type"] == "filesystem", name
+    assert inputs["tail"][0]["multiline.parser"] == "docker, cri"
+    journal = [v for k, v in inputs["systemd"][1] if k == "Systemd_Filter"]
+    assert journal == ["_SYSTEMD_UNIT=kubelet.service", "_SYSTEMD_UNIT=containerd.service", "_TRANSPORT=kernel"]
+    assert inputs["systemd"][0]["Systemd_Filter_Type"] == "Or"  # any of them, not all at once
+    filters = [dict(settings) for _, settings in fluent_bit_sections(config["filters"])]
+    assert [f["Name"] for f in filters] == ["multiline", "kubernetes"]  # tracebacks joined before parsing
+    assert (filters[0]["multiline.key_content"], filters[0]["multiline.parser"]) == ("log", "python, go, java")
+    [(_, output)] = fluent_bit_sections(config["outputs"])
+    assert (dict(output)["storage.total_limit_size"], dict(output)["Retry_Limit"], dict(output)["Match"]) == (
+        "2G", "False", "*")
 
 
 def test_fluent_bit_ships_to_loki_when_loki_is_the_backend(loki_tracing):
