@@ -117,6 +117,7 @@ class Scrape:
     target_labels: tuple[str, ...] = ()  # Service/Pod labels copied onto every series
     bearer_token: bool = False  # send Prometheus' ServiceAccount token (controller-runtime secure metrics)
     skip_tls_verify: bool = False  # self-signed serving certificate nobody can verify
+    path: str = "/metrics"
 
 
 def scrapes(bp: "Blueprint") -> list[Scrape]:
@@ -142,6 +143,10 @@ def scrapes(bp: "Blueprint") -> list[Scrape]:
         out.append(Scrape("yace", "ServiceMonitor", {"app.kubernetes.io/name": YACE_CHART,
                                                      "app.kubernetes.io/instance": YACE_RELEASE},
                           "http", namespaces=(MONITORING,)))
+    # Fluent Bit's own counters (output errors and retries), from its built-in HTTP server on the chart's `http' port.
+    out.append(Scrape("fluent-bit", "ServiceMonitor", {"app.kubernetes.io/name": "fluent-bit",
+                                                       "app.kubernetes.io/instance": "fluent-bit"},
+                      "http", namespaces=(LOGGING,), node_label=True, path="/api/v1/metrics/prometheus"))
     if bp.efa_pools:
         out.append(Scrape("efa-node-exporter", "ServiceMonitor", {"app.kubernetes.io/name": EFA_EXPORTER},
                           "metrics", namespaces=(MONITORING,), node_label=True))
@@ -163,7 +168,7 @@ def monitor(scrape: Scrape) -> dict[str, Any]:
     relabelings = [{"action": "replace", "targetLabel": "job", "replacement": scrape.job}]
     if scrape.node_label:
         relabelings.append(dict(NODE_RELABELING))
-    endpoint: dict[str, Any] = {"port": scrape.port, "path": "/metrics", "scheme": scrape.scheme,
+    endpoint: dict[str, Any] = {"port": scrape.port, "path": scrape.path, "scheme": scrape.scheme,
                                 "honorLabels": scrape.honor_labels, "relabelings": relabelings}
     if scrape.bearer_token:
         endpoint["bearerTokenFile"] = "/var/run/secrets/kubernetes.io/serviceaccount/token"

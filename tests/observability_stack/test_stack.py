@@ -196,8 +196,8 @@ def test_monitors_produce_the_jobs_ports_and_labels_of_the_scrape_contract(opens
         wanted_copies = [re.search(r"\[(.+)\]", v)[1] for v in want["target_labels"].values() if "targetLabels" in v]
         assert copied == wanted_copies, job
     # Contract jobs scraped by the platform's own monitors, by kube-prometheus-stack, and by other add-ons' monitors.
-    assert sorted(set(exporters) & set(ours)) == ["dcgm-exporter", "efa-node-exporter", "karpenter", "kueue",
-                                                  "opencost", "ray-head", "triton", "vllm", "yace"]
+    assert sorted(set(exporters) & set(ours)) == ["dcgm-exporter", "efa-node-exporter", "fluent-bit", "karpenter",
+                                                  "kueue", "opencost", "ray-head", "triton", "vllm", "yace"]
     assert sorted(set(exporters) - set(ours)) == ["kube-state-metrics", "kubelet", "neuron-monitor", "node-exporter"]
     # Ray workers carry the same metrics as the head; the contract has no job for them yet.
     assert sorted(set(ours) - set(exporters)) == ["ray-workers"]
