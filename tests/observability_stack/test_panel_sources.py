@@ -130,3 +130,20 @@ def test_without_the_source_the_exporter_is_not_deployed(efa: Synth, off: Synth)
     # FSx off: no YACE; the stack off: nothing at all.
     assert "cloudwatch-fsx" not in deployed_exporters(efa)
     assert deployed_exporters(off) == set()
+
+
+def test_the_readme_documents_how_workloads_are_scraped(on: Synth):
+    """The README's workload table says, for every monitor that selects workloads in any namespace, the label it
+    selects by and the port name it scrapes: what a user must put on their pods."""
+    from mlplat.catalog.observability import scrapes
+    from tests.support.paths import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Metrics from your workloads", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[2].strip(): line for line in section.splitlines() if line.startswith("| ") and "job `" in line}
+    workload_scrapes = [sc for sc in scrapes(on.blueprint) if not sc.namespaces]
+    assert sorted(rows) == sorted(f"{sc.kind}, job `{sc.job}`" for sc in workload_scrapes)
+    for sc in workload_scrapes:
+        row = rows[f"{sc.kind}, job `{sc.job}`"]
+        [(label, value)] = sc.selector.items()
+        assert f"`{label}: {value}`" in row and f"| `{sc.port}` |" in row and f"| `{sc.path}` |" in row, row
