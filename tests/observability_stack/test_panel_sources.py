@@ -140,7 +140,8 @@ def test_the_readme_documents_how_workloads_are_scraped(on: Synth):
 
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Metrics from your workloads", 1)[1].split("\n## ", 1)[0]
-    rows = {line.split("|")[2].strip(): line for line in section.splitlines() if line.startswith("| ") and "job `" in line}
+    rows = {line.split("|")[2].strip(): line for line in section.splitlines()
+            if line.startswith("| ") and "job `" in line}
     workload_scrapes = [sc for sc in scrapes(on.blueprint) if not sc.namespaces]
     assert sorted(rows) == sorted(f"{sc.kind}, job `{sc.job}`" for sc in workload_scrapes)
     for sc in workload_scrapes:
