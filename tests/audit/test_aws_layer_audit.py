@@ -354,6 +354,7 @@ def test_aws_audit_14_pod_identity_roles_trust_one_cluster_namespace_and_service
         "eks/aws-efs-csi-driver-role": ("kube-system", "efs-csi-controller-sa"),
         "secret-reader/role": ("external-secrets", "external-secrets"),
         "mlflow/role": ("mlflow", "mlflow"),
+        "cloudwatch-reader/role": ("monitoring", "yace"),
     }
     assert {c["aws:RequestTag/eks-cluster-arn"] for c in pod_roles.values()} == {cluster}
 

@@ -564,23 +564,6 @@ def test_placement_groups_are_created_found_by_tag_and_refused_as_ec2_refuses(cl
     assert [g["GroupName"] for g in ec2.describe_placement_groups()["PlacementGroups"]] == ["refusals-other"]
 
 
-def test_a_second_rule_for_the_same_group_is_refused_whatever_its_description(client: ClientFactory) -> None:
-    ec2 = client("ec2")
-    network = create_network(client, 45)
-    nodes = ec2.create_security_group(GroupName="dup-nodes", Description="n", VpcId=network.vpc_id)["GroupId"]
-    cluster = ec2.create_security_group(GroupName="dup-cluster", Description="c", VpcId=network.vpc_id)["GroupId"]
-    ec2.authorize_security_group_ingress(GroupId=cluster, IpPermissions=[{
-        "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
-        "UserIdGroupPairs": [{"GroupId": nodes, "Description": "nodes to the API server"}]}])
-
-    assert refusal(lambda: ec2.authorize_security_group_ingress(GroupId=cluster, IpPermissions=[{
-        "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
-        "UserIdGroupPairs": [{"GroupId": nodes, "Description": "another description"}]}])) == (
-        400, "InvalidPermission.Duplicate", "The specified rule already exists")
-    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [cluster]}])["SecurityGroupRules"]
-    assert [r["Description"] for r in rules if not r["IsEgress"]] == ["nodes to the API server"]
-
-
 def test_an_attached_interface_and_a_referenced_group_are_not_deleted(client: ClientFactory) -> None:
     """What the destroy sweep meets: EC2 refuses both (moto deleted them), and the refusal changes nothing."""
     ec2 = client("ec2")

@@ -107,3 +107,35 @@ def test_an_instance_without_public_ip_with_groups_on_its_interface_reads_back_a
         "association": "Association" in instance["NetworkInterfaces"][0],
         "monitoring": instance["Monitoring"]["State"],
     } == {"groups": [group_id], "public_ip": None, "association": False, "monitoring": "enabled"}
+
+
+def test_run_instances_tags_the_interfaces_it_creates(aws: LocalAws) -> None:
+    """TagSpecifications of type network-interface, from the request or its launch template (how Karpenter tags a
+    node's interfaces): on the interface RunInstances creates, not on one attached by id."""
+    client = client_factory(aws)
+    ec2 = client("ec2")
+    network = create_network(client, 32)
+    ami = client("ssm").get_parameter(
+        Name="/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64")["Parameter"]["Value"]
+    owned = [{"Key": "kubernetes.io/cluster/c1", "Value": "owned"}]
+    launched = ec2.run_instances(ImageId=ami, InstanceType="t4g.nano", MinCount=1, MaxCount=1,
+                                 SubnetId=network.subnet_ids[0], TagSpecifications=[
+                                     {"ResourceType": "network-interface", "Tags": owned}])["Instances"][0]
+    template = ec2.create_launch_template(LaunchTemplateName="nic-tags", LaunchTemplateData={
+        "ImageId": ami, "InstanceType": "t4g.nano",
+        "TagSpecifications": [{"ResourceType": "network-interface", "Tags": [{"Key": "karpenter.sh/nodepool",
+                                                                               "Value": "cpu"}]}]})
+    from_template = ec2.run_instances(MinCount=1, MaxCount=1, SubnetId=network.subnet_ids[0], LaunchTemplate={
+        "LaunchTemplateId": template["LaunchTemplate"]["LaunchTemplateId"]})["Instances"][0]
+    existing = ec2.create_network_interface(SubnetId=network.subnet_ids[1])["NetworkInterface"]["NetworkInterfaceId"]
+    attached = ec2.run_instances(ImageId=ami, InstanceType="t4g.nano", MinCount=1, MaxCount=1, NetworkInterfaces=[
+        {"DeviceIndex": 0, "NetworkInterfaceId": existing}], TagSpecifications=[
+        {"ResourceType": "network-interface", "Tags": owned}])["Instances"][0]
+
+    def tags(instance: dict) -> dict[str, str]:
+        eni = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+        [found] = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"]
+        return {t["Key"]: t["Value"] for t in found.get("TagSet", [])}
+
+    assert (tags(launched), tags(from_template), tags(attached)) == (
+        {"kubernetes.io/cluster/c1": "owned"}, {"karpenter.sh/nodepool": "cpu"}, {})

@@ -106,6 +106,7 @@ class Seeder:
         self.subnet = self.network.subnet_ids[0]
         self.owned: dict[str, list[str]] = {}
         self.others: dict[str, list[str]] = {}
+        self.primaries: list[str] = []  # primary interfaces of tagged instances: they go with their instance
         self._names = itertools.count(1)
 
     def record(self, owned: bool, kind: Kind, resource_id: str) -> str:
@@ -117,13 +118,17 @@ class Seeder:
         return f"{prefix}-{self.network.vpc_id[-6:]}-{next(self._names)}"
 
     def instance(self, owned: bool, tags: Mapping[str, str]) -> dict[str, Any]:
-        specs = {"TagSpecifications": [tag_spec("instance", tags), tag_spec("volume", tags)]} if tags else {}
+        specs = {"TagSpecifications": [tag_spec("instance", tags), tag_spec("volume", tags),
+                                       tag_spec("network-interface", tags)]} if tags else {}
         instance = self.ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1, InstanceType="m7i.xlarge",
                                           SubnetId=self.subnet, **specs)["Instances"][0]
         self.record(owned, Kind.INSTANCE, instance["InstanceId"])
         root_volume = instance["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
-        if tags:  # the root volume carries the instance's tags (TagSpecifications "volume")
+        if tags:  # the root volume and primary interface carry the instance's tags (TagSpecifications)
             self.record(owned, Kind.VOLUME, root_volume)
+            primary = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+            self.record(owned, Kind.NETWORK_INTERFACE, primary)
+            self.primaries.append(primary)
         return instance
 
     def interface(self, owned: bool, tags: Mapping[str, str], **extra: Any) -> str:
@@ -205,12 +210,8 @@ class Seeder:
 
 def seed_cluster_and_look_alikes(seeder: Seeder) -> None:
     s, ec2 = seeder, seeder.ec2
-    # Karpenter's nodes. moto does not apply RunInstances' "network-interface" tags to the interface it creates
-    # (AWS does, and Karpenter asks for them): the primary interface gets them here, as AWS would have.
+    # Karpenter's nodes (RunInstances tags their primary interfaces too: TagSpecifications network-interface).
     node = s.instance(True, {**karpenter_tags(CLUSTER, "gpu"), "mlplat.io/platform": CLUSTER, "team": "ml"})
-    primary = node["NetworkInterfaces"][0]["NetworkInterfaceId"]
-    ec2.create_tags(Resources=[primary], Tags=tag_list(karpenter_tags(CLUSTER, "gpu")))
-    s.record(True, Kind.NETWORK_INTERFACE, primary)
     s.instance(True, {"eks:eks-cluster-name": CLUSTER, "karpenter.sh/nodepool": "cpu"})
     s.instance(True, {"eks:cluster-name": CLUSTER, "eks:nodegroup-name": "system"})  # a managed node group's
     # The VPC CNI's secondary interface on the node (detached when the node goes), and one it leaked earlier.
@@ -335,6 +336,7 @@ class Swept:
     after: dict[str, set[str]]
     revoked: list[dict[str, Any]]
     interface_status_when_deleted: dict[str, str]
+    primaries: list[str]
 
 
 @pytest.fixture(scope="module")
@@ -359,7 +361,7 @@ def swept(shared_aws: LocalAws, client: ClientFactory) -> Swept:
     result = execute_sweep(session, plan, progress.append, FAST)
     plan_after = plan_sweep(session, CLUSTER, PLATFORM_TAGS)
     return Swept(seeder.owned, seeder.others, plan, result, progress, plan_after, existing(session, client), revoked,
-                 status_when_deleted)
+                 status_when_deleted, seeder.primaries)
 
 
 def sorted_ids(ids_by_kind: Mapping[str, list[str]]) -> dict[str, list[str]]:
@@ -405,10 +407,11 @@ def test_rules_between_swept_security_groups_are_removed(swept: Swept) -> None:
 
 
 def test_interfaces_are_deleted_once_detached(swept: Swept) -> None:
-    # The VPC CNI's secondary interface was attached to a node the sweep terminated; the node's primary interface
-    # went with it (delete on termination), so its deletion finds it gone.
-    primary = next(r.id for r in swept.plan.of_kind(Kind.NETWORK_INTERFACE) if r.reason.startswith("tag kubernetes"))
-    expected = {r.id: "available" for r in swept.plan.of_kind(Kind.NETWORK_INTERFACE)} | {primary: "gone"}
+    # The VPC CNI's secondary interface was attached to a node the sweep terminated; the nodes' primary interfaces
+    # went with them (delete on termination), so their deletion finds them gone.
+    primaries = {i for i in swept.primaries if i in {r.id for r in swept.plan.resources}}
+    assert len(primaries) == 3  # the three tagged nodes'
+    expected = {r.id: "available" for r in swept.plan.of_kind(Kind.NETWORK_INTERFACE)} | dict.fromkeys(primaries, "gone")
     assert swept.interface_status_when_deleted == expected
 
 

@@ -141,6 +141,8 @@ def test_an_interrupt_reaches_terraform_which_stops_cleanly(tmp_path):
     env = {**os.environ, "TERRAFORM_BINARY": str(fake), "FAKE_PID_FILE": str(tmp_path / "pid"),
            "FAKE_STOPPED": str(tmp_path / "stopped")}
     tf = Terraform(env=env, work_dir=tmp_path, progress=Progress(quiet=True))
+    # What it was before (the default handler; SIG_IGN when the test run was started in the background by a shell).
+    before = signal.getsignal(signal.SIGINT)
 
     def interrupt_me() -> None:  # as `timeout -s INT` does: the signal goes to mlplat only
         while not (tmp_path / "pid").exists():
@@ -164,7 +166,7 @@ def test_an_interrupt_reaches_terraform_which_stops_cleanly(tmp_path):
     pid = int((tmp_path / "pid").read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # and it is gone, not orphaned
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+    assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
 
 
 def test_terraform_collects_garbage_less_often_unless_told(tmp_path):

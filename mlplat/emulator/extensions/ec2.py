@@ -11,6 +11,8 @@ CreateVpcEndpoint without a type makes a Gateway endpoint, as EC2 does (moto's t
 What lifts those refusals as on AWS: NAT gateways release their network interface when deleted, and the interfaces
 RunInstances creates go with their instance unless the request says otherwise (moto keeps both, which would block the
 subnet and its security groups for good).
+RunInstances' network-interface TagSpecifications tag the interfaces it creates (moto drops them; Karpenter relies on
+them, and the destroy sweep finds Karpenter's interfaces by them).
 MonitorInstances and UnmonitorInstances (detailed monitoring), which moto does not implement: the AWS provider calls
 them for an instance with `monitoring = true`; the answer is "pending" and the instance reads back "enabled"/"disabled".
 DescribeInstanceTypeOfferings filter values take EC2's wildcards (`*`, `?`), as in `instance-type = g6e.*`; moto
@@ -25,8 +27,7 @@ Four EC2 read-back bugs of moto 5.2 that make a second `terraform plan` show cha
 - a network interface without a public IP reads back an empty `Association` element, which the provider takes for
   a public IP (an instance with associate_public_ip_address = false is replaced on every plan); EC2 omits it;
 
-- a security group rule that references another group loses its description (moto reads it only from CIDR ranges),
-  and moto took that description for part of the rule, accepting a second rule for the same group (EC2 refuses it);
+- a security group rule that references another group loses its description (moto reads it only from CIDR ranges);
 - CreateLaunchTemplate's own TagSpecifications (the tags of the launch template resource, e.g. the provider's
   default_tags) are copied into the template's *data*, as if instances should get them, so the template reads back
   a `tag_specifications` block nobody configured.
@@ -53,19 +54,6 @@ from moto.ec2.utils import parse_user_data
 
 def _rule_description(rule: SecurityGroupRule) -> str | None:
     return rule.ip_range.get("Description") or rule.source_group.get("Description")
-
-
-def _rule_identity(rule: SecurityGroupRule) -> tuple[Any, ...]:
-    group = {k: v for k, v in (rule.source_group or {}).items() if k != "Description"}
-    ports = None if rule.ip_protocol == "-1" else (rule.from_port, rule.to_port)
-    return (rule.ip_protocol, rule.ip_range.get("CidrIp"), rule.ip_range.get("CidrIpv6"), group, rule.prefix_list_id,
-            ports)
-
-
-def _rule_eq(rule: SecurityGroupRule, other: object) -> bool:
-    """Two rules are the same rule whatever their descriptions say: EC2 refuses a second rule naming the same group
-    (InvalidPermission.Duplicate), where moto took the description for part of the source group."""
-    return isinstance(other, SecurityGroupRule) and _rule_identity(rule) == _rule_identity(other)
 
 
 def _create_launch_template(self: LaunchTemplates) -> ActionResult:
@@ -99,6 +87,7 @@ _moto_delete_security_group = EC2Backend.delete_security_group
 _moto_delete_vpc = EC2Backend.delete_vpc
 _moto_describe_availability_zones = RegionsAndZonesBackend.describe_availability_zones
 _moto_prep_nics = Instance.prep_nics
+_moto_run_instances = EC2Backend.run_instances
 _moto_delete_nat_gateway = EC2Backend.delete_nat_gateway
 _moto_release_address = EC2Backend.release_address
 _moto_create_vpc_endpoint = EC2Backend.create_vpc_endpoint
@@ -208,6 +197,26 @@ def _prep_nics(instance: Instance, nic_spec: list[dict[str, Any]], *args: Any, *
         instance.security_groups = list(primary._group_set)
 
 
+def _run_instances(backend: EC2Backend, image_id: str, count: int, user_data: Any, security_group_names: list[str],
+                   **kwargs: Any) -> Any:
+    """TagSpecifications of type network-interface (the request's, else its launch template's) tag the interfaces
+    RunInstances creates, as EC2 does; moto drops them. Interfaces attached by id keep their own tags."""
+    tags = dict(kwargs.get("tags", {}).get("network-interface", {}))
+    if not tags and kwargs.get("launch_template"):
+        template = backend._get_template_from_args(kwargs["launch_template"])
+        for spec in template.data.get("TagSpecifications", []) or []:
+            if spec.get("ResourceType") == "network-interface":
+                tags.update({t["Key"]: t["Value"] for t in spec.get("Tags", [])})
+    attached = {nic.get("NetworkInterfaceId") for nic in kwargs.get("nics", []) or [] if nic.get("NetworkInterfaceId")}
+    reservation = _moto_run_instances(backend, image_id, count, user_data, security_group_names, **kwargs)
+    if tags:
+        for instance in reservation.instances:
+            for eni in instance.nics.values():
+                if eni.id not in attached:
+                    eni.add_tags(tags)
+    return reservation
+
+
 def _delete_nat_gateway(backend: EC2Backend, nat_gateway_id: str) -> Any:
     nat = _moto_delete_nat_gateway(backend, nat_gateway_id)
     eni = getattr(nat, "_eni", None)
@@ -286,6 +295,6 @@ def install() -> None:
     RegionsAndZonesBackend.describe_availability_zones = _describe_availability_zones  # type: ignore[method-assign]
     Zone.opt_in_status = OPT_IN_NOT_REQUIRED  # type: ignore[attr-defined]
     Instance.prep_nics = _prep_nics  # type: ignore[method-assign]
+    EC2Backend.run_instances = _run_instances  # type: ignore[method-assign]
     SecurityGroupRule.description = property(_rule_description)  # type: ignore[assignment]
-    SecurityGroupRule.__eq__ = _rule_eq  # type: ignore[method-assign,assignment]
     LaunchTemplates.create_launch_template = _create_launch_template  # type: ignore[method-assign]
