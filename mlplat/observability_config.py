@@ -81,6 +81,11 @@ class ObservabilityKeys:
     logs_storage_gib: int = field(
         100, "Size of each encrypted gp3 volume of the logs backend (GiB).", minimum=10, maximum=16384,
     )
+    logs_retention_days: int = field(
+        14, "Days the logs backend keeps logs: OpenSearch deletes daily indices older than this (an ISM policy), "
+        "Loki's compactor older chunks. Size logs_storage_gib for this many days of your cluster's logs.",
+        minimum=1, maximum=3650,
+    )
     tracing_storage_gib: int = field(
         50, "Size of Tempo's encrypted gp3 volume (GiB).", minimum=10, maximum=16384,
     )

@@ -223,6 +223,9 @@ TERRAFORM_REQUIRED_VERSION = ">= 1.11.0"
 # Container images the platform sets itself (charts' own images follow their chart pins).
 # neuron-monitor: AWS's standalone DaemonSet (aws-neuron-sdk src/k8/k8s-neuron-monitor-daemonset.yml).
 NEURON_MONITOR_IMAGE = "public.ecr.aws/neuron/neuron-monitor:1.3.0"
+# The log retention Job (mlplat/catalog/log_retention.py) runs the image the opensearch chart 3.6.0 runs: its values'
+# image.repository at the chart's appVersion 3.6.0 (opensearch-project/helm-charts opensearch-3.6.0 Chart.yaml).
+OPENSEARCH_IMAGE = "opensearchproject/opensearch:3.6.0"
 # EFA node exporter: AWS's build of node_exporter v1.9.0 with the amazonefa collector (procfs v0.16.0), published by
 # aws-samples/awsome-distributed-training 4.validation_and_observability/3.efa-node-exporter/buildspec.yaml as
 # public.ecr.aws/hpc-cloud/efa-node-exporter:node-exporter${NODE_EXPORTER_VERSION}-procs${PROCFS_EXPORTER_VERSION}

@@ -632,6 +632,8 @@ def _loki_values(ctx: AddonContext) -> dict[str, Any]:
             # The claim goes with the StatefulSet (helm uninstall), so no EBS volume outlives the platform.
             "enableStatefulSetAutoDeletePVC": True, **DELETE_CLAIMS_WITH_STATEFULSET}},
         "gateway": {"enabled": False},  # Grafana and Fluent Bit talk to Loki's own Service
+        # The compactor (retention_enabled in helm-values/loki.yaml) deletes chunks older than this.
+        "loki": {"limits_config": {"retention_period": f"{bp.logs_retention_days * 24}h"}},
     }
 
 
@@ -682,6 +684,14 @@ def opensearch_access_objects(bp: "Blueprint", outputs: Mapping[str, str]) -> li
                                           "data": {"username": "{{ .username }}", "password": "{{ .password }}"}}},
                   "dataFrom": [{"extract": {"key": outputs[secret_output(admin)]}}]}},
     ]
+
+
+def _opensearch_log_retention(ctx: AddonContext) -> dict[str, Any]:
+    from mlplat.catalog.log_retention import retention_objects
+
+    return {"objects": retention_objects(
+        ctx.blueprint, namespace=LOGGING, index_prefix=LOGS_INDEX_PREFIX, opensearch_url=f"https://{OPENSEARCH_HOST}:9200",
+        admin_secret=OPENSEARCH_ADMIN_SECRET, tls_secret=OPENSEARCH_TLS_SECRET, labels=dict(PART_OF))}
 
 
 def _opensearch_access(ctx: AddonContext) -> dict[str, Any]:
@@ -758,7 +768,7 @@ ADDONS: list[AddOn] = [
     AddOn("opencost", MONITORING, enabled=_stack, chart=versions.CHARTS["opencost"], depends_on=(KPS,),
           computed_values=_opencost_values, toggle=_TOGGLE, sync_wave=-6, placement=POOLS),
     AddOn(YACE_RELEASE, MONITORING, enabled=needs_cloudwatch_exporter, chart=versions.CHARTS[YACE_CHART],
-          depends_on=(KPS,), computed_values=_yace_values, toggle=_TOGGLE, sync_wave=-6, placement=SYSTEM),
+          depends_on=(KPS,), computed_values=_yace_values, toggle=_TOGGLE, sync_wave=-6, placement=POOLS),
     AddOn(EFA_EXPORTER, MONITORING, enabled=lambda bp: _stack(bp) and bool(bp.efa_pools), depends_on=(KPS,),
           computed_values=_efa_exporter, toggle=_TOGGLE, sync_wave=-6, placement=NODE_AGENT),
     # Logs: OpenSearch (default) or Loki, and Fluent Bit shipping to whichever is enabled.
@@ -770,6 +780,8 @@ ADDONS: list[AddOn] = [
     AddOn("opensearch", LOGGING, enabled=lambda bp: bp.needs_opensearch, chart=versions.CHARTS["opensearch"],
           depends_on=("opensearch-access", STORAGE_CLASSES_ADDON), conflicts_with=("loki",),
           computed_values=_opensearch_values, toggle=_TOGGLE, sync_wave=-6, timeout_seconds=900, placement=POOLS),
+    AddOn("opensearch-log-retention", LOGGING, enabled=lambda bp: bp.needs_opensearch, depends_on=("opensearch",),
+          computed_values=_opensearch_log_retention, toggle=_TOGGLE, sync_wave=-5, placement=POOLS),
     AddOn("loki", LOGGING, enabled=lambda bp: bp.needs_loki, chart=versions.CHARTS["loki"],
           depends_on=(STORAGE_CLASSES_ADDON,), conflicts_with=("opensearch",), computed_values=_loki_values,
           toggle="observability_logs_backend", sync_wave=-6, placement=POOLS),
