@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import contextlib
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -88,10 +89,10 @@ class _OneRequestAtATime:
 
     def __init__(self, app: DomainDispatcherApplication) -> None:
         self._app = app
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        with self._lock:
+        with self.lock:
             body = self._app(environ, start_response)
             try:
                 return list(body)
@@ -120,6 +121,7 @@ class LocalAws:
         self.region = region
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._app: _OneRequestAtATime | None = None
         self._lock_file: IO[str] | None = None
         self.request_errors = 0  # requests the emulator failed with an internal error since the last start
 
@@ -153,7 +155,8 @@ class LocalAws:
             BackendDict.reset()  # start from what state_dir holds, not from whatever an earlier instance left
             extensions.install(self.region)
             previous_port = restore_state(self.state_dir)
-            self._server = self._serve(_OneRequestAtATime(DomainDispatcherApplication(create_backend_app)), previous_port)
+            self._app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
+            self._server = self._serve(self._app, previous_port)
             self._server.log = self._log_server_error  # type: ignore[method-assign]
         except BaseException:
             self._unlock_state_dir()
@@ -217,7 +220,10 @@ class LocalAws:
         self._server = None
         self._thread = None
         try:
-            save_state(self.state_dir, port)
+            # The server's request threads are daemons that shutdown() does not wait for: a request still being
+            # answered (one terraform gave up on at an interrupt) must not change moto's state while it is pickled.
+            with self._app.lock if self._app is not None else contextlib.nullcontext():
+                save_state(self.state_dir, port)
         finally:
             self._unlock_state_dir()
             with _running_lock:
