@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
 import contextlib
+import fcntl
+import io
+import os
 import threading
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
+from urllib.parse import parse_qs
 
 from moto.core.base_backend import BackendDict
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -22,6 +24,8 @@ from mlplat.errors import MlplatError
 LOOPBACK = "127.0.0.1"
 LOCK_FILE_NAME = "emulator.lock"
 ERRORS_FILE_NAME = "request-errors.log"
+# SDK retries the emulator answered (what each got), kept across runs of one state directory.
+RETRIES_FILE_NAME = "request-retries.log"
 DUMMY_CREDENTIAL = "testing"
 
 # Keys of the AWS provider's `endpoints` block (5.100 schema) that the stacks point at the emulator: the services moto
@@ -87,12 +91,16 @@ class _OneRequestAtATime:
     never fails so; answering one request at a time (the body read inside the lock) costs little, as the GIL already
     runs moto's Python one thread at a time, and the threaded server still accepts connections meanwhile."""
 
-    def __init__(self, app: DomainDispatcherApplication) -> None:
+    def __init__(self, app: DomainDispatcherApplication, retries_file: Path | None = None) -> None:
         self._app = app
         self.lock = threading.Lock()
+        self._retries_file = retries_file
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         with self.lock:
+            attempt = environ.get("HTTP_AMZ_SDK_REQUEST", "")
+            if self._retries_file is not None and attempt and not attempt.startswith("attempt=1;"):
+                start_response = self._log_retry(environ, attempt, start_response)
             body = self._app(environ, start_response)
             try:
                 return list(body)
@@ -100,6 +108,26 @@ class _OneRequestAtATime:
                 close = getattr(body, "close", None)
                 if close is not None:
                     close()
+
+    def _log_retry(self, environ: dict[str, Any], attempt: str, start_response: Any) -> Any:
+        """An SDK's second (or later) attempt at one call: when the first was carried out and its answer lost, the
+        retry meets the result (a duplicate, a NotFound). Logged with its answer, to tell those apart from the
+        platform's own errors."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        data = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(data)
+        action = (environ.get("HTTP_X_AMZ_TARGET") or parse_qs(data.decode(errors="replace")).get("Action", [""])[0]
+                  or environ.get("PATH_INFO", ""))
+        invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID", "")
+        retries_file = self._retries_file
+
+        def logging_start_response(status: str, headers: Any, *args: Any) -> Any:
+            assert retries_file is not None
+            with retries_file.open("a") as file:
+                file.write(f"{attempt} {environ.get('REQUEST_METHOD')} {action} invocation={invocation}: {status}\n")
+            return start_response(status, headers, *args)
+
+        return logging_start_response
 
 
 # moto keeps its state in module globals, so one process can serve one local AWS at a time.
@@ -155,7 +183,8 @@ class LocalAws:
             BackendDict.reset()  # start from what state_dir holds, not from whatever an earlier instance left
             extensions.install(self.region)
             previous_port = restore_state(self.state_dir)
-            self._app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
+            self._app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app),
+                                           self.state_dir / RETRIES_FILE_NAME)
             self._server = self._serve(self._app, previous_port)
             self._server.log = self._log_server_error  # type: ignore[method-assign]
         except BaseException:

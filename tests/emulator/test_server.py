@@ -196,3 +196,24 @@ def test_dispatch_shortcuts_answer_what_moto_computes(aws: LocalAws) -> None:
         assert dispatch.method_names(response) == set(dispatch._original_method_names_from_class(response))
     # The extensions' own EKS actions (access entries) are among the methods moto will dispatch to.
     assert "create_access_entry" in dispatch.method_names(ExtendedEKSResponse)
+
+
+def test_sdk_retries_are_logged_with_their_answers(tmp_path):
+    """A retried call (amz-sdk-request attempt >= 2) goes to request-retries.log with the answer it got, so that a
+    duplicate or a NotFound met by a retry can be told from the platform's own errors."""
+    import urllib.request
+
+    from mlplat.emulator import LocalAws
+    from mlplat.emulator.server import RETRIES_FILE_NAME
+
+    auth = ("AWS4-HMAC-SHA256 Credential=testing/20260101/us-west-2/ec2/aws4_request, SignedHeaders=host, "
+            "Signature=0")
+    with LocalAws(tmp_path, region="us-west-2") as aws:
+        for attempt in ("attempt=1; max=3", "attempt=2; max=3"):
+            request = urllib.request.Request(aws.endpoint + "/", data=b"Action=DescribeVpcs&Version=2016-11-15",
+                                             headers={"amz-sdk-request": attempt, "amz-sdk-invocation-id": "call-1",
+                                                      "Content-Type": "application/x-www-form-urlencoded",
+                                                      "Authorization": auth})
+            assert urllib.request.urlopen(request).status == 200
+    assert (tmp_path / RETRIES_FILE_NAME).read_text() == (
+        "attempt=2; max=3 POST DescribeVpcs invocation=call-1: 200 OK\n")
