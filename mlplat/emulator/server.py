@@ -7,6 +7,7 @@ import fcntl
 import io
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -91,23 +92,48 @@ class _OneRequestAtATime:
     never fails so; answering one request at a time (the body read inside the lock) costs little, as the GIL already
     runs moto's Python one thread at a time, and the threaded server still accepts connections meanwhile."""
 
+    ANSWERS_KEPT = 512  # the latest answers, by SDK invocation id, for retries of calls already carried out
+
     def __init__(self, app: DomainDispatcherApplication, retries_file: Path | None = None) -> None:
         self._app = app
         self.lock = threading.Lock()
         self._retries_file = retries_file
+        self._answers: OrderedDict[str, tuple[str, list[tuple[str, str]], list[bytes]]] = OrderedDict()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         with self.lock:
             attempt = environ.get("HTTP_AMZ_SDK_REQUEST", "")
-            if self._retries_file is not None and attempt and not attempt.startswith("attempt=1;"):
+            invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID", "")
+            retry = bool(attempt) and not attempt.startswith("attempt=1;")
+            if retry and self._retries_file is not None:
                 start_response = self._log_retry(environ, attempt, start_response)
-            body = self._app(environ, start_response)
+            # A retry of a call this emulator already carried out: the SDK lost the first answer (it gave up waiting
+            # while a loaded machine served other calls one at a time). Carrying the call out again would meet its
+            # own result (a duplicate, a NotFound) where AWS, answering in time, never would; the first answer is
+            # given again instead.
+            if retry and invocation in self._answers:
+                status, headers, chunks = self._answers[invocation]
+                start_response(status, headers)
+                return list(chunks)
+            seen: dict[str, Any] = {}
+
+            def keeping_start_response(status: str, headers: Any, *args: Any) -> Any:
+                seen["status"], seen["headers"] = status, list(headers)
+                return start_response(status, headers, *args)
+
+            body = self._app(environ, keeping_start_response if invocation else start_response)
             try:
-                return list(body)
+                chunks = list(body)
             finally:
                 close = getattr(body, "close", None)
                 if close is not None:
                     close()
+            # A failure (5xx) is what the SDK retries for: such a call is carried out again, never answered from here.
+            if invocation and "status" in seen and not seen["status"].startswith("5"):
+                self._answers[invocation] = (seen["status"], seen["headers"], chunks)
+                while len(self._answers) > self.ANSWERS_KEPT:
+                    self._answers.popitem(last=False)
+            return chunks
 
     def _log_retry(self, environ: dict[str, Any], attempt: str, start_response: Any) -> Any:
         """An SDK's second (or later) attempt at one call: when the first was carried out and its answer lost, the
@@ -124,7 +150,9 @@ class _OneRequestAtATime:
         def logging_start_response(status: str, headers: Any, *args: Any) -> Any:
             assert retries_file is not None
             with retries_file.open("a") as file:
-                file.write(f"{attempt} {environ.get('REQUEST_METHOD')} {action} invocation={invocation}: {status}\n")
+                again = " (the first attempt was carried out: its answer, again)" if invocation in self._answers else ""
+                file.write(f"{attempt} {environ.get('REQUEST_METHOD')} {action} invocation={invocation}: {status}"
+                           f"{again}\n")
             return start_response(status, headers, *args)
 
         return logging_start_response

@@ -198,22 +198,41 @@ def test_dispatch_shortcuts_answer_what_moto_computes(aws: LocalAws) -> None:
     assert "create_access_entry" in dispatch.method_names(ExtendedEKSResponse)
 
 
-def test_sdk_retries_are_logged_with_their_answers(tmp_path):
-    """A retried call (amz-sdk-request attempt >= 2) goes to request-retries.log with the answer it got, so that a
-    duplicate or a NotFound met by a retry can be told from the platform's own errors."""
+def _sdk_call(endpoint: str, body: bytes, attempt: int, invocation: str) -> str:
     import urllib.request
+
+    auth = ("AWS4-HMAC-SHA256 Credential=testing/20260101/us-west-2/ec2/aws4_request, SignedHeaders=host, "
+            "Signature=0")
+    request = urllib.request.Request(endpoint + "/", data=body, headers={
+        "amz-sdk-request": f"attempt={attempt}; max=3", "amz-sdk-invocation-id": invocation,
+        "Content-Type": "application/x-www-form-urlencoded", "Authorization": auth})
+    with urllib.request.urlopen(request) as answer:
+        return answer.read().decode()
+
+
+def test_a_retry_of_a_call_carried_out_gets_its_first_answer_and_is_logged(tmp_path):
+    """The SDK retries a call whose answer it did not get (amz-sdk-request attempt >= 2, same invocation id). The
+    emulator had carried it out: it answers with the first answer instead of carrying it out again, and logs it. A
+    new call (another invocation id) is carried out."""
+    import re
+
+    import boto3
 
     from mlplat.emulator import LocalAws
     from mlplat.emulator.server import RETRIES_FILE_NAME
 
-    auth = ("AWS4-HMAC-SHA256 Credential=testing/20260101/us-west-2/ec2/aws4_request, SignedHeaders=host, "
-            "Signature=0")
+    create = b"Action=CreateVpc&Version=2016-11-15&CidrBlock=10.77.0.0%2F16"
     with LocalAws(tmp_path, region="us-west-2") as aws:
-        for attempt in ("attempt=1; max=3", "attempt=2; max=3"):
-            request = urllib.request.Request(aws.endpoint + "/", data=b"Action=DescribeVpcs&Version=2016-11-15",
-                                             headers={"amz-sdk-request": attempt, "amz-sdk-invocation-id": "call-1",
-                                                      "Content-Type": "application/x-www-form-urlencoded",
-                                                      "Authorization": auth})
-            assert urllib.request.urlopen(request).status == 200
+        first = _sdk_call(aws.endpoint, create, 1, "call-1")
+        retried = _sdk_call(aws.endpoint, create, 2, "call-1")
+        other = _sdk_call(aws.endpoint, create, 2, "call-2")  # a retry whose first attempt never arrived
+        ec2 = boto3.client("ec2", endpoint_url=aws.endpoint, region_name="us-west-2", aws_access_key_id="testing",
+                           aws_secret_access_key="testing")
+        cidrs = [v["CidrBlock"] for v in ec2.describe_vpcs()["Vpcs"]]
+    vpc_id = re.compile(r"<vpcId>(vpc-[0-9a-f]+)</vpcId>")
+    assert vpc_id.search(retried)[1] == vpc_id.search(first)[1] != vpc_id.search(other)[1]
+    assert cidrs.count("10.77.0.0/16") == 2  # the first call and the new one; the retry made none
     assert (tmp_path / RETRIES_FILE_NAME).read_text() == (
-        "attempt=2; max=3 POST DescribeVpcs invocation=call-1: 200 OK\n")
+        "attempt=2; max=3 POST CreateVpc invocation=call-1: 200 OK (the first attempt was carried out: its answer, "
+        "again)\n"
+        "attempt=2; max=3 POST CreateVpc invocation=call-2: 200 OK\n")
