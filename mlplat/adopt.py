@@ -186,28 +186,16 @@ def _pod_identity_association(aws: Any, v: Mapping[str, Any]) -> str | None:
     return f"{cluster},{found[0]['associationId']}" if found else None
 
 
-def _access_entry(aws: Any, v: Mapping[str, Any]) -> str | None:
-    cluster, principal = v.get("cluster_name"), v.get("principal_arn")
-    if not cluster or not principal:
-        return None
-    aws.client("eks").describe_access_entry(clusterName=cluster, principalArn=principal)
-    return f"{cluster}:{principal}"
-
-
-def _eks_addon(aws: Any, v: Mapping[str, Any]) -> str | None:
-    cluster, addon = v.get("cluster_name"), v.get("addon_name")
-    if not cluster or not addon:
-        return None
-    aws.client("eks").describe_addon(clusterName=cluster, addonName=addon)
-    return f"{cluster}:{addon}"
-
-
-def _node_group(aws: Any, v: Mapping[str, Any]) -> str | None:
-    cluster, group = v.get("cluster_name"), v.get("node_group_name")
-    if not cluster or not group:
-        return None
-    aws.client("eks").describe_nodegroup(clusterName=cluster, nodegroupName=group)
-    return f"{cluster}:{group}"
+def _eks_part(key: str, describe: str, parameter: str) -> Finder:
+    """A part of a cluster named in the configuration (`key`): found by `describe`, imported as "<cluster>:<name>";
+    `describe` raises NotFound when it is absent."""
+    def find(aws: Any, v: Mapping[str, Any]) -> str | None:
+        cluster, name = v.get("cluster_name"), v.get(key)
+        if not cluster or not name:
+            return None
+        getattr(aws.client("eks"), describe)(clusterName=cluster, **{parameter: name})
+        return f"{cluster}:{name}"
+    return find
 
 
 def _mount_target(aws: Any, v: Mapping[str, Any]) -> str | None:
@@ -259,9 +247,9 @@ FINDERS: dict[str, Finder] = {
         "name", lambda aws, n: aws.client("secretsmanager").describe_secret(SecretId=n),
         lambda answer, _: answer["ARN"]),
     "aws_eks_cluster": _by_name("name", lambda aws, n: aws.client("eks").describe_cluster(name=n)),
-    "aws_eks_node_group": _node_group,
-    "aws_eks_addon": _eks_addon,
-    "aws_eks_access_entry": _access_entry,
+    "aws_eks_node_group": _eks_part("node_group_name", "describe_nodegroup", "nodegroupName"),
+    "aws_eks_addon": _eks_part("addon_name", "describe_addon", "addonName"),
+    "aws_eks_access_entry": _eks_part("principal_arn", "describe_access_entry", "principalArn"),
     "aws_eks_pod_identity_association": _pod_identity_association,
     "aws_efs_mount_target": _mount_target,
     "aws_iam_service_linked_role": _service_linked_role,

@@ -832,12 +832,9 @@ class _SweepRun:
         return any(str(e.get("State", "")).lower() != "deleted" for e in endpoints)
 
     def delete_route_tables(self) -> None:
-        for resource in self.plan.of_kind(Kind.ROUTE_TABLE):
-            refusal = _call(lambda r=resource: self.disassociate_route_table(r.id))
-            if refusal is not None and refusal.code not in _GONE:
-                self.note(resource, f"could not remove its subnet associations: {refusal}")
-                continue
-            self.delete_one(resource, "route table", lambda r=resource: self.ec2.delete_route_table(RouteTableId=r.id))
+        self.detach_then_delete(Kind.ROUTE_TABLE, "route table", self.disassociate_route_table,
+                                "could not remove its subnet associations",
+                                lambda r: self.ec2.delete_route_table(RouteTableId=r.id))
 
     def disassociate_route_table(self, route_table_id: str) -> None:
         for table in self.ec2.describe_route_tables(RouteTableIds=[route_table_id]).get("RouteTables", []):
@@ -846,13 +843,20 @@ class _SweepRun:
                     self.ec2.disassociate_route_table(AssociationId=association["RouteTableAssociationId"])
 
     def delete_internet_gateways(self) -> None:
-        for resource in self.plan.of_kind(Kind.INTERNET_GATEWAY):
-            refusal = _call(lambda r=resource: self.detach_internet_gateway(r.id))
+        self.detach_then_delete(Kind.INTERNET_GATEWAY, "internet gateway", self.detach_internet_gateway,
+                                "could not detach it from its VPC",
+                                lambda r: self.ec2.delete_internet_gateway(InternetGatewayId=r.id))
+
+    def detach_then_delete(self, kind: Kind, noun: str, detach: Callable[[str], None], problem: str,
+                           delete: Callable[[SweptResource], Any]) -> None:
+        """What holds on to others (a route table's subnet associations, a gateway's VPC attachment) is released
+        first; a release AWS refuses leaves that resource, noted."""
+        for resource in self.plan.of_kind(kind):
+            refusal = _call(lambda r=resource: detach(r.id))
             if refusal is not None and refusal.code not in _GONE:
-                self.note(resource, f"could not detach it from its VPC: {refusal}")
+                self.note(resource, f"{problem}: {refusal}")
                 continue
-            self.delete_one(resource, "internet gateway",
-                            lambda r=resource: self.ec2.delete_internet_gateway(InternetGatewayId=r.id))
+            self.delete_one(resource, noun, lambda r=resource: delete(r))
 
     def detach_internet_gateway(self, gateway_id: str) -> None:
         for gateway in self.ec2.describe_internet_gateways(InternetGatewayIds=[gateway_id]).get("InternetGateways", []):

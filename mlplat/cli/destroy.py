@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             sweep = _sweep_plan(s, aws, exclude=_managed_ids(aws_state, aws))
             result["sweep"] = {"found": sweep.ids_by_kind(), "note": "besides what terraform destroys"}
             return result
-        leftovers = _sweep_plan(s, aws, exclude=_managed_ids(aws_state, aws))
+        managed = _managed_ids(aws_state, aws)
+        leftovers = _sweep_plan(s, aws, exclude=managed)
         if any(p.total for _, p in planned) or not leftovers.is_empty:
             for line in leftovers.lines() if not leftovers.is_empty else []:
                 s.progress.say(f"sweep: {line}")
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 # Karpenter's nodes are gone once the cluster phase drained them; anything still running in the
                 # subnets would fail the VPC's deletion after the cluster is already gone.
                 refuse(destroy_checks.stray_instances(aws_state, aws), f"before destroying {stack.name}")
-                result["orphans"] = _sweep_orphans(s, aws, leftovers, aws_state)
+                result["orphans"] = _sweep_orphans(s, aws, leftovers, managed)
             stacks[stack.name] = plan.as_dict()
             if plan.total:
                 with kubernetes_access(s, tf) if stack != s.aws_stack else contextlib.nullcontext():
@@ -157,12 +158,12 @@ def _sweep_plan(s: Session, aws: Any, exclude: set[str] = frozenset()) -> Any:
                      tuple(r for r in found.resources if r.id not in exclude))
 
 
-def _sweep_orphans(s: Session, aws: Any, leftovers: Any, aws_state: dict[str, Any]) -> dict[str, Any]:
+def _sweep_orphans(s: Session, aws: Any, leftovers: Any, managed: set[str]) -> dict[str, Any]:
     """Before terraform's phase: what an interrupted create left in the network outside the state (listed with the
     confirmation above). Left in the VPC, it would fail the VPC's deletion after the cluster is already gone."""
     from mlplat.sweep import execute_sweep, orphans_of
 
-    orphans = orphans_of(leftovers, _managed_ids(aws_state, aws))
+    orphans = orphans_of(leftovers, managed)
     if orphans.is_empty:
         return {"removed": {}}
     s.progress.say(f"removing {len(orphans.resources)} resource(s) an interrupted apply left outside terraform's "

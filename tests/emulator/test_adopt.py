@@ -91,6 +91,10 @@ def test_named_resources_are_found_by_name(client: ClientFactory) -> None:
     assert found(client, "aws_eks_pod_identity_association", {
         "cluster_name": cluster.name, "namespace": "monitoring", "service_account": "other"}) is None
     assert found(client, "aws_eks_cluster", {"name": cluster.name}) == cluster.name
+    client("eks").create_addon(clusterName=cluster.name, addonName="kube-proxy")
+    assert found(client, "aws_eks_addon", {"cluster_name": cluster.name, "addon_name": "kube-proxy"}) == \
+        f"{cluster.name}:kube-proxy"
+    assert found(client, "aws_eks_addon", {"cluster_name": cluster.name, "addon_name": "coredns"}) is None
 
 
 def test_what_cannot_be_found_or_checked_is_said_and_not_adopted(client: ClientFactory) -> None:
