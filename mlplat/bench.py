@@ -20,7 +20,6 @@ from cdktn import App, TerraformStack
 from cdktn_provider_aws.provider import AwsProvider
 from cdktn_provider_aws.vpc import Vpc
 from cdktn_provider_helm.provider import HelmProvider
-from cdktn_provider_kubernetes.provider import KubernetesProvider
 import os
 app = App(outdir=os.environ["CDKTF_OUTDIR"])
 aws = TerraformStack(app, "aws")
@@ -28,7 +27,6 @@ AwsProvider(aws, "aws", region="us-west-2")
 Vpc(aws, "vpc", cidr_block="10.0.0.0/16")
 k8s = TerraformStack(app, "k8s")
 HelmProvider(k8s, "helm")
-KubernetesProvider(k8s, "kubernetes")
 app.synth()
 '''
 

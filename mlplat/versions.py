@@ -14,7 +14,6 @@ from datetime import date
 # deploys with, so it is the one admitted: a fresh init never floats to an untested 6.x.
 AWS_PROVIDER_CONSTRAINT = "~> 5.100.0"
 HELM_PROVIDER_CONSTRAINT = ">= 3.0.0, < 4.0.0"  # cdktn-provider-helm 15.x is generated from helm 3.x
-KUBERNETES_PROVIDER_CONSTRAINT = ">= 2.38.0, < 3.0.0"  # cdktn-provider-kubernetes 17.x is generated from 2.x
 
 # EKS. The calendar is AWS's, per minor: when EKS released it, when standard support ends (then extended support bills
 # $0.60 instead of $0.10 per cluster-hour: 6x), and when extended support ends (then EKS no longer creates clusters

@@ -113,7 +113,7 @@ def fingerprint(blueprint: Blueprint, settings: Settings) -> str:
     for source in [blueprint._source, *(str(blueprint.resolve_path(v)) for v in blueprint.addon_values.values())]:
         digest.update(source.encode() + b"\0" + (Path(source).read_bytes() if Path(source).is_file() else b""))
     packages = {name: metadata.version(name) for name in ("cdktn", "cdktn-provider-aws", "cdktn-provider-helm",
-                                                          "cdktn-provider-kubernetes", "constructs")}
+                                                          "constructs")}
     digest.update(json.dumps([settings.to_env(), packages], sort_keys=True, default=str).encode())
     return digest.hexdigest()
 

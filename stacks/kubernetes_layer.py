@@ -8,7 +8,6 @@ from typing import Any
 
 from cdktn import AssetType, Fn, Op, TerraformAsset, TerraformOutput, TerraformStack, TerraformVariable, Token
 from cdktn_provider_helm.provider import HelmProvider
-from cdktn_provider_kubernetes.provider import KubernetesProvider, KubernetesProviderExec
 from constructs import Construct
 
 from mlplat import versions
@@ -46,12 +45,10 @@ class KubernetesLayer(TerraformStack):
                      "args": ["eks", "get-token", "--cluster-name", aws.outputs["cluster_name"],
                               "--region", bp.region, "--output", "json"]},
         }
+        # Helm is the only provider: every add-on, including the platform's own objects (the manifests chart), is a
+        # Helm release, so the hashicorp/kubernetes provider (and its download) is not needed.
         HelmProvider(self, "helm", kubernetes=cluster)
-        KubernetesProvider(self, "kubernetes", host=cluster["host"], tls_server_name=cluster["tls_server_name"],
-                           cluster_ca_certificate=cluster["cluster_ca_certificate"],
-                           exec=[KubernetesProviderExec(**cluster["exec"])])
         self.add_override("terraform.required_providers.helm.version", versions.HELM_PROVIDER_CONSTRAINT)
-        self.add_override("terraform.required_providers.kubernetes.version", versions.KUBERNETES_PROVIDER_CONSTRAINT)
 
         context = AddonContext(blueprint=bp, outputs=aws.outputs)
         self.releases: dict[str, AddonRelease] = {}

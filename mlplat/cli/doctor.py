@@ -30,8 +30,7 @@ REGISTRY = "https://registry.terraform.io/.well-known/terraform.json"
 CDKTN_CLI_NODE = (22, 19)
 # Providers per stack, as the stacks require them (mlplat/versions.py).
 PROVIDERS = {"aws": ("hashicorp/aws", versions.AWS_PROVIDER_CONSTRAINT),
-             "kubernetes": ("hashicorp/helm", versions.HELM_PROVIDER_CONSTRAINT),
-             "kubernetes ": ("hashicorp/kubernetes", versions.KUBERNETES_PROVIDER_CONSTRAINT)}
+             "kubernetes": ("hashicorp/helm", versions.HELM_PROVIDER_CONSTRAINT)}
 
 
 @dataclass

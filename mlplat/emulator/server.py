@@ -22,6 +22,7 @@ from mlplat.emulator.inventory import count_resources
 from mlplat.emulator.persistence import restore_state, save_state
 from mlplat.errors import MlplatError
 
+SHUTDOWN_POLL_SECONDS = 0.05
 LOOPBACK = "127.0.0.1"
 LOCK_FILE_NAME = "emulator.lock"
 ERRORS_FILE_NAME = "request-errors.log"
@@ -220,7 +221,9 @@ class LocalAws:
             with _running_lock:
                 _running = None
             raise
-        self._thread = threading.Thread(target=self._server.serve_forever, name="mlplat-local-aws", daemon=True)
+        # shutdown() waits for the serving loop to wake up: at the default 0.5 s poll, every stop waited that long.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+                                        name="mlplat-local-aws", daemon=True)
         self._thread.start()
         return self.endpoint
 

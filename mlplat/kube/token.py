@@ -100,9 +100,9 @@ def eks_token(cluster_name: str, sts_client: Any, *, now: datetime | None = None
 
 def sts_client_for(region: str) -> Any:
     """STS of the cluster's region, with the caller's credential chain."""
-    import boto3
+    from mlplat.aws import new_session
 
-    return boto3.session.Session().client("sts", region_name=region)
+    return new_session().client("sts", region_name=region)
 
 
 ApiClientFactory = Callable[[EksCluster], Any]  # EksCluster -> kubernetes.client.ApiClient

@@ -18,6 +18,7 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
+from mlplat.aws import new_botocore_session
 from mlplat.emulator import LocalAws
 from mlplat.errors import MlplatError
 from mlplat.sweep import Kind, SweepPlan, SweepResult, SweepTimings, execute_sweep, orphans_of, plan_sweep
@@ -47,7 +48,8 @@ class EmulatorSession(boto3.Session):
     """A boto3 session whose clients reach the emulator (what `plan_sweep`/`execute_sweep` take)."""
 
     def __init__(self, aws: LocalAws) -> None:
-        super().__init__(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=aws.region)
+        super().__init__(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=aws.region,
+                         botocore_session=new_botocore_session())
         self._endpoint = aws.endpoint
 
     def client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]

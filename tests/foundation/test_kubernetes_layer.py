@@ -18,24 +18,21 @@ def canonical():
     return synth()
 
 
-def test_only_helm_and_kubernetes_providers_configured_from_aws_outputs(canonical):
+def test_only_the_helm_provider_configured_from_aws_outputs(canonical):
     providers = canonical.kubernetes["provider"]
-    assert set(providers) == {"helm", "kubernetes"}
+    assert set(providers) == {"helm"}
     helm = providers["helm"][0]["kubernetes"]
     endpoint = REMOTE + "cross-stack-output-aws_eks_clustereks_cluster_55B0C966endpoint"
     # Through the access node's tunnel (mlplat/tunnel.py) when mlplat sets the port; else the endpoint itself.
     assert helm["host"] == (f'${{(var.api_tunnel_port > 0) ? format("https://127.0.0.1:%d", var.api_tunnel_port) : '
                             f'{endpoint.removeprefix("${")}}}')
     assert helm["tls_server_name"] == f'${{replace({endpoint.removeprefix("${")}, "https://", "")}}'
-    assert (providers["kubernetes"][0]["host"], providers["kubernetes"][0]["tls_server_name"]) == (
-        helm["host"], helm["tls_server_name"])
     assert canonical.kubernetes["variable"]["api_tunnel_port"]["default"] == 0
     assert helm["cluster_ca_certificate"].startswith("${base64decode(data.terraform_remote_state.")
     assert helm["exec"]["command"] == "aws" and helm["exec"]["args"][:3] == ["eks", "get-token", "--cluster-name"]
-    assert providers["kubernetes"][0]["exec"][0] == helm["exec"]
     remote = canonical.kubernetes["data"]["terraform_remote_state"]
     assert [r["backend"] for r in remote.values()] == ["local"]
-    assert set(canonical.kubernetes["terraform"]["required_providers"]) == {"helm", "kubernetes"}
+    assert set(canonical.kubernetes["terraform"]["required_providers"]) == {"helm"}
 
 
 def test_karpenter_release_is_pinned_and_computed_values_are_set_last(canonical):
