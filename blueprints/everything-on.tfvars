@@ -25,6 +25,8 @@ enable_argocd                    = true
 enable_ai_ml_observability_stack = true
 enable_kueue                     = true
 enable_mlflow                    = true
+enable_kuberay_operator          = true
+enable_leader_worker_set         = true
 
 tags = {
   team = "ml-platform"

@@ -26,6 +26,7 @@ from mlplat.errors import BlueprintError
 from mlplat.modules_config import PLATFORM_POOL, ModuleKeys
 from mlplat.nodepools import POOL_KINDS, NodePoolKeys
 from mlplat.observability_config import ObservabilityKeys
+from mlplat.workloads_config import WorkloadKeys
 from mlplat.schema import Problems, build, explicit_field, field
 from mlplat.settings import today
 from mlplat.zones import is_zone_id, zone_problem
@@ -41,10 +42,10 @@ _ARN_PRINCIPAL = r"arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+=,.@/-]+"
 _NOT_YET = "a JARK key for a component mlplat does not install yet ({}); remove it"
 JARK_NOT_YET = MappingProxyType({
     "enable_jupyterhub": _NOT_YET.format("JupyterHub"),
-    "enable_kuberay_operator": _NOT_YET.format("the KubeRay operator"),
     "enable_mpi_operator": _NOT_YET.format("the MPI operator"),
-    "enable_leader_worker_set": _NOT_YET.format("LeaderWorkerSet"),
-    "enable_kubeflow_training_operator": _NOT_YET.format("the Kubeflow training operator"),
+    "enable_kubeflow_training_operator": "JARK's Kubeflow training operator v1, which mlplat does not offer: v1.9 is "
+                                         "the last v1 line, maintenance-only, and its MPIJob v1 CRD takes the name "
+                                         "the MPI operator's v2beta1 needs; remove it",
     "enable_airflow": _NOT_YET.format("Airflow"),
     "enable_kserve": _NOT_YET.format("KServe"),
     "secondary_cidr_blocks": "JARK's secondary VPC CIDRs for pods; mlplat gives pods 1/8 of vpc_cidr per zone instead "
@@ -322,7 +323,7 @@ class CoreKeys:
 
 
 @dataclasses.dataclass(frozen=True)
-class Blueprint(ObservabilityKeys, ModuleKeys, NodePoolKeys, CoreKeys):
+class Blueprint(WorkloadKeys, ObservabilityKeys, ModuleKeys, NodePoolKeys, CoreKeys):
     _explicit: frozenset[str] = explicit_field()
     _source: str = dataclasses.field(default="blueprint.tfvars", repr=False, compare=False)
     # Line of each key the file sets (for messages after parsing, such as warnings).

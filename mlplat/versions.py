@@ -157,6 +157,9 @@ CHARTS: dict[str, Chart] = {
         "APIs the platform uses are unchanged",
     ),
     "kuberay-operator": Chart("kuberay-operator", "https://ray-project.github.io/kuberay-helm", "1.7.0", "ray-project/kuberay v1.7.0"),
+    # The git tag's Chart.yaml reads 0.1.0; the release publishes the chart at the release's version
+    # (../shared/reference/SOURCES.md), the form kubeflow/trainer v2.3.0's Chart.yaml depends on (lws 0.8.0).
+    "lws": Chart("lws", "oci://registry.k8s.io/lws/charts", "0.10.0", "kubernetes-sigs/lws v0.10.0 (2026-08-11)"),
     "gpu-operator": Chart(
         "gpu-operator", "https://helm.ngc.nvidia.com/nvidia", "v26.3.3",
         "NVIDIA/gpu-operator tag v26.3.3 (2026-06, latest patch of 26.3; v26.7.0 was a day old at pinning); "

@@ -24,7 +24,7 @@ PROMETHEUS_LABELS = {"release": "kube-prometheus-stack"}
 MANAGED = {"app.kubernetes.io/managed-by": "mlplat"}
 
 
-def _monitor(name: str, namespace: str, selector: dict[str, str], endpoint: dict[str, Any]) -> dict[str, Any]:
+def monitor(name: str, namespace: str, selector: dict[str, str], endpoint: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
         "metadata": {"name": name, "namespace": namespace, "labels": {**MANAGED, **PROMETHEUS_LABELS}},
@@ -90,7 +90,7 @@ def argocd_values(ctx: AddonContext) -> dict[str, Any]:
 
 def argocd_monitors(ctx: AddonContext) -> dict[str, Any]:
     return {"objects": [
-        _monitor(service, ARGOCD_NAMESPACE,
+        monitor(service, ARGOCD_NAMESPACE,
                  {"app.kubernetes.io/name": service, "app.kubernetes.io/instance": "argo-cd"}, {"port": "http-metrics"})
         for _, service in ARGOCD_METRICS
     ]}
@@ -118,8 +118,13 @@ def helm_bootstrap(order: Iterable[AddOn]) -> frozenset[str]:
 # --- Kueue -------------------------------------------------------------------------------------------------------
 
 # Job integrations, each on only when the add-on running its operator is installed (None: built into Kubernetes).
-KUEUE_FRAMEWORKS = (("batch/job", None), ("kubeflow.org/pytorchjob", "training-operator"),
-                    ("ray.io/rayjob", "kuberay-operator"))
+# Names as Kueue 0.19.2's chart lists them (charts/kueue/values.yaml). Kueue enables the plain-pod integration the
+# LeaderWorkerSet one builds on by itself (its ImplicitlyEnabledFrameworkNames), and sets up an integration whose CRD
+# appears after it started once the API is served, so the operators need not install before Kueue.
+KUEUE_FRAMEWORKS = (("batch/job", None),
+                    ("ray.io/rayjob", "kuberay-operator"), ("ray.io/raycluster", "kuberay-operator"),
+                    ("ray.io/rayservice", "kuberay-operator"),
+                    ("leaderworkerset.x-k8s.io/leaderworkerset", "leader-worker-set"))
 WORKLOAD_PRIORITIES = (("high", 1000, "Production training and serving; preempts lower priorities."),
                        ("normal", 100, "Default for experiments."),
                        ("low", 10, "Best effort: runs on unused quota and is preempted first."))
@@ -279,7 +284,7 @@ def mlflow_monitors(ctx: AddonContext) -> dict[str, Any]:
     # /metrics sits behind MLflow's basic auth like every route but /health.
     auth = {"basicAuth": {"username": {"name": "mlflow-admin", "key": "username"},
                           "password": {"name": "mlflow-admin", "key": "password"}}}
-    return {"objects": [_monitor("mlflow", MLFLOW_NAMESPACE, selector, {"port": "http", **auth})]}
+    return {"objects": [monitor("mlflow", MLFLOW_NAMESPACE, selector, {"port": "http", **auth})]}
 
 
 def _observed(toggle: str) -> Any:

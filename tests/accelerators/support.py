@@ -49,6 +49,28 @@ def pod_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
+# Where each operator's kind keeps its Ray cluster.
+_RAY_CLUSTER = {"RayCluster": (), "RayJob": ("rayClusterSpec",), "RayService": ("rayClusterConfig",)}
+
+
+def pod_specs(obj: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Every pod template of a workload, by role: a Ray cluster's head and worker groups, a LeaderWorkerSet's
+    leader and workers, or the one template of a plain kind."""
+    kind = obj["kind"]
+    if kind in _RAY_CLUSTER:
+        cluster = obj["spec"]
+        for key in _RAY_CLUSTER[kind]:
+            cluster = cluster[key]
+        return {"head": cluster["headGroupSpec"]["template"]["spec"],
+                **{g["groupName"]: g["template"]["spec"] for g in cluster.get("workerGroupSpecs", [])}}
+    if kind == "LeaderWorkerSet":
+        group = obj["spec"]["leaderWorkerTemplate"]
+        return {"leader": group.get("leaderTemplate", group["workerTemplate"])["spec"],
+                "worker": group["workerTemplate"]["spec"]}
+    spec = pod_spec(obj)
+    return {"pod": spec} if spec is not None else {}
+
+
 def _tolerates(tolerations: Iterable[Mapping[str, str]], taint: Mapping[str, str]) -> bool:
     for t in tolerations:
         if t.get("effect") and t["effect"] != taint["effect"]:

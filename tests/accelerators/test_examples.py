@@ -8,7 +8,7 @@ import yaml
 
 from mlplat.blueprint import parse_text
 from mlplat.catalog.accelerators import NEURON_SCHEDULER
-from tests.accelerators.support import ALL_POOLS, fits, pod_spec
+from tests.accelerators.support import ALL_POOLS, fits, pod_spec, pod_specs
 from tests.support import hcl, k8s
 from tests.support.paths import ROOT
 from tests.support.synth import CANONICAL_TEXT, synth
@@ -20,7 +20,13 @@ INTENDED = {
     "gpu-efa-distributed-training.yaml": ("Job", "efa-ddp", "gpu-efa"),
     "neuron-training.yaml": ("Job", "neuron-mlp", "neuron"),
     "inferentia-serving.yaml": ("Deployment", "resnet50-inf1", "inferentia1"),
+    "ray-train-gpu.yaml": ("RayJob", "ray-train-gpu", "gpu"),
+    "vllm-multi-node-lws.yaml": ("LeaderWorkerSet", "vllm-multi-node", "gpu-efa"),
 }
+# Every pool, and the operators and Kueue integrations the examples need.
+WORKLOADS = {**ALL_POOLS, "enable_kuberay_operator": True, "enable_leader_worker_set": True}
+# The Kueue integration that admits each queued kind.
+FRAMEWORK = {"Job": "batch/job", "RayJob": "ray.io/rayjob", "LeaderWorkerSet": "leaderworkerset.x-k8s.io/leaderworkerset"}
 
 
 @pytest.fixture(scope="module")
@@ -50,23 +56,61 @@ def test_example_validates(name):
 
 @pytest.mark.parametrize("name", sorted(INTENDED))
 def test_example_fits_exactly_its_pool(name, pools):
+    """Every pod of the workload (each role of a Ray cluster or a LeaderWorkerSet group too) fits the intended pool
+    and no other."""
     assert len(pools) == 6
-    spec = pod_spec(workload(name))
-    assert [p.name for p in pools if fits(spec, p)] == [INTENDED[name][2]]
+    specs = pod_specs(workload(name))
+    assert specs
+    assert {role: [p.name for p in pools if fits(spec, p)] for role, spec in specs.items()} == {
+        role: [INTENDED[name][2]] for role in specs}
 
 
 @pytest.mark.parametrize("name", sorted(INTENDED))
 def test_example_mounts_what_exists(name):
     objects = docs(name)
-    spec = pod_spec(workload(name))
-    claims = {v["persistentVolumeClaim"]["claimName"] for v in spec.get("volumes", []) if "persistentVolumeClaim" in v}
     provided = {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in synth(ALL_POOLS).objects("shared-volumes")
                 if o["kind"] == "PersistentVolumeClaim"}
-    assert {("ml-workloads", c) for c in claims} <= provided
-    config_maps = {v["configMap"]["name"] for v in spec.get("volumes", []) if "configMap" in v}
-    assert config_maps <= {o["metadata"]["name"] for o in objects if o["kind"] == "ConfigMap"}
-    mounted = {m["name"] for c in spec["containers"] for m in c.get("volumeMounts", [])}
-    assert mounted == {v["name"] for v in spec.get("volumes", [])}
+    for role, spec in pod_specs(workload(name)).items():
+        claims = {v["persistentVolumeClaim"]["claimName"] for v in spec.get("volumes", [])
+                  if "persistentVolumeClaim" in v}
+        assert {("ml-workloads", c) for c in claims} <= provided, role
+        config_maps = {v["configMap"]["name"] for v in spec.get("volumes", []) if "configMap" in v}
+        assert config_maps <= {o["metadata"]["name"] for o in objects if o["kind"] == "ConfigMap"}, role
+        mounted = {m["name"] for c in spec["containers"] for m in c.get("volumeMounts", [])}
+        assert mounted == {v["name"] for v in spec.get("volumes", [])}, role
+
+
+QUEUED = sorted(n for n in INTENDED if "kueue.x-k8s.io/queue-name" in workload(n)["metadata"].get("labels", {}))
+
+
+def test_the_operator_examples_go_through_kueue():
+    assert {"ray-train-gpu.yaml", "vllm-multi-node-lws.yaml"} <= set(QUEUED)
+
+
+@pytest.mark.parametrize("name", QUEUED)
+def test_a_queued_example_is_admitted_by_a_queue_covering_everything_it_requests(name):
+    """Its LocalQueue exists in its namespace, Kueue's integration for its kind is on, the ClusterQueue has a flavor
+    for the intended pool, and every resource any of its pods requests is covered (or one Kueue is told to ignore:
+    a request for a resource no queue covers is never admitted)."""
+    s = synth(WORKLOADS)
+    obj = workload(name)
+    labels = obj["metadata"]["labels"]
+    objects = s.objects("kueue-queues")
+    local_queues = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in objects if o["kind"] == "LocalQueue"}
+    local = local_queues[(obj["metadata"]["namespace"], labels["kueue.x-k8s.io/queue-name"])]
+    [queue] = [o for o in objects if o["kind"] == "ClusterQueue" and o["metadata"]["name"] == local["spec"]["clusterQueue"]]
+    assert labels["kueue.x-k8s.io/priority-class"] in {o["metadata"]["name"] for o in objects
+                                                         if o["kind"] == "WorkloadPriorityClass"}
+    config = yaml.safe_load(s.values("kueue")["managerConfig"]["controllerManagerConfigYaml"])
+    assert FRAMEWORK[obj["kind"]] in config["integrations"]["frameworks"]
+    [group] = queue["spec"]["resourceGroups"]
+    assert INTENDED[name][2] in {f["name"] for f in group["flavors"]}
+    ignored = tuple(config["resources"]["excludeResourcePrefixes"])
+    requested = {r for spec in pod_specs(obj).values() for c in spec["containers"]
+                 for r in c.get("resources", {}).get("requests", {})}
+    assert {r for r in requested if not r.startswith(ignored)} <= set(group["coveredResources"])
+    if obj["kind"] in ("Job", "RayJob"):
+        assert obj["spec"]["suspend"] is True  # Kueue unsuspends it on admission
 
 
 def test_neuron_workloads_use_the_neuron_scheduler_and_tag_their_runtime():

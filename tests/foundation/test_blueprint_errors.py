@@ -14,6 +14,13 @@ from mlplat.cli import main
 CASES = [
     ("unknown key", 'nme = "demo"\n', "1: nme: unknown key; did you mean 'name'?"),
     ("unknown toggle", 'region = "us-west-2"\nenable_argcd = true\n', "2: enable_argcd: unknown key; did you mean 'enable_argocd'?"),
+    # JARK keys mlplat does not honour say why, instead of a did-you-mean towards an unrelated key.
+    ("jark v1 training operator", "enable_kubeflow_training_operator = true\n",
+     "1: enable_kubeflow_training_operator: JARK's Kubeflow training operator v1, which mlplat does not offer: v1.9 is "
+     "the last v1 line, maintenance-only, and its MPIJob v1 CRD takes the name the MPI operator's v2beta1 needs; "
+     "remove it"),
+    ("jark key not yet installed", 'name = "demo"\nenable_mpi_operator = true\n',
+     "2: enable_mpi_operator: a JARK key for a component mlplat does not install yet (the MPI operator); remove it"),
     ("wrong type", "name = 3\n", "1: name: expected a string, got 3; write it in quotes, \"3\""),
     ("bad name", 'name = "ML_Platform"\n',
      "1: name: expected 3-32 lowercase letters, digits and hyphens, starting with a letter, got 'ML_Platform'"),

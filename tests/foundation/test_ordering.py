@@ -27,6 +27,8 @@ SYSTEM_PLACEMENT: dict[str, list[str]] = {
     "metrics-server": [""],
     "aws-neuron": ["scheduler", "scheduler.customScheduler"],
     "nvidia-gpu-operator": ["operator", "node-feature-discovery.master", "node-feature-discovery.gc"],
+    "kuberay-operator": [""],
+    "leader-worker-set": [""],
 }
 POD_KINDS = {"Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet"}
 EVERYTHING = (ROOT / "blueprints" / "everything-on.tfvars").read_text()

@@ -4,20 +4,22 @@ for installed operators, and an example Job that goes through a LocalQueue."""
 
 from __future__ import annotations
 
+import re
+
 
 import pytest
 import yaml
 
 from mlplat import versions
-from mlplat.addons import AddOn
 from mlplat.blueprint import parse_text
-from mlplat.catalog.modules import kueue_frameworks
+from mlplat.catalog import REGISTRY, by_name
+from mlplat.catalog.modules import KUEUE_FRAMEWORKS, kueue_frameworks
 from mlplat.nodepools import toleration_for
 from tests.modules.blueprints import FULL, KUEUE
 from tests.support import k8s
 from tests.support.chart_values import chart_defaults, chart_version, unknown_keys
-from tests.support.paths import ROOT
-from tests.support.synth import synth
+from tests.support.paths import ROOT, reference
+from tests.support.synth import blueprint_text, synth
 
 LABELS = {"app.kubernetes.io/managed-by": "mlplat"}
 IN_WORKLOAD_NAMESPACES = {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In",
@@ -71,14 +73,29 @@ def test_release_is_pinned_on_the_system_nodes_with_a_v1beta2_configuration(kueu
     assert list(unknown_keys(kueue_only.values("kueue"), chart_defaults("kueue"))) == []
 
 
-def test_job_integrations_follow_the_installed_operators():
-    bp = parse_text('name = "demo"\n', "bp.tfvars")
-    on, off = (lambda bp: True), (lambda bp: False)
-    assert kueue_frameworks(bp, []) == ["batch/job"]
-    assert kueue_frameworks(bp, [AddOn("kuberay-operator", "ray", on), AddOn("training-operator", "kf", off)]) == [
-        "batch/job", "ray.io/rayjob"]
-    assert kueue_frameworks(bp, [AddOn("kuberay-operator", "ray", on), AddOn("training-operator", "kf", on)]) == [
-        "batch/job", "kubeflow.org/pytorchjob", "ray.io/rayjob"]
+RAY = ["ray.io/rayjob", "ray.io/raycluster", "ray.io/rayservice"]
+LWS = ["leaderworkerset.x-k8s.io/leaderworkerset"]
+
+
+@pytest.mark.parametrize(("delta", "frameworks"), [
+    ({}, ["batch/job"]),
+    ({"enable_kuberay_operator": True}, ["batch/job", *RAY]),
+    ({"enable_leader_worker_set": True}, ["batch/job", *LWS]),
+    ({"enable_kuberay_operator": True, "enable_leader_worker_set": True}, ["batch/job", *RAY, *LWS]),
+])
+def test_job_integrations_are_exactly_the_installed_operators(delta, frameworks):
+    bp = parse_text(blueprint_text(delta), "bp.tfvars")
+    assert kueue_frameworks(bp, REGISTRY) == frameworks
+
+
+def test_every_integration_is_one_kueue_knows_and_its_operator_is_an_add_on():
+    """Names as the pinned Kueue chart lists them (commented entries included: Kueue knows those too), and each
+    operator named is a registered add-on, so no integration is switched on by an operator that cannot exist."""
+    text = reference("chart-values", "kueue", "values.yaml").read_text()
+    known = set(re.findall(r'^\s*#?\s*- "([a-z0-9./-]+)"', text, re.M))
+    assert {"batch/job", "ray.io/rayjob", "leaderworkerset.x-k8s.io/leaderworkerset"} <= known  # the parse works
+    assert {framework for framework, _ in KUEUE_FRAMEWORKS} <= known
+    assert {operator for _, operator in KUEUE_FRAMEWORKS if operator} <= set(by_name())
 
 
 def test_a_flavor_per_enabled_pool_with_its_exact_labels_and_tolerations(full, kueue_only):
