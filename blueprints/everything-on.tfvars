@@ -26,6 +26,7 @@ enable_ai_ml_observability_stack = true
 enable_kueue                     = true
 enable_mlflow                    = true
 enable_kuberay_operator          = true
+enable_kubeflow_trainer          = true
 enable_leader_worker_set         = true
 
 tags = {

@@ -159,6 +159,11 @@ CHARTS: dict[str, Chart] = {
     "kuberay-operator": Chart("kuberay-operator", "https://ray-project.github.io/kuberay-helm", "1.7.0", "ray-project/kuberay v1.7.0"),
     # The git tag's Chart.yaml reads 0.1.0; the release publishes the chart at the release's version
     # (../shared/reference/SOURCES.md), the form kubeflow/trainer v2.3.0's Chart.yaml depends on (lws 0.8.0).
+    # Kubeflow Trainer v2 with its JobSet dependency (oci://registry.k8s.io/jobset/charts 0.12.0); the release notes
+    # install it from this OCI repository into kubeflow-system.
+    "kubeflow-trainer": Chart(
+        "kubeflow-trainer", "oci://ghcr.io/kubeflow/charts", "2.3.0", "kubeflow/trainer v2.3.0 (2026-08-06)",
+    ),
     "lws": Chart("lws", "oci://registry.k8s.io/lws/charts", "0.10.0", "kubernetes-sigs/lws v0.10.0 (2026-08-11)"),
     "gpu-operator": Chart(
         "gpu-operator", "https://helm.ngc.nvidia.com/nvidia", "v26.3.3",
@@ -228,6 +233,13 @@ NEURON_MONITOR_IMAGE = "public.ecr.aws/neuron/neuron-monitor:1.3.0"
 # The log retention Job (mlplat/catalog/log_retention.py) runs the image the opensearch chart 3.6.0 runs: its values'
 # image.repository at the chart's appVersion 3.6.0 (opensearch-project/helm-charts opensearch-3.6.0 Chart.yaml).
 OPENSEARCH_IMAGE = "opensearchproject/opensearch:3.6.0"
+# Kubeflow Trainer runtimes (mlplat/training_runtimes.py) run the AWS Deep Learning Containers the examples run
+# (examples/gpu-efa-distributed-training.yaml, examples/neuron-training.yaml; tests/modules/test_trainer.py checks that
+# they agree): the GPU one carries the EFA installer, libfabric and aws-ofi-nccl, the Neuron one the Neuron SDK 2.26.1.
+# The Neuron image lives in the DLC account's registry of each region. Tags as the examples pin them, not read from a
+# registry.
+TRAINER_GPU_IMAGE = "public.ecr.aws/deep-learning-containers/pytorch-training:2.7.1-gpu-py312-cu128-ubuntu22.04-ec2"
+TRAINER_NEURON_IMAGE = "763104351884.dkr.ecr.{region}.amazonaws.com/pytorch-training-neuronx:2.8.0-neuronx-py311-sdk2.26.1-ubuntu22.04"
 # EFA node exporter: AWS's build of node_exporter v1.9.0 with the amazonefa collector (procfs v0.16.0), published by
 # aws-samples/awsome-distributed-training 4.validation_and_observability/3.efa-node-exporter/buildspec.yaml as
 # public.ecr.aws/hpc-cloud/efa-node-exporter:node-exporter${NODE_EXPORTER_VERSION}-procs${PROCFS_EXPORTER_VERSION}

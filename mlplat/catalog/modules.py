@@ -124,6 +124,9 @@ def helm_bootstrap(order: Iterable[AddOn]) -> frozenset[str]:
 KUEUE_FRAMEWORKS = (("batch/job", None),
                     ("ray.io/rayjob", "kuberay-operator"), ("ray.io/raycluster", "kuberay-operator"),
                     ("ray.io/rayservice", "kuberay-operator"),
+                    # TrainJobs, and the JobSets its chart installs the controller of (a TrainJob's own JobSet is
+                    # left to the TrainJob's workload: Kueue skips children of an object it manages).
+                    ("trainer.kubeflow.org/trainjob", "kubeflow-trainer"), ("jobset.x-k8s.io/jobset", "kubeflow-trainer"),
                     ("leaderworkerset.x-k8s.io/leaderworkerset", "leader-worker-set"))
 WORKLOAD_PRIORITIES = (("high", 1000, "Production training and serving; preempts lower priorities."),
                        ("normal", 100, "Default for experiments."),

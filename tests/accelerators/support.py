@@ -3,6 +3,7 @@ and the verified Helm value keys of the charts that ../shared/reference does not
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Iterable, Mapping
 
 from mlplat.nodepools import NodePoolSpec
@@ -53,10 +54,15 @@ def pod_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
 _RAY_CLUSTER = {"RayCluster": (), "RayJob": ("rayClusterSpec",), "RayService": ("rayClusterConfig",)}
 
 
-def pod_specs(obj: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+def pod_specs(obj: Mapping[str, Any], runtimes: Mapping[str, Mapping[str, Any]] | None = None
+              ) -> dict[str, Mapping[str, Any]]:
     """Every pod template of a workload, by role: a Ray cluster's head and worker groups, a LeaderWorkerSet's
-    leader and workers, or the one template of a plain kind."""
+    leader and workers, a TrainJob's nodes (its runtime's pod with the TrainJob's resources; `runtimes` by name),
+    or the one template of a plain kind."""
     kind = obj["kind"]
+    if kind == "TrainJob":
+        assert runtimes is not None, "a TrainJob's pods come from its runtime: pass the runtimes"
+        return {"node": trainjob_node(obj, runtimes[obj["spec"]["runtimeRef"]["name"]])}
     if kind in _RAY_CLUSTER:
         cluster = obj["spec"]
         for key in _RAY_CLUSTER[kind]:
@@ -163,3 +169,21 @@ GPU_OPERATOR_KEYS: dict[str, Any] = {
     },
 }
 EFA_DEVICE_PLUGIN_KEYS: dict[str, Any] = {"nodeSelector": {}, "tolerations": []}
+
+
+def trainjob_node(trainjob: Mapping[str, Any], runtime: Mapping[str, Any]) -> dict[str, Any]:
+    """The pod spec of a TrainJob's training node: the runtime's trainer-step template, with the TrainJob's
+    resources per node, image, command and env on the `node` container (what Kubeflow Trainer applies)."""
+    [job] = [j for j in runtime["spec"]["template"]["spec"]["replicatedJobs"]
+             if j["template"]["metadata"]["labels"].get("trainer.kubeflow.org/trainjob-ancestor-step") == "trainer"]
+    spec = copy.deepcopy(job["template"]["spec"]["template"]["spec"])
+    trainer = trainjob["spec"].get("trainer", {})
+    [node] = [c for c in spec["containers"] if c["name"] == "node"]
+    if "resourcesPerNode" in trainer:
+        node["resources"] = copy.deepcopy(trainer["resourcesPerNode"])
+    for key in ("image", "command", "args"):
+        if key in trainer:
+            node[key] = trainer[key]
+    node["env"] = [*node.get("env", []), *trainer.get("env", [])]
+    return spec
+

@@ -22,11 +22,23 @@ INTENDED = {
     "inferentia-serving.yaml": ("Deployment", "resnet50-inf1", "inferentia1"),
     "ray-train-gpu.yaml": ("RayJob", "ray-train-gpu", "gpu"),
     "vllm-multi-node-lws.yaml": ("LeaderWorkerSet", "vllm-multi-node", "gpu-efa"),
+    "trainjob-gpu-efa.yaml": ("TrainJob", "ddp-efa", "gpu-efa"),
 }
 # Every pool, and the operators and Kueue integrations the examples need.
-WORKLOADS = {**ALL_POOLS, "enable_kuberay_operator": True, "enable_leader_worker_set": True}
+WORKLOADS = {**ALL_POOLS, "enable_kuberay_operator": True, "enable_leader_worker_set": True,
+             "enable_kubeflow_trainer": True}
 # The Kueue integration that admits each queued kind.
-FRAMEWORK = {"Job": "batch/job", "RayJob": "ray.io/rayjob", "LeaderWorkerSet": "leaderworkerset.x-k8s.io/leaderworkerset"}
+FRAMEWORK = {"Job": "batch/job", "RayJob": "ray.io/rayjob", "LeaderWorkerSet": "leaderworkerset.x-k8s.io/leaderworkerset",
+             "TrainJob": "trainer.kubeflow.org/trainjob"}
+
+
+def runtimes():
+    """The platform's ClusterTrainingRuntimes with every pool on, by name."""
+    return {o["metadata"]["name"]: o for o in synth(WORKLOADS).objects("trainer-runtimes")}
+
+
+def specs(name):
+    return pod_specs(workload(name), runtimes())
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +71,10 @@ def test_example_fits_exactly_its_pool(name, pools):
     """Every pod of the workload (each role of a Ray cluster or a LeaderWorkerSet group too) fits the intended pool
     and no other."""
     assert len(pools) == 6
-    specs = pod_specs(workload(name))
-    assert specs
-    assert {role: [p.name for p in pools if fits(spec, p)] for role, spec in specs.items()} == {
-        role: [INTENDED[name][2]] for role in specs}
+    by_role = specs(name)
+    assert by_role
+    assert {role: [p.name for p in pools if fits(spec, p)] for role, spec in by_role.items()} == {
+        role: [INTENDED[name][2]] for role in by_role}
 
 
 @pytest.mark.parametrize("name", sorted(INTENDED))
@@ -70,7 +82,7 @@ def test_example_mounts_what_exists(name):
     objects = docs(name)
     provided = {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in synth(ALL_POOLS).objects("shared-volumes")
                 if o["kind"] == "PersistentVolumeClaim"}
-    for role, spec in pod_specs(workload(name)).items():
+    for role, spec in specs(name).items():
         claims = {v["persistentVolumeClaim"]["claimName"] for v in spec.get("volumes", [])
                   if "persistentVolumeClaim" in v}
         assert {("ml-workloads", c) for c in claims} <= provided, role
@@ -84,7 +96,7 @@ QUEUED = sorted(n for n in INTENDED if "kueue.x-k8s.io/queue-name" in workload(n
 
 
 def test_the_operator_examples_go_through_kueue():
-    assert {"ray-train-gpu.yaml", "vllm-multi-node-lws.yaml"} <= set(QUEUED)
+    assert {"ray-train-gpu.yaml", "vllm-multi-node-lws.yaml", "trainjob-gpu-efa.yaml"} <= set(QUEUED)
 
 
 @pytest.mark.parametrize("name", QUEUED)
@@ -106,10 +118,10 @@ def test_a_queued_example_is_admitted_by_a_queue_covering_everything_it_requests
     [group] = queue["spec"]["resourceGroups"]
     assert INTENDED[name][2] in {f["name"] for f in group["flavors"]}
     ignored = tuple(config["resources"]["excludeResourcePrefixes"])
-    requested = {r for spec in pod_specs(obj).values() for c in spec["containers"]
+    requested = {r for spec in specs(name).values() for c in spec["containers"]
                  for r in c.get("resources", {}).get("requests", {})}
     assert {r for r in requested if not r.startswith(ignored)} <= set(group["coveredResources"])
-    if obj["kind"] in ("Job", "RayJob"):
+    if obj["kind"] in ("Job", "RayJob", "TrainJob"):
         assert obj["spec"]["suspend"] is True  # Kueue unsuspends it on admission
 
 

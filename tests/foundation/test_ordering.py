@@ -29,6 +29,7 @@ SYSTEM_PLACEMENT: dict[str, list[str]] = {
     "nvidia-gpu-operator": ["operator", "node-feature-discovery.master", "node-feature-discovery.gc"],
     "kuberay-operator": [""],
     "leader-worker-set": [""],
+    "kubeflow-trainer": ["manager", "jobset.controller"],
 }
 POD_KINDS = {"Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet"}
 EVERYTHING = (ROOT / "blueprints" / "everything-on.tfvars").read_text()

@@ -75,13 +75,16 @@ def test_release_is_pinned_on_the_system_nodes_with_a_v1beta2_configuration(kueu
 
 RAY = ["ray.io/rayjob", "ray.io/raycluster", "ray.io/rayservice"]
 LWS = ["leaderworkerset.x-k8s.io/leaderworkerset"]
+TRAINER = ["trainer.kubeflow.org/trainjob", "jobset.x-k8s.io/jobset"]
 
 
 @pytest.mark.parametrize(("delta", "frameworks"), [
     ({}, ["batch/job"]),
     ({"enable_kuberay_operator": True}, ["batch/job", *RAY]),
     ({"enable_leader_worker_set": True}, ["batch/job", *LWS]),
-    ({"enable_kuberay_operator": True, "enable_leader_worker_set": True}, ["batch/job", *RAY, *LWS]),
+    ({"enable_kubeflow_trainer": True}, ["batch/job", *TRAINER]),
+    ({"enable_kuberay_operator": True, "enable_leader_worker_set": True, "enable_kubeflow_trainer": True},
+     ["batch/job", *RAY, *TRAINER, *LWS]),
 ])
 def test_job_integrations_are_exactly_the_installed_operators(delta, frameworks):
     bp = parse_text(blueprint_text(delta), "bp.tfvars")
