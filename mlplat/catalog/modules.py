@@ -9,7 +9,7 @@ import yaml
 from mlplat import versions
 from mlplat.addons import NO_PODS, POOLS, SYSTEM, AddOn, AddonContext
 from mlplat.catalog.core import SYSTEM_NODES
-from mlplat.modules_config import PLATFORM_POOL, QueueQuota
+from mlplat.modules_config import PLATFORM_POOL, QueueQuota, QueueSpec
 from mlplat.nodepools import toleration_for
 
 if TYPE_CHECKING:
@@ -138,6 +138,11 @@ def kueue_frameworks(bp: "Blueprint", registry: Iterable[AddOn]) -> list[str]:
     return [framework for framework, operator in KUEUE_FRAMEWORKS if operator is None or operator in installed]
 
 
+# Kueue ignores requests for these: no ClusterQueue covers them (EFA interfaces are bounded by the instances, scratch
+# space by the node's disks), and a request for a resource no queue covers would make a workload inadmissible.
+KUEUE_IGNORED_PREFIXES = ("vpc.amazonaws.com/efa", "ephemeral-storage")
+
+
 def kueue_values(ctx: AddonContext) -> dict[str, Any]:
     from mlplat.catalog import REGISTRY  # the registry includes this module
 
@@ -154,9 +159,7 @@ def kueue_values(ctx: AddonContext) -> dict[str, Any]:
         # (Helm hooks of cert-manager, kube-prometheus-stack ...) never wait for Kueue or its quota.
         "managedJobsNamespaceSelector": _workload_namespace_selector(ctx.blueprint),
         "fairSharing": {"preemptionStrategies": ["LessThanOrEqualToFinalShare", "LessThanInitialShare"]},
-        # No ClusterQueue covers these, and an uncovered request makes a workload inadmissible: EFA interfaces are
-        # bounded by the instances, scratch space by the node's disks.
-        "resources": {"excludeResourcePrefixes": ["vpc.amazonaws.com/efa", "ephemeral-storage"]},
+        "resources": {"excludeResourcePrefixes": list(KUEUE_IGNORED_PREFIXES)},
     }
     return {
         "managerConfig": {"controllerManagerConfigYaml": yaml.safe_dump(config, sort_keys=False)},
@@ -193,6 +196,11 @@ def _nominal(quota: QueueQuota, resource: str) -> int | str:
     return quota.accelerators if resource == quota.pool.kind.accelerator else 0
 
 
+def queue_resources(queue: QueueSpec) -> list[str]:
+    """The resources a ClusterQueue covers (a request for any other, unless Kueue ignores it, is never admitted)."""
+    return ["cpu", "memory", *sorted({r for q in queue.quotas for r in _covered(q)})]
+
+
 def kueue_objects(ctx: AddonContext) -> dict[str, Any]:
     bp = ctx.blueprint
     labels = {**MANAGED}
@@ -208,8 +216,7 @@ def kueue_objects(ctx: AddonContext) -> dict[str, Any]:
             "spec": {"nodeLabels": dict(pool.labels), "tolerations": toleration_for(pool)},
         })
     for queue in bp.kueue_queue_specs:
-        accelerators = sorted({r for q in queue.quotas for r in _covered(q)})
-        covered = ["cpu", "memory", *accelerators]
+        covered = queue_resources(queue)
         objects.append({
             "apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ClusterQueue",
             "metadata": {"name": queue.name, "labels": labels},

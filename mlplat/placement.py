@@ -1,0 +1,135 @@
+"""Which node pool a pod lands on, and the pods of a workload: the matcher `mlplat validate --workload` uses to
+explain a workload that no enabled pool can run (and the tests use to check the examples and add-ons).
+
+A pod fits a pool when it tolerates all the pool's taints, the pool's labels and Karpenter requirements can satisfy
+its nodeSelector and required node affinity, and the pool offers every extended resource it requests.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterable, Mapping
+
+from mlplat.nodepools import NodePoolSpec
+
+def pod_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    if obj["kind"] in ("Job", "Deployment", "StatefulSet", "DaemonSet"):
+        return obj["spec"]["template"]["spec"]
+    if obj["kind"] == "Pod":
+        return obj["spec"]
+    return None
+
+
+# Where each operator's kind keeps its Ray cluster.
+_RAY_CLUSTER = {"RayCluster": (), "RayJob": ("rayClusterSpec",), "RayService": ("rayClusterConfig",)}
+
+
+def pod_specs(obj: Mapping[str, Any], runtimes: Mapping[str, Mapping[str, Any]] | None = None
+              ) -> dict[str, Mapping[str, Any]]:
+    """Every pod template of a workload, by role: a Ray cluster's head and worker groups, a LeaderWorkerSet's
+    leader and workers, a TrainJob's nodes (its runtime's pod with the TrainJob's resources; `runtimes` by name),
+    or the one template of a plain kind."""
+    kind = obj["kind"]
+    if kind == "TrainJob":
+        runtime = (runtimes or {}).get(obj["spec"]["runtimeRef"]["name"])
+        return {} if runtime is None else {"node": trainjob_node(obj, runtime)}
+    if kind in _RAY_CLUSTER:
+        cluster = obj["spec"]
+        for key in _RAY_CLUSTER[kind]:
+            cluster = cluster[key]
+        return {"head": cluster["headGroupSpec"]["template"]["spec"],
+                **{g["groupName"]: g["template"]["spec"] for g in cluster.get("workerGroupSpecs", [])}}
+    if kind == "LeaderWorkerSet":
+        group = obj["spec"]["leaderWorkerTemplate"]
+        return {"leader": group.get("leaderTemplate", group["workerTemplate"])["spec"],
+                "worker": group["workerTemplate"]["spec"]}
+    spec = pod_spec(obj)
+    return {"pod": spec} if spec is not None else {}
+
+
+def _tolerates(tolerations: Iterable[Mapping[str, str]], taint: Mapping[str, str]) -> bool:
+    for t in tolerations:
+        if t.get("effect") and t["effect"] != taint["effect"]:
+            continue
+        if t.get("operator", "Equal") == "Exists":
+            if not t.get("key") or t["key"] == taint["key"]:
+                return True
+        elif t.get("key") == taint["key"] and t.get("value", "") == taint.get("value", ""):
+            return True
+    return False
+
+
+def _possible_values(pool: NodePoolSpec, key: str) -> list[str] | None:
+    """The values a pool's nodes can carry for a label; None when the pool does not constrain it."""
+    if key in pool.labels:
+        return [pool.labels[key]]
+    if key == "karpenter.k8s.aws/instance-family":
+        return list(pool.instance_families)
+    if key == "karpenter.sh/capacity-type":
+        return list(pool.capacity_types)
+    if key == "kubernetes.io/arch":
+        return ["amd64"]
+    if key == "kubernetes.io/os":
+        return ["linux"]
+    if key in ("node.kubernetes.io/instance-type", "topology.kubernetes.io/zone", "kubernetes.io/hostname") \
+            or key.startswith("karpenter.k8s.aws/"):
+        return None
+    return []  # a label no node of the pool carries
+
+
+def _satisfied(pool: NodePoolSpec, key: str, operator: str, values: list[str]) -> bool:
+    possible = _possible_values(pool, key)
+    if key == "node.kubernetes.io/instance-type" and operator == "In":
+        return any(v.split(".")[0] in pool.instance_families for v in values)
+    if possible is None:
+        return True
+    if operator == "In":
+        return bool(set(possible) & set(values))
+    if operator == "NotIn":
+        return bool(set(possible) - set(values))
+    if operator == "Exists":
+        return bool(possible)
+    if operator == "DoesNotExist":
+        return not possible
+    raise ValueError(f"node affinity operator {operator!r} is not one of In, NotIn, Exists, DoesNotExist")
+
+
+def _offers(pool: NodePoolSpec, resource: str) -> bool:
+    if resource == "vpc.amazonaws.com/efa":
+        return pool.kind.efa
+    return resource == pool.kind.accelerator
+
+
+def fits(spec: Mapping[str, Any], pool: NodePoolSpec) -> bool:
+    """A pod fits a pool if it tolerates all the pool's taints, the pool's labels and requirements can satisfy its
+    nodeSelector and required node affinity, and the pool offers every extended resource it requests."""
+    if not all(_tolerates(spec.get("tolerations", []), t) for t in pool.taints):
+        return False
+    if not all(_satisfied(pool, k, "In", [v]) for k, v in spec.get("nodeSelector", {}).items()):
+        return False
+    terms = (spec.get("affinity", {}).get("nodeAffinity", {})
+             .get("requiredDuringSchedulingIgnoredDuringExecution", {}).get("nodeSelectorTerms"))
+    if terms and not any(all(_satisfied(pool, e["key"], e["operator"], e.get("values", []))
+                             for e in term.get("matchExpressions", [])) for term in terms):
+        return False
+    requested = {r for c in spec["containers"] for part in ("requests", "limits")
+                 for r in c.get("resources", {}).get(part, {}) if "/" in r}
+    return all(_offers(pool, r) for r in requested)
+
+
+def trainjob_node(trainjob: Mapping[str, Any], runtime: Mapping[str, Any]) -> dict[str, Any]:
+    """The pod spec of a TrainJob's training node: the runtime's trainer-step template, with the TrainJob's
+    resources per node, image, command and env on the `node` container (what Kubeflow Trainer applies)."""
+    [job] = [j for j in runtime["spec"]["template"]["spec"]["replicatedJobs"]
+             if j["template"]["metadata"]["labels"].get("trainer.kubeflow.org/trainjob-ancestor-step") == "trainer"]
+    spec = copy.deepcopy(job["template"]["spec"]["template"]["spec"])
+    trainer = trainjob["spec"].get("trainer", {})
+    [node] = [c for c in spec["containers"] if c["name"] == "node"]
+    if "resourcesPerNode" in trainer:
+        node["resources"] = copy.deepcopy(trainer["resourcesPerNode"])
+    for key in ("image", "command", "args"):
+        if key in trainer:
+            node[key] = trainer[key]
+    node["env"] = [*node.get("env", []), *trainer.get("env", [])]
+    return spec
+
