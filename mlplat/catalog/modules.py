@@ -118,10 +118,10 @@ def helm_bootstrap(order: Iterable[AddOn]) -> frozenset[str]:
 # --- Kueue -------------------------------------------------------------------------------------------------------
 
 # Job integrations, each on only when the add-on running its operator is installed (None: built into Kubernetes).
-# Names as Kueue 0.19.2's chart lists them (charts/kueue/values.yaml). Kueue enables the plain-pod integration the
-# LeaderWorkerSet one builds on by itself (its ImplicitlyEnabledFrameworkNames), and sets up an integration whose CRD
-# appears after it started once the API is served, so the operators need not install before Kueue.
-KUEUE_FRAMEWORKS = (("batch/job", None),
+# Names as Kueue 0.19.2's chart lists them (charts/kueue/values.yaml). Plain pods queue too (those labelled with a
+# queue, in the workload namespaces only); the LeaderWorkerSet integration builds on that one. Kueue sets up an
+# integration whose CRD appears after it started once the API is served, so the operators need not install first.
+KUEUE_FRAMEWORKS = (("batch/job", None), ("pod", None),
                     ("ray.io/rayjob", "kuberay-operator"), ("ray.io/raycluster", "kuberay-operator"),
                     ("ray.io/rayservice", "kuberay-operator"),
                     # TrainJobs, and the JobSets its chart installs the controller of (a TrainJob's own JobSet is

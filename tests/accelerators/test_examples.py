@@ -21,15 +21,17 @@ INTENDED = {
     "neuron-training.yaml": ("Job", "neuron-mlp", "neuron"),
     "inferentia-serving.yaml": ("Deployment", "resnet50-inf1", "inferentia1"),
     "ray-train-gpu.yaml": ("RayJob", "ray-train-gpu", "gpu"),
+    "ray-serve-vllm-gpu.yaml": ("RayService", "qwen-serve", "gpu"),
     "vllm-multi-node-lws.yaml": ("LeaderWorkerSet", "vllm-multi-node", "gpu-efa"),
     "trainjob-gpu-efa.yaml": ("TrainJob", "ddp-efa", "gpu-efa"),
+    "trainjob-neuron.yaml": ("TrainJob", "neuron-ddp", "neuron"),
 }
 # Every pool, and the operators and Kueue integrations the examples need.
 WORKLOADS = {**ALL_POOLS, "enable_kuberay_operator": True, "enable_leader_worker_set": True,
              "enable_kubeflow_trainer": True}
 # The Kueue integration that admits each queued kind.
-FRAMEWORK = {"Job": "batch/job", "RayJob": "ray.io/rayjob", "LeaderWorkerSet": "leaderworkerset.x-k8s.io/leaderworkerset",
-             "TrainJob": "trainer.kubeflow.org/trainjob"}
+FRAMEWORK = {"Job": "batch/job", "RayJob": "ray.io/rayjob", "RayService": "ray.io/rayservice",
+             "LeaderWorkerSet": "leaderworkerset.x-k8s.io/leaderworkerset", "TrainJob": "trainer.kubeflow.org/trainjob"}
 
 
 def runtimes():
@@ -96,7 +98,8 @@ QUEUED = sorted(n for n in INTENDED if "kueue.x-k8s.io/queue-name" in workload(n
 
 
 def test_the_operator_examples_go_through_kueue():
-    assert {"ray-train-gpu.yaml", "vllm-multi-node-lws.yaml", "trainjob-gpu-efa.yaml"} <= set(QUEUED)
+    assert {"ray-train-gpu.yaml", "ray-serve-vllm-gpu.yaml", "vllm-multi-node-lws.yaml",
+            "trainjob-gpu-efa.yaml", "trainjob-neuron.yaml"} <= set(QUEUED)
 
 
 @pytest.mark.parametrize("name", QUEUED)
@@ -126,8 +129,8 @@ def test_a_queued_example_is_admitted_by_a_queue_covering_everything_it_requests
 
 
 def test_neuron_workloads_use_the_neuron_scheduler_and_tag_their_runtime():
-    for name in ("neuron-training.yaml", "inferentia-serving.yaml"):
-        spec = pod_spec(workload(name))
+    for name in ("neuron-training.yaml", "inferentia-serving.yaml", "trainjob-neuron.yaml"):
+        [spec] = specs(name).values()
         assert spec["schedulerName"] == NEURON_SCHEDULER, name
         assert any(e["name"] == "NEURON_PROCESS_TAG" for e in spec["containers"][0]["env"]), name
 

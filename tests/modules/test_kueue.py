@@ -55,7 +55,7 @@ def test_release_is_pinned_on_the_system_nodes_with_a_v1beta2_configuration(kueu
         "webhook": {"port": 9443},
         "leaderElection": {"leaderElect": True, "resourceName": "c1f6bfd2.kueue.x-k8s.io"},
         "clientConnection": {"qps": 300, "burst": 500},
-        "integrations": {"frameworks": ["batch/job"]},
+        "integrations": {"frameworks": ["batch/job", "pod"]},
         # Only the users' namespaces: platform Helm hooks never wait on Kueue's webhooks (audit S11).
         "managedJobsNamespaceSelector": {"matchExpressions": [
             {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["ml-workloads"]}]},
@@ -79,12 +79,12 @@ TRAINER = ["trainer.kubeflow.org/trainjob", "jobset.x-k8s.io/jobset"]
 
 
 @pytest.mark.parametrize(("delta", "frameworks"), [
-    ({}, ["batch/job"]),
-    ({"enable_kuberay_operator": True}, ["batch/job", *RAY]),
-    ({"enable_leader_worker_set": True}, ["batch/job", *LWS]),
-    ({"enable_kubeflow_trainer": True}, ["batch/job", *TRAINER]),
+    ({}, ["batch/job", "pod"]),
+    ({"enable_kuberay_operator": True}, ["batch/job", "pod", *RAY]),
+    ({"enable_leader_worker_set": True}, ["batch/job", "pod", *LWS]),
+    ({"enable_kubeflow_trainer": True}, ["batch/job", "pod", *TRAINER]),
     ({"enable_kuberay_operator": True, "enable_leader_worker_set": True, "enable_kubeflow_trainer": True},
-     ["batch/job", *RAY, *TRAINER, *LWS]),
+     ["batch/job", "pod", *RAY, *TRAINER, *LWS]),
 ])
 def test_job_integrations_are_exactly_the_installed_operators(delta, frameworks):
     bp = parse_text(blueprint_text(delta), "bp.tfvars")
