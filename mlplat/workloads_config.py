@@ -1,10 +1,32 @@
-"""Blueprint keys of the workload operators: what lets users run Ray and multi-node serving on the platform's pools."""
+"""Blueprint keys of what users' workloads get from the platform: the operators that run Ray, training jobs and
+multi-node serving on the pools, and the secrets they may read."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
 
 from mlplat.schema import field
+
+# Secrets Manager secret names (letters, digits and /_+=.@-).
+SECRET_NAME = r"[A-Za-z0-9/_+=.@-]{1,512}"
+_K8S_NAME = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+
+
+@dataclass(frozen=True)
+class WorkloadSecret:
+    """A Secrets Manager secret the user owns, copied into workload namespaces as a Kubernetes Secret."""
+
+    secret: str = field("", "Name of the Secrets Manager secret (you create and rotate it; its value never enters "
+                            "the blueprint, synth output or terraform state).",
+                        pattern=SECRET_NAME, pattern_doc="a Secrets Manager secret name")
+    key: str = field("value", "Key of the Kubernetes Secret that holds the secret's whole value.",
+                     pattern=r"[-._a-zA-Z0-9]+", pattern_doc="a Secret key (letters, digits, '-', '_' or '.')")
+    namespaces: tuple[str, ...] = field((), "Workload namespaces to copy it into; empty: every one of "
+                                            "workload_namespaces.", unique=True)
+    _explicit: frozenset[str] = dataclasses.field(default=frozenset(), repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -22,6 +44,29 @@ class WorkloadKeys:
         False, "Install LeaderWorkerSet (a leader pod and its workers deployed, scaled and restarted as one unit, for "
         "multi-node inference); with Kueue, each group is admitted as one workload.",
     )
+    workload_secrets: Mapping[str, WorkloadSecret] = field(
+        MappingProxyType({}), "Your Secrets Manager secrets (a Hugging Face token, an API key) that External Secrets "
+        "copies into workload namespaces, each as a Kubernetes Secret named by its key here; the platform's External "
+        "Secrets role may read exactly these secrets (a secret under your own KMS key also needs that key's policy to "
+        "let the role decrypt).", key_pattern=_K8S_NAME, key_pattern_doc="a Kubernetes Secret name such as 'hf-token'",
+    )
 
     def _rules_workloads(self) -> list[tuple[tuple[str, ...], str]]:
-        return []
+        out: list[tuple[tuple[str, ...], str]] = []
+        namespaces = self.workload_namespaces  # type: ignore[attr-defined]
+        for name, ws in self.workload_secrets.items():
+            if not ws.secret:
+                out.append((("workload_secrets", name, "secret"),
+                            "required key is missing: the name of the Secrets Manager secret to copy"))
+            for i, ns in enumerate(ws.namespaces):
+                if ns not in namespaces:
+                    out.append((("workload_secrets", name, "namespaces", f"[{i}]"),
+                                f"expected one of workload_namespaces ({', '.join(namespaces) or 'none'}), got {ns!r}; "
+                                f"add it to workload_namespaces or remove it here"))
+            if not ws.namespaces and not namespaces:
+                out.append((("workload_secrets", name), "no namespace to copy it into: workload_namespaces is empty"))
+        return out
+
+    def workload_secret_namespaces(self, name: str) -> tuple[str, ...]:
+        ws = self.workload_secrets[name]
+        return ws.namespaces or tuple(self.workload_namespaces)  # type: ignore[attr-defined]

@@ -1,6 +1,6 @@
 """Read-only access for the External Secrets Operator, via Pod Identity, to the platform's generated secrets and to
-the user's secrets the blueprint names (alert receivers' credentials; encrypted with a key the user manages, they
-also need that key's policy to let this role decrypt)."""
+the user's secrets the blueprint names (alert receivers' credentials, workload secrets; encrypted with a key the user
+manages, they also need that key's policy to let this role decrypt)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class SecretAccessConfig:
     service_account: str
     secret_arns: tuple[str, ...]
     kms_key_arn: str
-    # Secrets the user owns and names in the blueprint (alert receivers' credentials), by name.
+    # Secrets the user owns and names in the blueprint (alert receivers' credentials, workload secrets), by name.
     user_secret_names: tuple[str, ...] = ()
 
     def user_secret_arns(self) -> list[str]:
@@ -36,11 +36,13 @@ class SecretReader(Construct):
         self.role = pod_identity_role(
             self, role_name=f"{c.scope.cluster_name}-external-secrets", cluster=c.scope, cluster_name=c.cluster_name,
             namespace=c.namespace, service_account=c.service_account, policy_document=policy(
-                allow(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], list(c.secret_arns),
-                      sid="ReadPlatformSecrets"),
+                *([allow(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], list(c.secret_arns),
+                         sid="ReadPlatformSecrets"),
+                   # The platform's key decrypts them only on behalf of Secrets Manager, not for direct use.
+                   allow(["kms:Decrypt"], c.kms_key_arn, sid="DecryptThroughSecretsManager",
+                         condition={"StringEquals": {
+                             "kms:ViaService": f"secretsmanager.{c.scope.region}.amazonaws.com"}})]
+                  if c.secret_arns else []),
                 *([allow(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], c.user_secret_arns(),
                          sid="ReadNamedUserSecrets")] if c.user_secret_names else []),
-                # The key decrypts only on behalf of Secrets Manager, not for direct use.
-                allow(["kms:Decrypt"], c.kms_key_arn, sid="DecryptThroughSecretsManager",
-                      condition={"StringEquals": {"kms:ViaService": f"secretsmanager.{c.scope.region}.amazonaws.com"}}),
             ))

@@ -108,11 +108,12 @@ class AwsLayer(TerraformStack):
                                          kms_key_arn=self.key.arn)
             for use in secret_uses(bp)
         }
-        if self.secrets:
+        user_secrets = tuple(sorted({*bp.alert_secrets.values(), *(w.secret for w in bp.workload_secrets.values())}))
+        if self.secrets or user_secrets:
             SecretReader(self, "secret-reader", SecretAccessConfig(
                 scope=scope, cluster_name=self.eks.cluster.name, namespace=ESO_NAMESPACE,
                 service_account=ESO_SERVICE_ACCOUNT, secret_arns=tuple(s.arn for s in self.secrets.values()),
-                kms_key_arn=self.key.arn, user_secret_names=tuple(sorted(set(bp.alert_secrets.values()))),
+                kms_key_arn=self.key.arn, user_secret_names=user_secrets,
             ))
         if bp.alert_topics:
             AlertPublisher(self, "alert-publisher", AlertPublisherConfig(

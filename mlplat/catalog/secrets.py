@@ -118,9 +118,33 @@ def _eso_values(ctx: AddonContext) -> dict[str, Any]:
             "webhook": copy.deepcopy(system), "certController": copy.deepcopy(system)}
 
 
+def needs_external_secrets(bp: "Blueprint") -> bool:
+    return bool(secret_uses(bp)) or bool(bp.workload_secrets)
+
+
+def _workload_secret_objects(ctx: AddonContext) -> dict[str, Any]:
+    """One ExternalSecret per workload secret and namespace: the secret's whole value under its key."""
+    bp = ctx.blueprint
+    return {"objects": [{
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "refreshInterval": "1h",
+            "secretStoreRef": {"kind": "ClusterSecretStore", "name": STORE_NAME},
+            # Owner: deleted with the ExternalSecret. Retain: a workload keeps its Secret if ESO is briefly gone.
+            "target": {"name": name, "creationPolicy": "Owner", "deletionPolicy": "Retain"},
+            "data": [{"secretKey": ws.key, "remoteRef": {"key": ws.secret}}],
+        },
+    } for name, ws in sorted(bp.workload_secrets.items()) for ns in bp.workload_secret_namespaces(name)]}
+
+
 ADDONS = [
-    AddOn("external-secrets", ESO_NAMESPACE, enabled=lambda bp: bool(secret_uses(bp)),
+    AddOn("external-secrets", ESO_NAMESPACE, enabled=needs_external_secrets,
           chart=versions.CHARTS["external-secrets"], computed_values=_eso_values, sync_wave=-9, placement=SYSTEM),
-    AddOn("platform-secrets", ESO_NAMESPACE, enabled=lambda bp: bool(secret_uses(bp)),
+    AddOn("platform-secrets", ESO_NAMESPACE, enabled=needs_external_secrets,
           depends_on=("external-secrets",), computed_values=_objects, sync_wave=-7, placement=NO_PODS),
+    # In the workload namespaces, which exist (and outlive the release) before the secrets go in.
+    AddOn("workload-secrets", ESO_NAMESPACE, enabled=lambda bp: bool(bp.workload_secrets),
+          depends_on=("platform-secrets", "workload-namespaces"), computed_values=_workload_secret_objects,
+          toggle="workload_secrets", sync_wave=-5, placement=NO_PODS),
 ]

@@ -19,6 +19,12 @@ CASES = [
      "1: enable_kubeflow_training_operator: JARK's Kubeflow training operator v1, which mlplat does not offer: v1.9 is "
      "the last v1 line, maintenance-only, and its MPIJob v1 CRD takes the name the MPI operator's v2beta1 needs; "
      "remove it"),
+    ("workload secret without its name", 'workload_secrets = {\n  hf-token = { key = "token" }\n}\n',
+     "2: workload_secrets.hf-token.secret: required key is missing: the name of the Secrets Manager secret to copy"),
+    ("workload secret into another namespace",
+     'workload_secrets = {\n  hf-token = {\n    secret     = "ml/hf-token"\n    namespaces = ["team-a"]\n  }\n}\n',
+     "4: workload_secrets.hf-token.namespaces[0]: expected one of workload_namespaces (ml-workloads), got 'team-a'; "
+     "add it to workload_namespaces or remove it here"),
     ("jark key not yet installed", 'name = "demo"\nenable_mpi_operator = true\n',
      "2: enable_mpi_operator: a JARK key for a component mlplat does not install yet (the MPI operator); remove it"),
     ("wrong type", "name = 3\n", "1: name: expected a string, got 3; write it in quotes, \"3\""),

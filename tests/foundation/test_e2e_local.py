@@ -61,6 +61,14 @@ def write(tmp_path: Path, delta: dict) -> Path:
     return blueprint
 
 
+def deployed_reader_policy(tmp_path: Path) -> dict:
+    """External Secrets' role policy as terraform's state holds it after the apply."""
+    state = json.loads((tmp_path / ".mlplat-local" / "mlplat" / "tfstate" / "mlplat-aws.tfstate").read_text())
+    [resource] = [r for r in state["resources"] if r["type"] == "aws_iam_role_policy"
+                  and r["name"].startswith("secret-reader")]
+    return json.loads(resource["instances"][0]["attributes"]["policy"])
+
+
 def processes_in(directory: Path) -> list[str]:
     """Live processes working under `directory` (terraform and its providers run in the stack directories)."""
     found = []
@@ -97,7 +105,10 @@ def interrupt_deploy_at(tmp_path: Path, blueprint: Path, marker: str) -> tuple[i
 
 
 def test_interrupted_deploy_then_a_reviewed_plan_finishes_it_exactly(tmp_path):
-    blueprint = write(tmp_path, {"enable_mlflow": True, "mlflow_db_deletion_protection": False})
+    # A workload secret the user owns: External Secrets' role reads it besides the platform's (deployed, re-planned
+    # with no changes, destroyed with the rest).
+    blueprint = write(tmp_path, {"enable_mlflow": True, "mlflow_db_deletion_protection": False,
+                                 "workload_secrets": {"hf-token": {"secret": "ml/hf-token"}}})
     # At the database instance: a create that records its id before its wait (kept, tainted), started after the
     # resources that could be left behind untracked (created, but interrupted before their id was saved).
     code, interrupted, stderr = interrupt_deploy_at(tmp_path, blueprint, "create aws_rds_cluster_instance.mlflow_db-1_")
@@ -127,6 +138,9 @@ def test_interrupted_deploy_then_a_reviewed_plan_finishes_it_exactly(tmp_path):
 
     code, replanned, _ = mlplat(["plan", "--detailed-exitcode"], tmp_path, blueprint)
     assert (code, replanned["changes"], replanned["stacks"]["mlplat-aws"]["changes"]) == (0, 0, [])
+    assert [s["Sid"] for s in deployed_reader_policy(tmp_path)["Statement"]] == [
+        "ReadPlatformSecrets", "DecryptThroughSecretsManager", "ReadNamedUserSecrets"]
+    assert deployed_reader_policy(tmp_path)["Statement"][2]["Resource"][0].endswith(":secret:ml/hf-token-??????")
 
     # Outputs come from the state file: no emulator, no synthesis, full-length values.
     _, shown, stderr = mlplat(["outputs"], tmp_path, blueprint)

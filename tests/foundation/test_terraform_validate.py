@@ -31,6 +31,8 @@ TOGGLES = {
                     "enable_ai_ml_observability_stack": True},
     "modules-full": FULL,  # two database instances, internal load balancer, custom queues
     "alert-receivers": RECEIVERS,  # External Secrets reads the user's secrets; Alertmanager publishes to SNS
+    # External Secrets' role with the user's secrets only (no module generates one)
+    "workload-secrets": {"workload_secrets": {"hf-token": {"secret": "ml/hf-token"}}},
 }
 # A root-only block in a child module is ignored with this warning, which says nothing about the stack itself.
 CHILD_MODULE_WARNING = "Backend configuration ignored"
