@@ -14,6 +14,7 @@ from mlplat.catalog.observability import MONITORING, YACE_SERVICE_ACCOUNT, needs
 from mlplat.catalog.secrets import ESO_NAMESPACE, ESO_SERVICE_ACCOUNT, secret_name_prefix, secret_output, secret_uses
 from mlplat.nodepools import POOL_KINDS, subnet_tag_key
 from mlplat.settings import AWS_STACK_SUFFIX, Settings
+from mlplat.workloads_config import WORKLOAD_SERVICE_ACCOUNT, workload_role_name
 from modules.access_node import AccessNodeConfig, ClusterAccessNode
 from modules.alert_publisher import AlertPublisher, AlertPublisherConfig
 from modules.bucket import SecureBucket
@@ -28,6 +29,7 @@ from modules.mlflow_aws import MlflowAws, MlflowAwsConfig
 from modules.network import Network, NetworkConfig
 from modules.secret_access import SecretAccessConfig, SecretReader
 from modules.secrets import GeneratedSecret
+from modules.workload_access import WorkloadAccess, WorkloadAccessConfig
 from stacks.providers import aws_provider, configure_backend
 
 
@@ -114,6 +116,13 @@ class AwsLayer(TerraformStack):
                 scope=scope, cluster_name=self.eks.cluster.name, namespace=ESO_NAMESPACE,
                 service_account=ESO_SERVICE_ACCOUNT, secret_arns=tuple(s.arn for s in self.secrets.values()),
                 kms_key_arn=self.key.arn, user_secret_names=user_secrets,
+            ))
+        # Users' workloads: S3 access per workload namespace, through its ml-workload service account.
+        for ns, access in sorted(bp.workload_s3_access.items()):
+            WorkloadAccess(self, f"workload-s3-{ns}", WorkloadAccessConfig(
+                scope=scope, cluster_name=self.eks.cluster.name, role_name=workload_role_name(bp.name, ns),
+                namespace=ns, service_account=WORKLOAD_SERVICE_ACCOUNT, read_buckets=access.read_buckets,
+                write_prefixes=access.write_prefixes,
             ))
         if bp.alert_topics:
             AlertPublisher(self, "alert-publisher", AlertPublisherConfig(

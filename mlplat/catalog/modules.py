@@ -247,11 +247,19 @@ def kueue_objects(ctx: AddonContext) -> dict[str, Any]:
 
 
 def workload_namespaces(ctx: AddonContext) -> dict[str, Any]:
+    from mlplat.workloads_config import WORKLOAD_SERVICE_ACCOUNT
+
     # Users' jobs and volumes live here: neither Helm nor Argo CD may delete them with a release.
     keep = {"helm.sh/resource-policy": "keep", "argocd.argoproj.io/sync-options": "Delete=false"}
-    return {"objects": [{"apiVersion": "v1", "kind": "Namespace",
-                         "metadata": {"name": ns, "labels": dict(MANAGED), "annotations": dict(keep)}}
-                        for ns in ctx.blueprint.workload_namespaces]}
+    bp = ctx.blueprint
+    objects: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace",
+                                      "metadata": {"name": ns, "labels": dict(MANAGED), "annotations": dict(keep)}}
+                                     for ns in bp.workload_namespaces]
+    # The service account that workload_s3_access's Pod Identity association binds the namespace's S3 role to.
+    objects += [{"apiVersion": "v1", "kind": "ServiceAccount",
+                 "metadata": {"name": WORKLOAD_SERVICE_ACCOUNT, "namespace": ns, "labels": dict(MANAGED)}}
+                for ns in sorted(bp.workload_s3_access)]
+    return {"objects": objects}
 
 
 # --- MLflow ------------------------------------------------------------------------------------------------------

@@ -25,6 +25,12 @@ CASES = [
      'workload_secrets = {\n  hf-token = {\n    secret     = "ml/hf-token"\n    namespaces = ["team-a"]\n  }\n}\n',
      "4: workload_secrets.hf-token.namespaces[0]: expected one of workload_namespaces (ml-workloads), got 'team-a'; "
      "add it to workload_namespaces or remove it here"),
+    ("s3 access of another namespace", 'workload_s3_access = {\n  team-a = { read_buckets = ["datasets-x"] }\n}\n',
+     "2: workload_s3_access.team-a: expected one of workload_namespaces (ml-workloads), got 'team-a'; add it there"),
+    ("s3 prefix without its slash",
+     'workload_s3_access = {\n  ml-workloads = { write_prefixes = ["s3://ml-artifacts/team-a"] }\n}\n',
+     "2: workload_s3_access.ml-workloads.write_prefixes[0]: expected an S3 location such as "
+     "'s3://ml-artifacts/team-a/' (ending with '/'), got 's3://ml-artifacts/team-a'"),
     ("jark key not yet installed", 'name = "demo"\nenable_mpi_operator = true\n',
      "2: enable_mpi_operator: a JARK key for a component mlplat does not install yet (the MPI operator); remove it"),
     ("wrong type", "name = 3\n", "1: name: expected a string, got 3; write it in quotes, \"3\""),

@@ -61,12 +61,16 @@ def write(tmp_path: Path, delta: dict) -> Path:
     return blueprint
 
 
+def in_state(tmp_path: Path, rtype: str, prefix: str) -> dict:
+    """The attributes of the AWS layer's resource of `rtype` whose name starts with `prefix`, from terraform's state."""
+    state = json.loads((tmp_path / ".mlplat-local" / "mlplat" / "tfstate" / "mlplat-aws.tfstate").read_text())
+    [resource] = [r for r in state["resources"] if r["type"] == rtype and r["name"].startswith(prefix)]
+    return resource["instances"][0]["attributes"]
+
+
 def deployed_reader_policy(tmp_path: Path) -> dict:
     """External Secrets' role policy as terraform's state holds it after the apply."""
-    state = json.loads((tmp_path / ".mlplat-local" / "mlplat" / "tfstate" / "mlplat-aws.tfstate").read_text())
-    [resource] = [r for r in state["resources"] if r["type"] == "aws_iam_role_policy"
-                  and r["name"].startswith("secret-reader")]
-    return json.loads(resource["instances"][0]["attributes"]["policy"])
+    return json.loads(in_state(tmp_path, "aws_iam_role_policy", "secret-reader")["policy"])
 
 
 def processes_in(directory: Path) -> list[str]:
@@ -105,10 +109,11 @@ def interrupt_deploy_at(tmp_path: Path, blueprint: Path, marker: str) -> tuple[i
 
 
 def test_interrupted_deploy_then_a_reviewed_plan_finishes_it_exactly(tmp_path):
-    # A workload secret the user owns: External Secrets' role reads it besides the platform's (deployed, re-planned
-    # with no changes, destroyed with the rest).
+    # A workload secret the user owns (External Secrets' role reads it besides the platform's) and a namespace's S3
+    # role: deployed, re-planned with no changes, destroyed with the rest.
     blueprint = write(tmp_path, {"enable_mlflow": True, "mlflow_db_deletion_protection": False,
-                                 "workload_secrets": {"hf-token": {"secret": "ml/hf-token"}}})
+                                 "workload_secrets": {"hf-token": {"secret": "ml/hf-token"}},
+                                 "workload_s3_access": {"ml-workloads": {"write_prefixes": ["s3://ml-data/team-a/"]}}})
     # At the database instance: a create that records its id before its wait (kept, tainted), started after the
     # resources that could be left behind untracked (created, but interrupted before their id was saved).
     code, interrupted, stderr = interrupt_deploy_at(tmp_path, blueprint, "create aws_rds_cluster_instance.mlflow_db-1_")
@@ -141,6 +146,9 @@ def test_interrupted_deploy_then_a_reviewed_plan_finishes_it_exactly(tmp_path):
     assert [s["Sid"] for s in deployed_reader_policy(tmp_path)["Statement"]] == [
         "ReadPlatformSecrets", "DecryptThroughSecretsManager", "ReadNamedUserSecrets"]
     assert deployed_reader_policy(tmp_path)["Statement"][2]["Resource"][0].endswith(":secret:ml/hf-token-??????")
+    association = in_state(tmp_path, "aws_eks_pod_identity_association", "workload-s3-ml-workloads")
+    assert (association["namespace"], association["service_account"]) == ("ml-workloads", "ml-workload")
+    assert in_state(tmp_path, "aws_iam_role", "workload-s3-ml-workloads")["name"] == "mlplat-workload-ml-workloads"
 
     # Outputs come from the state file: no emulator, no synthesis, full-length values.
     _, shown, stderr = mlplat(["outputs"], tmp_path, blueprint)

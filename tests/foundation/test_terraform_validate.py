@@ -32,7 +32,9 @@ TOGGLES = {
     "modules-full": FULL,  # two database instances, internal load balancer, custom queues
     "alert-receivers": RECEIVERS,  # External Secrets reads the user's secrets; Alertmanager publishes to SNS
     # External Secrets' role with the user's secrets only (no module generates one)
-    "workload-secrets": {"workload_secrets": {"hf-token": {"secret": "ml/hf-token"}}},
+    "workload-secrets": {"workload_secrets": {"hf-token": {"secret": "ml/hf-token"}},
+                         "workload_s3_access": {"ml-workloads": {"read_buckets": ["datasets-x"],
+                                                                 "write_prefixes": ["s3://ml-artifacts/team-a/"]}}},
 }
 # A root-only block in a child module is ignored with this warning, which says nothing about the stack itself.
 CHILD_MODULE_WARNING = "Backend configuration ignored"
