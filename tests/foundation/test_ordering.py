@@ -125,3 +125,41 @@ def test_argocd_mode_bootstrap_needs_only_the_system_nodes(gitops):
     assert not set(apps) & bootstrap
     pools_apps = [n for n in apps if registry[n].placement == POOLS]
     assert pools_apps and all(NODEPOOLS in registry[n].dependencies for n in pools_apps)
+
+
+# API groups of the custom kinds the platform's own objects use, and the add-on whose chart installs each CRD.
+CRD_OWNERS = {
+    "karpenter.sh": "karpenter-crd", "karpenter.k8s.aws": "karpenter-crd",
+    "monitoring.coreos.com": "kube-prometheus-stack",
+    "external-secrets.io": "external-secrets",
+    "cert-manager.io": "cert-manager",
+    "kueue.x-k8s.io": "kueue",
+    "argoproj.io": "argo-cd",
+    "trainer.kubeflow.org": "kubeflow-trainer",
+    "ray.io": "kuberay-operator",
+    "leaderworkerset.x-k8s.io": "leader-worker-set",
+}
+# Built into Kubernetes: served before any add-on.
+CORE_GROUPS = {"", "apps", "batch", "policy", "rbac.authorization.k8s.io", "storage.k8s.io", "scheduling.k8s.io",
+               "networking.k8s.io", "admissionregistration.k8s.io"}
+
+
+def test_typed_objects_install_after_the_chart_that_serves_their_kind():
+    """Every object of an in-repo manifests release is of a core kind or of a CRD whose owner chart the release waits
+    for (Helm would fail on a kind the API server does not serve yet)."""
+    s = synth(text=EVERYTHING + 'workload_secrets = {\n  hf-token = { secret = "ml/hf-token" }\n}\n'
+                                'workload_s3_access = {\n  ml-workloads = { read_buckets = ["datasets-x"] }\n}\n')
+    checked = set()
+    for addon in REGISTRY:
+        if addon.chart is not None or addon.name not in s.releases():
+            continue
+        before = dependency_closure(s, addon.name)
+        for obj in s.objects(addon.name):
+            group = obj["apiVersion"].rpartition("/")[0]
+            if group in CORE_GROUPS:
+                continue
+            assert group in CRD_OWNERS, f"{addon.name}: {obj['kind']} of {group}: record which chart serves it"
+            assert CRD_OWNERS[group] in before, f"{addon.name} installs a {obj['kind']} before {CRD_OWNERS[group]}"
+            checked.add(group)
+    # The check saw the custom kinds of the workload operators and secrets, not only core ones.
+    assert {"trainer.kubeflow.org", "external-secrets.io", "monitoring.coreos.com", "kueue.x-k8s.io"} <= checked
