@@ -120,6 +120,9 @@ class PoolKind:
 
 GPU_TAINT = "nvidia.com/gpu=true:NoSchedule"
 NEURON_TAINT = "aws.amazon.com/neuron=true:NoSchedule"
+# Pods that need contiguous NeuronCores set `schedulerName: neuron-scheduler`: a second kube-scheduler (installed by
+# the aws-neuron add-on) that asks the Neuron scheduler extension which cores on a node are free and adjacent.
+NEURON_SCHEDULER = "neuron-scheduler"
 # The p pools are for EFA jobs only: single-GPU work that tolerates just nvidia.com/gpu stays on the cheaper g pool.
 EFA_TAINT = "vpc.amazonaws.com/efa=true:NoSchedule"
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlplat import versions
-from mlplat.nodepools import POOL_LABEL, NodePoolSpec, toleration_for
+from mlplat.nodepools import NEURON_SCHEDULER, POOL_LABEL, NodePoolSpec, toleration_for
 
 if TYPE_CHECKING:
     from mlplat.blueprint import Blueprint
@@ -21,11 +21,12 @@ API_VERSION = "trainer.kubeflow.org/v1alpha1"
 # use, and the label that marks the trainer step).
 NODE = "node"
 TRAINER_STEP_LABEL = "trainer.kubeflow.org/trainjob-ancestor-step"
-NEURON_SCHEDULER = "neuron-scheduler"
 # libfabric over the EFA devices, with GPUDirect RDMA (p4d, p5): aws-ofi-nccl then carries NCCL's traffic.
 EFA_ENV = (("FI_PROVIDER", "efa"), ("FI_EFA_USE_DEVICE_RDMA", "1"))
 SHARED_CLAIMS = {"efs-shared": "/efs", "fsx-shared": "/fsx"}
 SHM_GIB = 64
+# The runtime the platform renders for each accelerator pool, when that pool is enabled.
+RUNTIME_POOLS = {"torch-gpu": "gpu", "torch-gpu-efa": "gpu-efa", "torch-neuron": "neuron"}
 
 
 @dataclass(frozen=True)
@@ -42,21 +43,18 @@ class TrainingRuntime:
 def runtimes_for(bp: "Blueprint") -> list[TrainingRuntime]:
     pools = {p.name: p for p in bp.enabled_pools}
     claims = tuple(c for c, on in (("efs-shared", bp.enable_efs), ("fsx-shared", bp.enable_fsx)) if on)
-    out = []
-    if "gpu" in pools:
-        out.append(TrainingRuntime("torch-gpu", pools["gpu"], versions.TRAINER_GPU_IMAGE, claims=claims,
-                                   description="PyTorch (torchrun) on the gpu pool"))
-    if "gpu-efa" in pools:
-        out.append(TrainingRuntime("torch-gpu-efa", pools["gpu-efa"], versions.TRAINER_GPU_IMAGE, env=EFA_ENV,
-                                   claims=claims, description="PyTorch (torchrun) across gpu-efa nodes, NCCL over EFA"))
-    if "neuron" in pools:
-        # Compiled graphs are cached on FSx when there is one, so a rerun (or another node) skips neuronx-cc.
-        env = (("NEURON_COMPILE_CACHE_URL", "/fsx/neuron-compile-cache"),) if bp.enable_fsx else ()
-        out.append(TrainingRuntime("torch-neuron", pools["neuron"],
-                                   versions.TRAINER_NEURON_IMAGE.format(region=bp.region), env=env,
-                                   scheduler=NEURON_SCHEDULER, claims=claims,
-                                   description="PyTorch/XLA (torchrun) on Trainium, placed by the Neuron scheduler"))
-    return out
+    # Compiled graphs are cached on FSx when there is one, so a rerun (or another node) skips neuronx-cc.
+    neuron_env = (("NEURON_COMPILE_CACHE_URL", "/fsx/neuron-compile-cache"),) if bp.enable_fsx else ()
+    every = {
+        "torch-gpu": dict(image=versions.TRAINER_GPU_IMAGE, description="PyTorch (torchrun) on the gpu pool"),
+        "torch-gpu-efa": dict(image=versions.TRAINER_GPU_IMAGE, env=EFA_ENV,
+                              description="PyTorch (torchrun) across gpu-efa nodes, NCCL over EFA"),
+        "torch-neuron": dict(image=versions.TRAINER_NEURON_IMAGE.format(region=bp.region), env=neuron_env,
+                             scheduler=NEURON_SCHEDULER,
+                             description="PyTorch/XLA (torchrun) on Trainium, placed by the Neuron scheduler"),
+    }
+    return [TrainingRuntime(name, pools[pool], claims=claims, **every[name])
+            for name, pool in RUNTIME_POOLS.items() if pool in pools]
 
 
 def render(runtime: TrainingRuntime, labels: dict[str, str]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import yaml
 
 from mlplat.nodepools import POOL_KINDS, resolve, toleration_for
 from mlplat.placement import fits, pod_specs
-from mlplat.training_runtimes import render, runtimes_for
+from mlplat.training_runtimes import RUNTIME_POOLS, render, runtimes_for
 
 if TYPE_CHECKING:
     from mlplat.blueprint import Blueprint
@@ -25,8 +25,6 @@ OPERATOR_TOGGLES = {
     "LeaderWorkerSet": "enable_leader_worker_set",
     "TrainJob": "enable_kubeflow_trainer",
 }
-# The pool each platform runtime is placed on (mlplat/training_runtimes.py).
-RUNTIME_POOLS = {"torch-gpu": "gpu", "torch-gpu-efa": "gpu-efa", "torch-neuron": "neuron"}
 
 
 @dataclass(frozen=True)
@@ -103,7 +101,7 @@ def _problems(bp: "Blueprint", obj: dict[str, Any]) -> Iterator[str]:
         if queue is not None:
             # Kueue admits onto one of the queue's flavors and adds that pool's node labels and tolerations.
             flavors = [q.pool for q in queue.quotas]
-            if not any(fits(_with_flavor(spec, p), p) for p in flavors):
+            if not any((admitted := _with_flavor(spec, p)) is not None and fits(admitted, p) for p in flavors):
                 yield (f"{who} fit none of queue {queue.name!r}'s pools ({', '.join(p.name for p in flavors)}): "
                        f"use a queue on the pool they need, or change their nodeSelector, tolerations or requests")
             continue
@@ -143,10 +141,10 @@ def _queue(bp: "Blueprint", obj: dict[str, Any]) -> tuple[Any, str | None]:
     return queues[name], None
 
 
-def _with_flavor(spec: Any, pool: Any) -> dict[str, Any]:
-    """The pod as Kueue admits it onto `pool`'s flavor; a nodeSelector that contradicts the flavor cannot fit it."""
+def _with_flavor(spec: Any, pool: Any) -> dict[str, Any] | None:
+    """The pod as Kueue admits it onto `pool`'s flavor, or None when its nodeSelector contradicts the flavor's."""
     selector = dict(spec.get("nodeSelector", {}))
     if any(selector.get(k, v) != v for k, v in pool.labels.items()):
-        return {**spec, "nodeSelector": {**selector, "mlplat.io/no-such-label": "conflict"}}
+        return None
     return {**spec, "nodeSelector": {**pool.labels, **selector},
             "tolerations": [*spec.get("tolerations", []), *toleration_for(pool)]}

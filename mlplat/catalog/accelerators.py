@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from mlplat import versions
 from mlplat.addons import NO_PODS, NODE_AGENT, SYSTEM, AddOn, AddonContext
 from mlplat.catalog.core import SYSTEM_NODES
-from mlplat.nodepools import ACCELERATOR_LABEL, AMI_FAMILY_LABEL, EFA_LABEL, tolerations_for
+from mlplat.nodepools import ACCELERATOR_LABEL, AMI_FAMILY_LABEL, EFA_LABEL, NEURON_SCHEDULER, tolerations_for
 
 if TYPE_CHECKING:
     from mlplat.blueprint import Blueprint
@@ -24,9 +24,6 @@ NVIDIA_GPU = "nvidia.com/gpu"
 NEURON_DEVICE = "aws.amazon.com/neuron"
 MANAGED = {"app.kubernetes.io/managed-by": "mlplat"}
 
-# Pods that need contiguous NeuronCores set `schedulerName: neuron-scheduler`: a second kube-scheduler that asks the
-# Neuron scheduler extension which cores on a node are free and adjacent.
-NEURON_SCHEDULER = "neuron-scheduler"
 NEURON_MONITOR_NAMESPACE = "neuron-monitor"
 NEURON_MONITOR_IMAGE = versions.NEURON_MONITOR_IMAGE  # the neuron chart stopped shipping neuron-monitor
 # dashboards/scrape-contract.yaml: job neuron-monitor, named port `metrics`, /metrics, `node` from the pod's node.

@@ -94,23 +94,6 @@ def alertmanager_config(bp: "Blueprint") -> dict[str, Any]:
     }
 
 
-def receiver_secret_objects(bp: "Blueprint", store: str) -> list[dict[str, Any]]:
-    """The ExternalSecret that copies the receivers' credentials into the cluster (none without credentials)."""
-    if not bp.alert_secrets:
-        return []
-    return [{
-        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
-        "metadata": {"name": RECEIVER_SECRET, "namespace": ALERTMANAGER_NAMESPACE},
-        "spec": {
-            "refreshInterval": "1h",
-            "secretStoreRef": {"kind": "ClusterSecretStore", "name": store},
-            "target": {"name": RECEIVER_SECRET, "creationPolicy": "Owner", "deletionPolicy": "Retain"},
-            # The secret's whole value is the credential (a URL, a routing key or a token).
-            "data": [{"secretKey": name, "remoteRef": {"key": secret}} for name, secret in bp.alert_secrets.items()],
-        },
-    }]
-
-
 def alertmanager_values(bp: "Blueprint") -> dict[str, Any]:
     """Platform-owned kube-prometheus-stack values for Alertmanager."""
     spec: dict[str, Any] = {}

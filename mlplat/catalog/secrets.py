@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from mlplat import versions
 from mlplat.addons import NO_PODS, SYSTEM, AddOn, AddonContext
-from mlplat.catalog.alerting import receiver_secret_objects
+from mlplat.catalog.alerting import ALERTMANAGER_NAMESPACE, RECEIVER_SECRET
 from mlplat.catalog.core import SYSTEM_NODES
 
 if TYPE_CHECKING:
@@ -81,6 +81,21 @@ def secret_output(use: SecretUse) -> str:
     return f"secret_name_{use.purpose.replace('-', '_')}"
 
 
+def _external_secret(name: str, namespace: str, target: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+    """An ExternalSecret reading Secrets Manager through the platform's store: `source` is its data or dataFrom."""
+    return {"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"refreshInterval": "1h", "secretStoreRef": {"kind": "ClusterSecretStore", "name": STORE_NAME},
+                     "target": target, **source}}
+
+
+def _user_secret_copy(name: str, namespace: str, entries: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """A Kubernetes Secret `name` holding, under each key, the whole value of a secret the user owns (a URL, a
+    routing key, a token). Owner: deleted with the ExternalSecret; Retain: kept if External Secrets is briefly gone."""
+    return _external_secret(name, namespace, {"name": name, "creationPolicy": "Owner", "deletionPolicy": "Retain"},
+                            {"data": [{"secretKey": key, "remoteRef": {"key": secret}} for key, secret in entries]})
+
+
 def _objects(ctx: AddonContext) -> dict[str, Any]:
     bp = ctx.blueprint
     objects: list[dict[str, Any]] = [{
@@ -96,17 +111,10 @@ def _objects(ctx: AddonContext) -> dict[str, Any]:
                                   "deletionPolicy": "Retain"}
         if use.template:
             target["template"] = {"engineVersion": "v2", "data": dict(use.template)}
-        objects.append({
-            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
-            "metadata": {"name": use.secret_name, "namespace": use.namespace},
-            "spec": {
-                "refreshInterval": "1h",
-                "secretStoreRef": {"kind": "ClusterSecretStore", "name": STORE_NAME},
-                "target": target,
-                "dataFrom": [{"extract": {"key": ctx.outputs[secret_output(use)]}}],
-            },
-        })
-    objects.extend(receiver_secret_objects(bp, STORE_NAME))
+        objects.append(_external_secret(use.secret_name, use.namespace, target,
+                                        {"dataFrom": [{"extract": {"key": ctx.outputs[secret_output(use)]}}]}))
+    if bp.alert_secrets:  # the receivers' credentials, for Alertmanager
+        objects.append(_user_secret_copy(RECEIVER_SECRET, ALERTMANAGER_NAMESPACE, bp.alert_secrets.items()))
     return {"objects": objects}
 
 
@@ -125,17 +133,8 @@ def needs_external_secrets(bp: "Blueprint") -> bool:
 def _workload_secret_objects(ctx: AddonContext) -> dict[str, Any]:
     """One ExternalSecret per workload secret and namespace: the secret's whole value under its key."""
     bp = ctx.blueprint
-    return {"objects": [{
-        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {
-            "refreshInterval": "1h",
-            "secretStoreRef": {"kind": "ClusterSecretStore", "name": STORE_NAME},
-            # Owner: deleted with the ExternalSecret. Retain: a workload keeps its Secret if ESO is briefly gone.
-            "target": {"name": name, "creationPolicy": "Owner", "deletionPolicy": "Retain"},
-            "data": [{"secretKey": ws.key, "remoteRef": {"key": ws.secret}}],
-        },
-    } for name, ws in sorted(bp.workload_secrets.items()) for ns in bp.workload_secret_namespaces(name)]}
+    return {"objects": [_user_secret_copy(name, ns, [(ws.key, ws.secret)])
+                        for name, ws in sorted(bp.workload_secrets.items()) for ns in bp.workload_secret_namespaces(name)]}
 
 
 ADDONS = [
