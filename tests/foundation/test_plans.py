@@ -17,7 +17,7 @@ import pytest
 
 from mlplat import adopt, plans
 from mlplat.errors import MlplatError
-from mlplat.runner import Interrupted, Progress, Terraform
+from mlplat.runner import Interrupted, Progress, Terraform, write_cli_config
 
 STACK = {"resource": {
     "aws_subnet": {"net_private-0_A1": {"//": {"metadata": {"path": "mlplat-aws/network/private-0"}}}},
@@ -175,3 +175,33 @@ def test_terraform_collects_garbage_less_often_unless_told(tmp_path):
     env.pop("GOGC", None)
     assert Terraform(env=env, work_dir=tmp_path).env["GOGC"] == "400"
     assert Terraform(env={**env, "GOGC": "100"}, work_dir=tmp_path).env["GOGC"] == "100"
+
+
+def test_an_unreachable_registry_says_how_to_use_a_mirror(tmp_path):
+    """The newcomer's P5: with no mirror and no registry, init fails with the way out in the message. The registry is
+    made unreachable for certain (its provider service pointed at a closed local port), so the test needs no network
+    and cannot pass by reaching it."""
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    (stack / "main.tf.json").write_text(json.dumps(
+        {"terraform": {"required_providers": {"null": {"source": "hashicorp/null", "version": "3.2.2"}}}}))
+    rc = tmp_path / "unreachable.tfrc"
+    rc.write_text('host "registry.terraform.io" {\n  services = {\n    "providers.v1" = "http://127.0.0.1:9/v1/providers/"'
+                  '\n  }\n}\n')
+    tf = Terraform(env={**os.environ, "TF_CLI_CONFIG_FILE": str(rc)}, work_dir=tmp_path, progress=Progress(quiet=True))
+    with pytest.raises(MlplatError) as raised:
+        tf.init(stack, backend=False)
+    message = str(raised.value)
+    assert message.startswith("terraform init failed for stack stack:\nFailed to query available provider packages")
+    assert message.endswith(
+        "terraform could not reach the Terraform registry to install the providers: point --provider-mirror (or "
+        "MLPLAT_PROVIDER_MIRROR, or provider_mirror in .mlplat/config.toml) at a `terraform providers mirror` "
+        "directory holding them; `mlplat doctor` checks it")
+
+
+def test_a_mirror_without_providers_is_refused_with_what_it_should_hold(tmp_path):
+    with pytest.raises(MlplatError) as raised:
+        write_cli_config(tmp_path / "cfg", tmp_path)
+    assert (raised.value.exit_code, str(raised.value)) == (2, (
+        f"provider mirror {tmp_path} has no registry.terraform.io/ directory; point MLPLAT_PROVIDER_MIRROR (or "
+        f"--provider-mirror) at a `terraform providers mirror` output"))
