@@ -51,6 +51,7 @@ class Progress:
 
     quiet: bool = False
     stream: Any = field(default_factory=lambda: sys.stderr)
+    heartbeat_seconds: float = 10.0
 
     def say(self, text: str) -> None:
         if not self.quiet:
@@ -58,13 +59,14 @@ class Progress:
 
     @contextmanager
     def step(self, label: str) -> Iterator[None]:
-        """A step that may take a while: a start line, a heartbeat every 10 s on a terminal, and its duration."""
+        """A step that may take a while: a start line, a heartbeat every `heartbeat_seconds` on a terminal, and its
+        duration."""
         started = time.monotonic()
         self.say(f"{label} ...")
         done = threading.Event()
 
         def heartbeat() -> None:
-            while not done.wait(10):
+            while not done.wait(self.heartbeat_seconds):
                 self.say(f"{label} ... {time.monotonic() - started:.0f} s")
 
         beat = None

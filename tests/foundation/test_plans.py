@@ -3,6 +3,7 @@ The same paths run against the real terraform in tests/foundation/test_e2e_local
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -205,3 +206,27 @@ def test_a_mirror_without_providers_is_refused_with_what_it_should_hold(tmp_path
     assert (raised.value.exit_code, str(raised.value)) == (2, (
         f"provider mirror {tmp_path} has no registry.terraform.io/ directory; point MLPLAT_PROVIDER_MIRROR (or "
         f"--provider-mirror) at a `terraform providers mirror` output"))
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_long_step_shows_a_start_line_a_heartbeat_on_a_terminal_and_its_duration():
+    """The newcomer's P12: a step that takes a while is never silent on a terminal; in a log file it prints no
+    heartbeat noise; quiet (--json) prints nothing."""
+    lines = {}
+    for name, stream in (("terminal", _Terminal()), ("file", io.StringIO())):
+        with Progress(stream=stream, heartbeat_seconds=0.05).step("planning mlplat-aws"):
+            time.sleep(0.3)
+        lines[name] = stream.getvalue().splitlines()
+    assert lines["terminal"][0] == lines["file"][0] == "planning mlplat-aws ..."
+    beats = lines["terminal"][1:-1]
+    assert beats and all(b.startswith("planning mlplat-aws ... ") and b.endswith(" s") for b in beats)
+    assert len(lines["file"]) == 2 and lines["file"][1].startswith("planning mlplat-aws: done in 0.")
+    assert lines["terminal"][-1].startswith("planning mlplat-aws: done in ")
+    quiet = _Terminal()
+    with Progress(quiet=True, stream=quiet, heartbeat_seconds=0.05).step("planning"):
+        time.sleep(0.1)
+    assert quiet.getvalue() == ""
