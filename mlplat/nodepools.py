@@ -63,6 +63,9 @@ class FamilyShape:
     # 2 NeuronCore-v2 on inf2/trn1/trn1n, 8 NeuronCore-v3 on trn2 (aws-neuron-sdk architecture pages; trn2's default
     # logical core size of 2 shows 4, so 8 is the upper bound a quota must allow).
     cores_per_device: int = 0
+    # The most EFA interfaces per accelerator any size of the family has (MaximumEfaInterfaces / devices, EC2
+    # DescribeInstanceTypes): what one accelerator's share of vpc.amazonaws.com/efa can be at most. 0: no EFA.
+    efa_per_device: float = 0.0
 
 
 FAMILIES: dict[str, FamilyShape] = {
@@ -72,19 +75,18 @@ FAMILIES: dict[str, FamilyShape] = {
     "c6i": FamilyShape("c6i.large", 2), "c6a": FamilyShape("c6a.large", 2), "c7i": FamilyShape("c7i.large", 2),
     "c7a": FamilyShape("c7a.medium", 1),
     # NVIDIA single-node (T4, A10G, L4, L40S, L4 high-memory, RTX PRO 6000 Blackwell)
-    "g4dn": FamilyShape("g4dn.xlarge", 4, 1), "g5": FamilyShape("g5.xlarge", 4, 1),
-    "g6": FamilyShape("g6.xlarge", 4, 1), "g6e": FamilyShape("g6e.xlarge", 4, 1),
-    "gr6": FamilyShape("gr6.4xlarge", 16, 1), "g7e": FamilyShape("g7e.2xlarge", 8, 1),
+    "g4dn": FamilyShape("g4dn.xlarge", 4, 1, 0, 1), "g5": FamilyShape("g5.xlarge", 4, 1, 0, 1),
+    "g6": FamilyShape("g6.xlarge", 4, 1, 0, 1), "g6e": FamilyShape("g6e.xlarge", 4, 1, 0, 1),
+    "gr6": FamilyShape("gr6.4xlarge", 16, 1, 0, 1), "g7e": FamilyShape("g7e.2xlarge", 8, 1, 0, 1),
     # NVIDIA multi-node with EFA (A100, H100, H200, B200, B300)
-    "p4d": FamilyShape("p4d.24xlarge", 96, 8), "p4de": FamilyShape("p4de.24xlarge", 96, 8),
-    "p5": FamilyShape("p5.4xlarge", 16, 1), "p5e": FamilyShape("p5e.48xlarge", 192, 8),
-    "p5en": FamilyShape("p5en.48xlarge", 192, 8),
-    "p6-b200": FamilyShape("p6-b200.48xlarge", 192, 8),
-    "p6-b300": FamilyShape("p6-b300.48xlarge", 192, 8),
+    "p4d": FamilyShape("p4d.24xlarge", 96, 8, 0, 0.5), "p4de": FamilyShape("p4de.24xlarge", 96, 8, 0, 0.5),
+    "p5": FamilyShape("p5.4xlarge", 16, 1, 0, 4), "p5e": FamilyShape("p5e.48xlarge", 192, 8, 0, 4),
+    "p5en": FamilyShape("p5en.48xlarge", 192, 8, 0, 2), "p6-b200": FamilyShape("p6-b200.48xlarge", 192, 8, 0, 1),
+    "p6-b300": FamilyShape("p6-b300.48xlarge", 192, 8, 0, 2),
     # AWS Trainium and Inferentia
-    "trn1": FamilyShape("trn1.2xlarge", 8, 1, 2), "trn1n": FamilyShape("trn1n.32xlarge", 128, 16, 2),
-    "trn2": FamilyShape("trn2.3xlarge", 12, 1, 8), "inf2": FamilyShape("inf2.xlarge", 4, 1, 2),
-    "inf1": FamilyShape("inf1.xlarge", 4, 1, 4),
+    "trn1": FamilyShape("trn1.2xlarge", 8, 1, 2, 0.5), "trn1n": FamilyShape("trn1n.32xlarge", 128, 16, 2, 1),
+    "trn2": FamilyShape("trn2.3xlarge", 12, 1, 8, 1), "inf2": FamilyShape("inf2.xlarge", 4, 1, 2),
+    "inf1": FamilyShape("inf1.xlarge", 4, 1, 4, 0.0625),
 }
 
 
@@ -391,6 +393,14 @@ class NodePoolSpec:
     def cores_per_device(self) -> int:
         """The most NeuronCores a device of the pool's families has (0 for pools without Neuron devices)."""
         return max((FAMILIES[f].cores_per_device for f in self.instance_families if f in FAMILIES), default=0)
+
+    @property
+    def efa_per_device(self) -> float:
+        """The most EFA interfaces per accelerator among the pool's families; 0 unless the EFA device plugin serves
+        the pool (only EFA pools advertise vpc.amazonaws.com/efa)."""
+        if not self.kind.efa:
+            return 0.0
+        return max((FAMILIES[f].efa_per_device for f in self.instance_families if f in FAMILIES), default=0.0)
 
 
 def resolve(name: str, overrides: NodePoolBlueprint | None) -> NodePoolSpec:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Iterable
 
 import yaml
@@ -138,9 +139,9 @@ def kueue_frameworks(bp: "Blueprint", registry: Iterable[AddOn]) -> list[str]:
     return [framework for framework, operator in KUEUE_FRAMEWORKS if operator is None or operator in installed]
 
 
-# Kueue ignores requests for these: no ClusterQueue covers them (EFA interfaces are bounded by the instances, scratch
-# space by the node's disks), and a request for a resource no queue covers would make a workload inadmissible.
-KUEUE_IGNORED_PREFIXES = ("vpc.amazonaws.com/efa", "ephemeral-storage")
+# Kueue ignores requests for these: scratch space is bounded by the node's disks, and a request for a resource no
+# queue covers would make a workload inadmissible.
+KUEUE_IGNORED_PREFIXES = ("ephemeral-storage",)
 
 
 def kueue_values(ctx: AddonContext) -> dict[str, Any]:
@@ -169,6 +170,7 @@ def kueue_values(ctx: AddonContext) -> dict[str, Any]:
 
 
 NEURON_CORE = "aws.amazon.com/neuroncore"
+EFA = "vpc.amazonaws.com/efa"
 
 
 def _workload_namespace_selector(bp: "Blueprint") -> dict[str, Any]:
@@ -179,11 +181,12 @@ def _workload_namespace_selector(bp: "Blueprint") -> dict[str, Any]:
 def _covered(quota: QueueQuota) -> list[str]:
     """Resources a quota on this pool must cover: a pod requesting an uncovered resource is never admitted. Neuron
     pods ask for devices (aws.amazon.com/neuron) or cores (aws.amazon.com/neuroncore, which the Neuron scheduler
-    places), so Neuron pools cover both."""
+    places), so Neuron pools cover both; pools the EFA device plugin serves also cover their EFA interfaces."""
     accelerator = quota.pool.kind.accelerator
     if accelerator is None:
         return []
-    return [accelerator, NEURON_CORE] if accelerator == "aws.amazon.com/neuron" else [accelerator]
+    covered = [accelerator, NEURON_CORE] if accelerator == "aws.amazon.com/neuron" else [accelerator]
+    return covered + [EFA] if quota.pool.efa_per_device else covered
 
 
 def _nominal(quota: QueueQuota, resource: str) -> int | str:
@@ -193,6 +196,9 @@ def _nominal(quota: QueueQuota, resource: str) -> int | str:
         return f"{quota.memory_gib}Gi"
     if resource == NEURON_CORE and NEURON_CORE in _covered(quota):
         return quota.accelerators * quota.pool.cores_per_device
+    if resource == EFA and EFA in _covered(quota):
+        # As many interfaces as the quota's accelerators can come with on the pool's best-connected family.
+        return math.ceil(quota.accelerators * quota.pool.efa_per_device)
     return quota.accelerators if resource == quota.pool.kind.accelerator else 0
 
 

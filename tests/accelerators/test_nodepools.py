@@ -238,3 +238,37 @@ def test_every_known_family_has_a_smallest_shape_for_the_limit_checks():
         accelerated = [f for f in kind.known_families if FAMILIES[f].accelerators]
         assert accelerated == (list(kind.known_families) if kind.accelerator else []), kind.name
         assert all(FAMILIES[f].smallest.split(".")[0] == f for f in kind.known_families)
+
+
+def _ec2_record() -> dict[str, dict]:
+    """EC2 DescribeInstanceTypes as recorded by moto (pinned in pyproject.toml): AWS's own answers, not ours."""
+    import gzip
+    import json
+    from importlib.resources import files
+
+    return json.loads(gzip.decompress((files("moto.ec2") / "resources" / "instance_types.json.gz").read_bytes()))
+
+
+def _devices(info: dict) -> int:
+    gpus = info.get("GpuInfo", {}).get("Gpus", [])
+    neuron = info.get("NeuronInfo", {}).get("NeuronDevices", [])
+    return sum(d["Count"] for d in gpus + neuron)
+
+
+def test_family_shapes_match_ec2s_record_of_the_instance_types():
+    """Each family's smallest size, its vCPUs, accelerators, NeuronCores per device, and the most EFA interfaces per
+    accelerator of any size (what a Kueue quota of vpc.amazonaws.com/efa must allow), as EC2 describes them."""
+    from mlplat.nodepools import FAMILIES, FamilyShape
+
+    record = _ec2_record()
+    derived = {}
+    for family in FAMILIES:
+        sizes = {name: info for name, info in record.items() if name.split(".")[0] == family}
+        smallest_name = min(sizes, key=lambda n: (sizes[n]["VCpuInfo"]["DefaultVCpus"], n))
+        smallest = sizes[smallest_name]
+        neuron = smallest.get("NeuronInfo", {}).get("NeuronDevices", [{}])[0]
+        ratios = [info["NetworkInfo"].get("EfaInfo", {}).get("MaximumEfaInterfaces", 0) / _devices(info)
+                  for info in sizes.values() if _devices(info)]
+        derived[family] = FamilyShape(smallest_name, smallest["VCpuInfo"]["DefaultVCpus"], _devices(smallest),
+                                      neuron.get("CoreInfo", {}).get("Count", 0), max(ratios, default=0.0))
+    assert FAMILIES == derived

@@ -15,6 +15,7 @@ from mlplat.blueprint import parse_text
 from mlplat.catalog import REGISTRY, by_name
 from mlplat.catalog.modules import KUEUE_FRAMEWORKS, kueue_frameworks
 from mlplat.nodepools import toleration_for
+from tests.accelerators.support import ALL_POOLS
 from tests.modules.blueprints import FULL, KUEUE
 from tests.support import k8s
 from tests.support.chart_values import chart_defaults, chart_version, unknown_keys
@@ -30,6 +31,11 @@ EXAMPLE = ROOT / "examples" / "kueue" / "gpu-job.yaml"
 @pytest.fixture(scope="module")
 def kueue_only():
     return synth(KUEUE)
+
+
+@pytest.fixture(scope="module")
+def all_pools_kueue():
+    return synth(ALL_POOLS)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +66,7 @@ def test_release_is_pinned_on_the_system_nodes_with_a_v1beta2_configuration(kueu
         "managedJobsNamespaceSelector": {"matchExpressions": [
             {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["ml-workloads"]}]},
         "fairSharing": {"preemptionStrategies": ["LessThanOrEqualToFinalShare", "LessThanInitialShare"]},
-        "resources": {"excludeResourcePrefixes": ["vpc.amazonaws.com/efa", "ephemeral-storage"]},
+        "resources": {"excludeResourcePrefixes": ["ephemeral-storage"]},
     }
     assert values == {
         "managerConfig": {},
@@ -206,3 +212,24 @@ def test_example_job_goes_through_an_existing_local_queue(kueue_only):
     covered = set(queue["spec"]["resourceGroups"][0]["coveredResources"])
     requests = job["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
     assert set(requests) <= covered
+
+
+def test_efa_pools_queue_their_efa_interfaces(all_pools_kueue):
+    """A pod asking for vpc.amazonaws.com/efa is admitted only by a queue covering it: the EFA pools' queues cover
+    as many interfaces as their accelerators can come with on the pool's best-connected family (p5: 4 per GPU)."""
+    queues = by_kind(all_pools_kueue.objects("kueue-queues"), "ClusterQueue")
+    groups = {name: q["spec"]["resourceGroups"] for (_, name), q in queues.items()}
+    assert groups["gpu-efa"] == [{"coveredResources": ["cpu", "memory", "nvidia.com/gpu", "vpc.amazonaws.com/efa"],
+                                  "flavors": [{"name": "gpu-efa", "resources": [
+                                      {"name": "cpu", "nominalQuota": 3072},
+                                      {"name": "memory", "nominalQuota": "32768Gi"},
+                                      {"name": "nvidia.com/gpu", "nominalQuota": 128},
+                                      {"name": "vpc.amazonaws.com/efa", "nominalQuota": 512}]}]}]
+    # trn1n and trn2 carry one interface per device, trn1 half of one: 256 devices, 256 interfaces.
+    neuron = {r["name"]: r["nominalQuota"] for r in groups["neuron"][0]["flavors"][0]["resources"]}
+    assert neuron["vpc.amazonaws.com/efa"] == 256 and neuron["aws.amazon.com/neuron"] == 256
+    # Pools without the EFA device plugin never cover it; Kueue no longer ignores it.
+    assert "vpc.amazonaws.com/efa" not in groups["gpu"][0]["coveredResources"]
+    assert "vpc.amazonaws.com/efa" not in groups["inferentia1"][0]["coveredResources"]
+    config = yaml.safe_load(all_pools_kueue.values("kueue")["managerConfig"]["controllerManagerConfigYaml"])
+    assert config["resources"] == {"excludeResourcePrefixes": ["ephemeral-storage"]}
