@@ -28,6 +28,8 @@ enable_mlflow                    = true
 enable_kuberay_operator          = true
 enable_kubeflow_trainer          = true
 enable_leader_worker_set         = true
+enable_jupyterhub                = true
+jupyterhub_users                 = ["alice", "bob"]
 
 tags = {
   team = "ml-platform"

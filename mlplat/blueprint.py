@@ -41,10 +41,10 @@ _ARN_PRINCIPAL = r"arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+=,.@/-]+"
 # towards an unrelated key.
 _NOT_YET = "a JARK key for a component mlplat does not install yet ({}); remove it"
 JARK_NOT_YET = MappingProxyType({
-    "enable_jupyterhub": _NOT_YET.format("JupyterHub"),
-    "enable_mpi_operator": "JARK's MPI operator, which mlplat does not install yet: it publishes kustomize manifests, "
-                           "not a Helm chart mlplat can pin (distributed PyTorch runs as TrainJobs with "
-                           "enable_kubeflow_trainer); remove this key",
+    "enable_mpi_operator": "JARK's MPI operator, which mlplat does not install: it publishes kustomize manifests, not "
+                           "a Helm chart mlplat can pin, and Kubeflow Trainer v2 takes over its role (set "
+                           "enable_kubeflow_trainer = true: MPI programs run as TrainJobs on the deepspeed-gpu "
+                           "runtime); remove this key",
     "enable_kubeflow_training_operator": "JARK's Kubeflow training operator v1, which mlplat does not offer: v1.9 is "
                                          "the last v1 line, maintenance-only, and its MPIJob v1 CRD takes the name "
                                          "the MPI operator's v2beta1 needs; remove it",

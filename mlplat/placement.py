@@ -32,7 +32,7 @@ def pod_specs(obj: Mapping[str, Any], runtimes: Mapping[str, Mapping[str, Any]] 
     kind = obj["kind"]
     if kind == "TrainJob":
         runtime = (runtimes or {}).get(obj["spec"]["runtimeRef"]["name"])
-        return {} if runtime is None else {"node": trainjob_node(obj, runtime)}
+        return {} if runtime is None else trainjob_pods(obj, runtime)
     if kind in _RAY_CLUSTER:
         cluster = obj["spec"]
         for key in _RAY_CLUSTER[kind]:
@@ -117,19 +117,36 @@ def fits(spec: Mapping[str, Any], pool: NodePoolSpec) -> bool:
     return all(_offers(pool, r) for r in requested)
 
 
-def trainjob_node(trainjob: Mapping[str, Any], runtime: Mapping[str, Any]) -> dict[str, Any]:
-    """The pod spec of a TrainJob's training node: the runtime's trainer-step template, with the TrainJob's
-    resources per node, image, command and env on the `node` container (what Kubeflow Trainer applies)."""
-    [job] = [j for j in runtime["spec"]["template"]["spec"]["replicatedJobs"]
-             if j["template"]["metadata"]["labels"].get("trainer.kubeflow.org/trainjob-ancestor-step") == "trainer"]
-    spec = copy.deepcopy(job["template"]["spec"]["template"]["spec"])
+def trainjob_pods(trainjob: Mapping[str, Any], runtime: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The pod spec of each replicated job of a TrainJob, by job name, as Kubeflow Trainer v2.3 builds them from the
+    runtime (pkg/runtime/core/trainingruntime.go, plugins/jobset/builder.go): the trainer step's `node` container
+    takes the TrainJob's image, command, args, env and resources per node; under an MPI policy that runs the
+    launcher as a node, the `node` job's container takes the resources and env too (it keeps the runtime's image
+    and command: its sshd)."""
+    spec = runtime["spec"]
+    mpi = spec.get("mlPolicy", {}).get("mpi") or {}
     trainer = trainjob["spec"].get("trainer", {})
-    [node] = [c for c in spec["containers"] if c["name"] == "node"]
-    if "resourcesPerNode" in trainer:
-        node["resources"] = copy.deepcopy(trainer["resourcesPerNode"])
-    for key in ("image", "command", "args"):
-        if key in trainer:
-            node[key] = trainer[key]
-    node["env"] = [*node.get("env", []), *trainer.get("env", [])]
-    return spec
+    pods = {}
+    for job in spec["template"]["spec"]["replicatedJobs"]:
+        pod = copy.deepcopy(job["template"]["spec"]["template"]["spec"])
+        is_trainer = (job["template"].get("metadata", {}).get("labels", {})
+                      .get("trainer.kubeflow.org/trainjob-ancestor-step") == "trainer")
+        if is_trainer or (mpi.get("runLauncherAsNode") and job["name"] == "node"):
+            for node in (c for c in pod["containers"] if c["name"] == "node"):
+                if "resourcesPerNode" in trainer:
+                    node["resources"] = copy.deepcopy(trainer["resourcesPerNode"])
+                if is_trainer:
+                    for key in ("image", "command", "args"):
+                        if key in trainer:
+                            node[key] = trainer[key]
+                node["env"] = [*node.get("env", []), *trainer.get("env", [])]
+        pods[job["name"]] = pod
+    return pods
 
+
+def trainjob_node(trainjob: Mapping[str, Any], runtime: Mapping[str, Any]) -> dict[str, Any]:
+    """The pod spec of a TrainJob's trainer step (the training node; the launcher under an MPI runtime)."""
+    [job] = [j for j in runtime["spec"]["template"]["spec"]["replicatedJobs"]
+             if j["template"].get("metadata", {}).get("labels", {})
+             .get("trainer.kubeflow.org/trainjob-ancestor-step") == "trainer"]
+    return trainjob_pods(trainjob, runtime)[job["name"]]

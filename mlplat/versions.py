@@ -165,6 +165,12 @@ CHARTS: dict[str, Chart] = {
         "kubeflow-trainer", "oci://ghcr.io/kubeflow/charts", "2.3.0", "kubeflow/trainer v2.3.0 (2026-08-06)",
     ),
     "lws": Chart("lws", "oci://registry.k8s.io/lws/charts", "0.10.0", "kubernetes-sigs/lws v0.10.0 (2026-08-11)"),
+    # Zero to JupyterHub: the git tag's Chart.yaml reads 0.0.1-set.by.chartpress; chartpress publishes the release at
+    # the tag's version. JupyterHub 5.5.0 (its appVersion).
+    "jupyterhub": Chart(
+        "jupyterhub", "https://hub.jupyter.org/helm-chart/", "4.4.0",
+        "jupyterhub/zero-to-jupyterhub-k8s tag 4.4.0 (2026-06-10), JupyterHub 5.5.0",
+    ),
     "gpu-operator": Chart(
         "gpu-operator", "https://helm.ngc.nvidia.com/nvidia", "v26.3.3",
         "NVIDIA/gpu-operator tag v26.3.3 (2026-06, latest patch of 26.3; v26.7.0 was a day old at pinning); "
@@ -238,8 +244,17 @@ OPENSEARCH_IMAGE = "opensearchproject/opensearch:3.6.0"
 # they agree): the GPU one carries the EFA installer, libfabric and aws-ofi-nccl, the Neuron one the Neuron SDK 2.26.1.
 # The Neuron image lives in the DLC account's registry of each region. Tags as the examples pin them, not read from a
 # registry.
+# Kubeflow Trainer's DeepSpeed runtime image (OpenMPI, sshd as mpiuser on port 2222, DeepSpeed), at the chart's own
+# tag: charts/kubeflow-trainer/templates/_helpers.tpl (trainer.runtimeImage, tag v<chart version>) and
+# cmd/runtimes/deepspeed/Dockerfile at v2.3.0.
+TRAINER_DEEPSPEED_IMAGE = "ghcr.io/kubeflow/trainer/deepspeed-runtime:v2.3.0"
 TRAINER_GPU_IMAGE = "public.ecr.aws/deep-learning-containers/pytorch-training:2.7.1-gpu-py312-cu128-ubuntu22.04-ec2"
 TRAINER_NEURON_IMAGE = "763104351884.dkr.ecr.{region}.amazonaws.com/pytorch-training-neuronx:2.8.0-neuronx-py311-sdk2.26.1-ubuntu22.04"
+# Notebook images (Jupyter Docker Stacks, built 2026-08-07 with JupyterHub 5.5.0, the hub's version; x86_64 like the
+# pools): jupyter/docker-stacks wiki page 2026-08 lists the scipy tag; the CUDA 12 PyTorch variant of the same build
+# follows the stacks' documented prefix (`cuda12-`, docs/using/selecting.md) and was not read from the registry.
+NOTEBOOK_CPU_IMAGE = "quay.io/jupyter/scipy-notebook:x86_64-2026-08-07"
+NOTEBOOK_GPU_IMAGE = "quay.io/jupyter/pytorch-notebook:x86_64-cuda12-2026-08-07"
 # EFA node exporter: AWS's build of node_exporter v1.9.0 with the amazonefa collector (procfs v0.16.0), published by
 # aws-samples/awsome-distributed-training 4.validation_and_observability/3.efa-node-exporter/buildspec.yaml as
 # public.ecr.aws/hpc-cloud/efa-node-exporter:node-exporter${NODE_EXPORTER_VERSION}-procs${PROCFS_EXPORTER_VERSION}

@@ -25,6 +25,14 @@ OPERATOR_TOGGLES = {
     "LeaderWorkerSet": "enable_leader_worker_set",
     "TrainJob": "enable_kubeflow_trainer",
 }
+# Kinds of operators mlplat does not install, and what runs the same workload here.
+NOT_OFFERED = {
+    "MPIJob": "the MPI Operator is not installed by mlplat (Kubeflow Trainer v2 takes over its role): run it as a "
+              "TrainJob on runtime deepspeed-gpu (an mpirun launcher over SSH) or torch-gpu-efa (NCCL over EFA); "
+              "see examples/nccl-allreduce-efa.yaml",
+    "PyTorchJob": "Kubeflow's training operator v1 is not offered (maintenance-only): run it as a TrainJob on a "
+                  "torch-* runtime with enable_kubeflow_trainer = true; see examples/trainjob-gpu-efa.yaml",
+}
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,9 @@ def _problems(bp: "Blueprint", obj: dict[str, Any]) -> Iterator[str]:
     from mlplat.catalog.modules import KUEUE_IGNORED_PREFIXES, queue_resources
 
     kind = obj["kind"]
+    if kind in NOT_OFFERED:
+        yield NOT_OFFERED[kind]
+        return
     toggle = OPERATOR_TOGGLES.get(kind)
     if toggle is not None and not getattr(bp, toggle):
         yield f"needs the {kind} operator: set {toggle} = true in the blueprint"
@@ -129,7 +140,7 @@ def _queue(bp: "Blueprint", obj: dict[str, Any]) -> tuple[Any, str | None]:
     namespace = meta.get("namespace", "default")
     if not bp.enable_kueue:
         return None, f"is labelled for Kueue queue {name!r} but Kueue is off: set enable_kueue = true or remove the label"
-    if namespace not in bp.workload_namespaces:
+    if namespace not in bp.queued_namespaces:
         return None, (f"namespace {namespace!r} has no LocalQueues: use one of workload_namespaces "
                       f"({', '.join(bp.workload_namespaces)}) or add it there")
     queues = {q.name: q for q in bp.kueue_queue_specs}

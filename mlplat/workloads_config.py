@@ -1,5 +1,5 @@
 """Blueprint keys of what users' workloads get from the platform: the operators that run Ray, training jobs and
-multi-node serving on the pools, and the secrets they may read."""
+multi-node serving on the pools, notebooks, and the secrets they may read."""
 
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
 S3_PREFIX = rf"s3://{BUCKET}/([^\s*?]+/)?"
 # The Kubernetes service account, in each namespace of workload_s3_access, that carries the namespace's S3 role.
 WORKLOAD_SERVICE_ACCOUNT = "ml-workload"
+# Where JupyterHub and the users' notebook servers run; with Kueue it has LocalQueues like a workload namespace.
+JUPYTERHUB_NAMESPACE = "jupyterhub"
 IAM_ROLE_NAME_MAX = 64
 
 
@@ -50,6 +52,36 @@ class WorkloadS3Access:
     _explicit: frozenset[str] = dataclasses.field(default=frozenset(), repr=False, compare=False)
 
 
+_HTTPS_URL = r"https://[^\s]+"
+# JupyterHub usernames as authenticators hand them over: local names, or the e-mail addresses an OAuth IdP returns.
+_HUB_USER = r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}"
+
+
+@dataclass(frozen=True)
+class JupyterHubOAuth:
+    """Sign-in to JupyterHub through an OAuth 2 / OpenID Connect provider (Cognito, Okta, Entra ID, Keycloak ...)
+    with OAuthenticator's GenericOAuthenticator."""
+
+    client_id: str = field("", "The app client's ID at the provider.", pattern=r"[^\s]{1,256}",
+                           pattern_doc="a client ID")
+    client_secret: str = field(
+        "", "Name of the Secrets Manager secret (you create it) holding the client secret as its whole value; "
+            "External Secrets hands it to the hub, it never enters the blueprint, synth output or state.",
+        pattern=SECRET_NAME, pattern_doc="a Secrets Manager secret name")
+    authorize_url: str = field("", "The provider's authorization endpoint.", pattern=_HTTPS_URL,
+                               pattern_doc="an https:// URL")
+    token_url: str = field("", "The provider's token endpoint.", pattern=_HTTPS_URL, pattern_doc="an https:// URL")
+    userdata_url: str = field("", "The provider's userinfo endpoint.", pattern=_HTTPS_URL,
+                              pattern_doc="an https:// URL")
+    callback_url: str = field(
+        "", "The hub's callback as registered at the provider: https://<your hub host>/hub/oauth_callback.",
+        pattern=r"https://[^\s]+/hub/oauth_callback", pattern_doc="https://<host>/hub/oauth_callback")
+    username_claim: str = field("email", "The userinfo claim that becomes the JupyterHub username.",
+                                pattern=r"[A-Za-z0-9_:.-]+", pattern_doc="a claim name")
+    scope: tuple[str, ...] = field(("openid", "email"), "OAuth scopes to request.", unique=True)
+    _explicit: frozenset[str] = dataclasses.field(default=frozenset(), repr=False, compare=False)
+
+
 def workload_role_name(platform: str, namespace: str) -> str:
     return f"{platform}-workload-{namespace}"
 
@@ -63,11 +95,32 @@ class WorkloadKeys:
     enable_kubeflow_trainer: bool = field(
         False, "Install Kubeflow Trainer v2 (TrainJob) with JobSet on the system nodes, and a PyTorch "
         "ClusterTrainingRuntime per enabled accelerator pool (torch-gpu, torch-gpu-efa, torch-neuron) placed on it with "
-        "the shared volumes mounted; with Kueue, TrainJobs queue through the LocalQueues.",
+        "the shared volumes mounted, plus an MPI runtime for DeepSpeed and mpirun programs on the gpu pool "
+        "(deepspeed-gpu); with Kueue, TrainJobs queue through the LocalQueues.",
     )
     enable_leader_worker_set: bool = field(
         False, "Install LeaderWorkerSet (a leader pod and its workers deployed, scaled and restarted as one unit, for "
         "multi-node inference); with Kueue, each group is admitted as one workload.",
+    )
+    enable_jupyterhub: bool = field(
+        False, "Install JupyterHub: notebooks on the cpu (or general) and gpu pools through profiles, each user's "
+        "home on EFS, the hub reachable only inside the cluster (ClusterIP; `kubectl port-forward`). Sign-in with "
+        "passwords generated into Secrets Manager (jupyterhub_admin_users, jupyterhub_users) or through your "
+        "identity provider (jupyterhub_oauth); with Kueue, GPU notebooks are admitted through the gpu pool's queue.",
+    )
+    jupyterhub_admin_users: tuple[str, ...] = field(
+        ("admin",), "JupyterHub administrators. With passwords they sign in with the generated admin password "
+        "(Secrets Manager `<name>/jupyterhub-admin-*`); with jupyterhub_oauth, list them as the provider names them.",
+        unique=True, pattern=_HUB_USER, pattern_doc="a username or e-mail address",
+    )
+    jupyterhub_users: tuple[str, ...] = field(
+        (), "Users allowed to sign in (besides the admins). With passwords they share one generated password "
+        "(Secrets Manager `<name>/jupyterhub-users-*`); with jupyterhub_oauth, empty means everyone the provider "
+        "authenticates.", unique=True, pattern=_HUB_USER, pattern_doc="a username or e-mail address",
+    )
+    jupyterhub_oauth: JupyterHubOAuth | None = field(
+        None, "Sign in through an OAuth 2 / OpenID Connect provider (Cognito, Okta, Entra ID ...) instead of "
+        "generated passwords.",
     )
     workload_s3_access: Mapping[str, WorkloadS3Access] = field(
         MappingProxyType({}), "S3 access of the workloads of a namespace, by workload namespace: pods running as the "
@@ -107,6 +160,48 @@ class WorkloadKeys:
             if not ws.namespaces and not namespaces:
                 out.append((("workload_secrets", name), "no namespace to copy it into: workload_namespaces is empty"))
         return out
+
+    def _rules_jupyterhub(self) -> list[tuple[tuple[str, ...], str]]:
+        keys = ("jupyterhub_admin_users", "jupyterhub_users", "jupyterhub_oauth")
+        if not self.enable_jupyterhub:
+            return [((k,), "has no effect without enable_jupyterhub = true; set it or remove this key")
+                    for k in keys if k in self._explicit]  # type: ignore[attr-defined]
+        out: list[tuple[tuple[str, ...], str]] = []
+        if not self.enable_efs:  # type: ignore[attr-defined]
+            out.append((("enable_jupyterhub",), "users' home directories live on EFS: set enable_efs = true"))
+        oauth = self.jupyterhub_oauth
+        if oauth is not None:
+            for f in dataclasses.fields(JupyterHubOAuth):
+                if f.name != "_explicit" and f.default == "" and not getattr(oauth, f.name):
+                    out.append((("jupyterhub_oauth", f.name), f"required key is missing: {f.metadata['doc']}"))
+        elif not self.jupyterhub_admin_users and not self.jupyterhub_users:
+            out.append((("jupyterhub_admin_users",), "nobody could sign in: list admins here or users in "
+                                                     "jupyterhub_users, or set jupyterhub_oauth"))
+        both = sorted(set(self.jupyterhub_admin_users) & set(self.jupyterhub_users))
+        if both and oauth is None:
+            out.append((("jupyterhub_users",), f"{', '.join(both)} also in jupyterhub_admin_users: an admin signs in "
+                                               f"with the admin password only; list each name once"))
+        return out
+
+    @property
+    def queued_namespaces(self) -> tuple[str, ...]:
+        """Namespaces whose pods Kueue admits: the workload namespaces, and JupyterHub's for its notebooks."""
+        extra = (JUPYTERHUB_NAMESPACE,) if self.enable_jupyterhub else ()
+        return (*self.workload_namespaces, *extra)  # type: ignore[attr-defined]
+
+    @property
+    def user_secret_names(self) -> tuple[str, ...]:
+        """Secrets Manager secrets the user owns that External Secrets copies into the cluster: alert receivers'
+        credentials, workload secrets, JupyterHub's OAuth client secret."""
+        oauth = (self.jupyterhub_oauth_secret,) if self.jupyterhub_oauth_secret else ()
+        return tuple(sorted({*self.alert_secrets.values(),  # type: ignore[attr-defined]
+                             *(w.secret for w in self.workload_secrets.values()), *oauth}))
+
+    @property
+    def jupyterhub_oauth_secret(self) -> str | None:
+        """The user's Secrets Manager secret holding the OAuth client secret, when JupyterHub signs in through it."""
+        oauth = self.jupyterhub_oauth
+        return oauth.client_secret if self.enable_jupyterhub and oauth is not None else None
 
     def workload_secret_namespaces(self, name: str) -> tuple[str, ...]:
         ws = self.workload_secrets[name]

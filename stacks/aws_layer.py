@@ -110,7 +110,7 @@ class AwsLayer(TerraformStack):
                                          kms_key_arn=self.key.arn)
             for use in secret_uses(bp)
         }
-        user_secrets = tuple(sorted({*bp.alert_secrets.values(), *(w.secret for w in bp.workload_secrets.values())}))
+        user_secrets = bp.user_secret_names
         if self.secrets or user_secrets:
             SecretReader(self, "secret-reader", SecretAccessConfig(
                 scope=scope, cluster_name=self.eks.cluster.name, namespace=ESO_NAMESPACE,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from mlplat.addons import AddOn
-from mlplat.catalog import accelerators, core, modules, observability, secrets, workloads
+from mlplat.catalog import accelerators, core, modules, notebooks, observability, secrets, workloads
 
 REGISTRY: list[AddOn] = [*core.ADDONS, *secrets.ADDONS, *accelerators.ADDONS, *observability.ADDONS, *modules.ADDONS,
-                          *workloads.ADDONS]
+                          *workloads.ADDONS, *notebooks.ADDONS]
 
 
 def by_name() -> dict[str, AddOn]:

@@ -175,7 +175,7 @@ EFA = "vpc.amazonaws.com/efa"
 
 def _workload_namespace_selector(bp: "Blueprint") -> dict[str, Any]:
     return {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In",
-                                  "values": list(bp.workload_namespaces)}]}
+                                  "values": list(bp.queued_namespaces)}]}
 
 
 def _covered(quota: QueueQuota) -> list[str]:
@@ -228,8 +228,7 @@ def kueue_objects(ctx: AddonContext) -> dict[str, Any]:
             "metadata": {"name": queue.name, "labels": labels},
             "spec": {
                 "cohortName": bp.name,
-                "namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In",
-                                                            "values": list(bp.workload_namespaces)}]},
+                "namespaceSelector": _workload_namespace_selector(bp),
                 "queueingStrategy": "BestEffortFIFO",
                 "resourceGroups": [{"coveredResources": covered, "flavors": [
                     {"name": quota.pool.name,
@@ -240,16 +239,18 @@ def kueue_objects(ctx: AddonContext) -> dict[str, Any]:
                 "fairSharing": {"weight": queue.weight},
             },
         })
-        for namespace in bp.workload_namespaces:
-            objects.append({
-                "apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "LocalQueue",
-                "metadata": {"name": queue.name, "namespace": namespace, "labels": labels},
-                "spec": {"clusterQueue": queue.name},
-            })
+    for namespace in bp.workload_namespaces:
+        objects += local_queues(bp, namespace)
     for name, value, description in WORKLOAD_PRIORITIES:
         objects.append({"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "WorkloadPriorityClass",
                         "metadata": {"name": name, "labels": labels}, "value": value, "description": description})
     return {"objects": objects}
+
+
+def local_queues(bp: "Blueprint", namespace: str) -> list[dict[str, Any]]:
+    return [{"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "LocalQueue",
+             "metadata": {"name": q.name, "namespace": namespace, "labels": {**MANAGED}},
+             "spec": {"clusterQueue": q.name}} for q in bp.kueue_queue_specs]
 
 
 def workload_namespaces(ctx: AddonContext) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from mlplat import versions
 from mlplat.addons import NO_PODS, SYSTEM, AddOn, AddonContext
 from mlplat.catalog.alerting import ALERTMANAGER_NAMESPACE, RECEIVER_SECRET
 from mlplat.catalog.core import SYSTEM_NODES
+from mlplat.workloads_config import JUPYTERHUB_NAMESPACE
 
 if TYPE_CHECKING:
     from mlplat.blueprint import Blueprint
@@ -68,6 +69,13 @@ def secret_uses(bp: "Blueprint") -> list[SecretUse]:
         # Flask's session/CSRF key, one value for every replica and every render (the chart would make one per render).
         uses.append(SecretUse("mlflow-flask", "mlflow", "mlflow-flask-secret-key",
                               template={"MLFLOW_FLASK_SERVER_SECRET_KEY": "{{ .password }}"}))
+    if bp.enable_jupyterhub and bp.jupyterhub_oauth is None:
+        # JupyterHub's SharedPasswordAuthenticator: one generated password for the admins (it wants 32 characters
+        # or more, as generated), one for the listed users.
+        if bp.jupyterhub_admin_users:
+            uses.append(SecretUse("jupyterhub-admin", JUPYTERHUB_NAMESPACE, "jupyterhub-admin"))
+        if bp.jupyterhub_users:
+            uses.append(SecretUse("jupyterhub-users", JUPYTERHUB_NAMESPACE, "jupyterhub-users", username="users"))
     return uses
 
 
@@ -104,7 +112,8 @@ def _objects(ctx: AddonContext) -> dict[str, Any]:
         # No auth block: the controller's Pod Identity role is the only credential it has.
         "spec": {"provider": {"aws": {"service": "SecretsManager", "region": bp.region}}},
     }]
-    for ns in sorted({u.namespace for u in secret_uses(bp)}):
+    oauth_secret = bp.jupyterhub_oauth_secret
+    for ns in sorted({u.namespace for u in secret_uses(bp)} | ({JUPYTERHUB_NAMESPACE} if oauth_secret else set())):
         objects.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
     for use in secret_uses(bp):
         target: dict[str, Any] = {"name": use.secret_name, "creationPolicy": use.creation_policy,
@@ -115,6 +124,10 @@ def _objects(ctx: AddonContext) -> dict[str, Any]:
                                         {"dataFrom": [{"extract": {"key": ctx.outputs[secret_output(use)]}}]}))
     if bp.alert_secrets:  # the receivers' credentials, for Alertmanager
         objects.append(_user_secret_copy(RECEIVER_SECRET, ALERTMANAGER_NAMESPACE, bp.alert_secrets.items()))
+    if oauth_secret:  # JupyterHub's OAuth client secret, for the hub
+        from mlplat.catalog.notebooks import OAUTH_SECRET, OAUTH_SECRET_KEY
+
+        objects.append(_user_secret_copy(OAUTH_SECRET, JUPYTERHUB_NAMESPACE, [(OAUTH_SECRET_KEY, oauth_secret)]))
     return {"objects": objects}
 
 
@@ -127,7 +140,7 @@ def _eso_values(ctx: AddonContext) -> dict[str, Any]:
 
 
 def needs_external_secrets(bp: "Blueprint") -> bool:
-    return bool(secret_uses(bp)) or bool(bp.workload_secrets)
+    return bool(secret_uses(bp)) or bool(bp.user_secret_names)
 
 
 def _workload_secret_objects(ctx: AddonContext) -> dict[str, Any]:

@@ -25,6 +25,7 @@ INTENDED = {
     "vllm-multi-node-lws.yaml": ("LeaderWorkerSet", "vllm-multi-node", "gpu-efa"),
     "trainjob-gpu-efa.yaml": ("TrainJob", "ddp-efa", "gpu-efa"),
     "trainjob-neuron.yaml": ("TrainJob", "neuron-ddp", "neuron"),
+    "nccl-allreduce-efa.yaml": ("TrainJob", "nccl-allreduce", "gpu-efa"),
 }
 # Every pool, and the operators and Kueue integrations the examples need.
 WORKLOADS = {**ALL_POOLS, "enable_kuberay_operator": True, "enable_leader_worker_set": True,

@@ -32,11 +32,13 @@ CASES = [
      "2: workload_s3_access.ml-workloads.write_prefixes[0]: expected an S3 location such as "
      "'s3://ml-artifacts/team-a/' (ending with '/'), got 's3://ml-artifacts/team-a'"),
     ("jark key not yet installed", 'name = "demo"\nenable_mpi_operator = true\n',
-     "2: enable_mpi_operator: JARK's MPI operator, which mlplat does not install yet: it publishes kustomize manifests, "
-     "not a Helm chart mlplat can pin (distributed PyTorch runs as TrainJobs with enable_kubeflow_trainer); remove "
-     "this key"),
-    ("jark key of an add-on not yet installed", "enable_jupyterhub = true\n",
-     "1: enable_jupyterhub: a JARK key for a component mlplat does not install yet (JupyterHub); remove it"),
+     "2: enable_mpi_operator: JARK's MPI operator, which mlplat does not install: it publishes kustomize manifests, "
+     "not a Helm chart mlplat can pin, and Kubeflow Trainer v2 takes over its role (set enable_kubeflow_trainer = "
+     "true: MPI programs run as TrainJobs on the deepspeed-gpu runtime); remove this key"),
+    ("jupyterhub without efs", "enable_jupyterhub = true\nenable_efs = false\n",
+     "1: enable_jupyterhub: users' home directories live on EFS: set enable_efs = true"),
+    ("jupyterhub key without jupyterhub", 'jupyterhub_users = ["alice"]\n',
+     "1: jupyterhub_users: has no effect without enable_jupyterhub = true; set it or remove this key"),
     ("wrong type", "name = 3\n", "1: name: expected a string, got 3; write it in quotes, \"3\""),
     ("bad name", 'name = "ML_Platform"\n',
      "1: name: expected 3-32 lowercase letters, digits and hyphens, starting with a letter, got 'ML_Platform'"),

@@ -10,6 +10,7 @@ import yaml
 from mlplat import versions
 from mlplat.catalog.accelerators import NEURON_SCHEDULER
 from mlplat.training_runtimes import NEURON_SCHEDULER as RUNTIME_NEURON_SCHEDULER
+from mlplat.placement import trainjob_pods
 from tests.accelerators.support import ALL_POOLS, fits, trainjob_node
 from tests.support import k8s
 from tests.support.chart_values import chart_defaults, chart_version, unknown_keys
@@ -25,7 +26,7 @@ SYSTEM = {"nodeSelector": {"mlplat.io/pool": "system"},
 JOBSET_VERSION = "0.12.0"
 JOBSET_KEYS = {"controller.nodeSelector", "controller.tolerations"}
 # runtime -> the pool it must land on
-RUNTIME_POOLS = {"torch-gpu": "gpu", "torch-gpu-efa": "gpu-efa", "torch-neuron": "neuron"}
+RUNTIME_POOLS = {"torch-gpu": "gpu", "torch-gpu-efa": "gpu-efa", "torch-neuron": "neuron", "deepspeed-gpu": "gpu"}
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,8 @@ def test_none_of_the_charts_own_runtimes_is_installed():
 
 def test_one_runtime_per_enabled_accelerator_pool(every_pool):
     assert set(runtimes(every_pool)) == set(RUNTIME_POOLS)
-    assert set(runtimes(synth(TRAINER))) == {"torch-gpu"}  # the canonical blueprint: general and gpu pools
+    # the canonical blueprint: general and gpu pools
+    assert set(runtimes(synth(TRAINER))) == {"torch-gpu", "deepspeed-gpu"}
     assert set(runtimes(synth({**TRAINER, "nodepools": {"gpu": {"enabled": False}}}))) == set()
 
 
@@ -82,8 +84,9 @@ def test_a_runtime_is_valid_and_lands_on_exactly_its_pool(every_pool, name):
     runtime = runtimes(every_pool)[name]
     k8s.validate(runtime)
     trainjob = {"spec": {"runtimeRef": {"name": name}, "trainer": {}}}
+    for spec in trainjob_pods(trainjob, runtime).values():  # the MPI runtime's launcher and nodes alike
+        assert [p.name for p in every_pool.blueprint.enabled_pools if fits(spec, p)] == [RUNTIME_POOLS[name]]
     spec = trainjob_node(trainjob, runtime)
-    assert [p.name for p in every_pool.blueprint.enabled_pools if fits(spec, p)] == [RUNTIME_POOLS[name]]
     claims = {v["persistentVolumeClaim"]["claimName"] for v in spec["volumes"] if "persistentVolumeClaim" in v}
     provided = {o["metadata"]["name"] for o in every_pool.objects("shared-volumes")
                 if o["kind"] == "PersistentVolumeClaim"}
@@ -117,12 +120,53 @@ def test_runtime_images_are_the_ones_the_examples_run(every_pool):
 
 def test_without_shared_file_systems_the_runtimes_mount_none():
     s = synth({**TRAINER, "enable_efs": False, "enable_fsx": False})
-    [runtime] = runtimes(s).values()
-    spec = trainjob_node({"spec": {"trainer": {}}}, runtime)
-    assert [v["name"] for v in spec["volumes"]] == ["dshm"]
+    for runtime in runtimes(s).values():
+        for spec in trainjob_pods({"spec": {"trainer": {}}}, runtime).values():
+            assert [v["name"] for v in spec["volumes"]] == ["dshm"]
 
 
 def test_the_everything_on_blueprint_installs_the_trainer_and_its_runtimes():
     s = synth(text=(ROOT / "blueprints" / "everything-on.tfvars").read_text())
     assert {"kubeflow-trainer", "trainer-runtimes"} <= set(s.releases())
     assert set(runtimes(s)) == set(RUNTIME_POOLS)
+
+
+def _upstream_deepspeed_runtime() -> dict:
+    """charts/kubeflow-trainer/files/runtimes/deepspeed-distributed.yaml at v2.3.0, as this test reads it: the MPI
+    policy and the launcher/node wiring the DeepSpeed image expects (recorded, not copied into the product)."""
+    return {"mlPolicy": {"numNodes": 1, "mpi": {"numProcPerNode": 1, "mpiImplementation": "OpenMPI",
+                                                "sshAuthMountPath": "/home/mpiuser/.ssh", "runLauncherAsNode": True}},
+            "network": {"publishNotReadyAddresses": True},
+            "successPolicy": {"operator": "All", "targetReplicatedJobs": ["launcher"]},
+            "node": {"command": ["/usr/sbin/sshd"], "args": ["-De", "-f", "/home/mpiuser/.sshd_config"],
+                     "readinessProbe": {"tcpSocket": {"port": 2222}, "initialDelaySeconds": 5},
+                     "securityContext": {"runAsUser": 1000}},
+            "launcher_depends_on": [{"name": "node", "status": "Ready"}],
+            "image": "ghcr.io/kubeflow/trainer/deepspeed-runtime:v2.3.0"}
+
+
+def test_the_mpi_runtime_wires_launcher_and_nodes_as_upstreams_deepspeed_runtime(every_pool):
+    upstream = _upstream_deepspeed_runtime()
+    runtime = runtimes(every_pool)["deepspeed-gpu"]
+    spec = runtime["spec"]
+    assert spec["mlPolicy"] == upstream["mlPolicy"]
+    jobset = spec["template"]["spec"]
+    assert (jobset["network"], jobset["successPolicy"]) == (upstream["network"], upstream["successPolicy"])
+    jobs = {j["name"]: j for j in jobset["replicatedJobs"]}
+    assert list(jobs) == ["node", "launcher"]
+    assert jobs["launcher"]["dependsOn"] == upstream["launcher_depends_on"]
+    [sshd] = jobs["node"]["template"]["spec"]["template"]["spec"]["containers"]
+    assert {k: sshd[k] for k in upstream["node"]} == upstream["node"]
+    assert sshd["image"] == upstream["image"] == versions.TRAINER_DEEPSPEED_IMAGE
+    assert runtime["metadata"]["labels"]["trainer.kubeflow.org/framework"] == "deepspeed"
+
+
+def test_a_trainjob_on_the_mpi_runtime_gets_its_resources_on_every_node_and_its_image_on_the_launcher(every_pool):
+    trainjob = {"spec": {"runtimeRef": {"name": "deepspeed-gpu"}, "trainer": {
+        "image": "example.com/train:1", "command": ["mpirun", "python", "train.py"],
+        "resourcesPerNode": {"limits": {"nvidia.com/gpu": 4}}}}}
+    pods = trainjob_pods(trainjob, runtimes(every_pool)["deepspeed-gpu"])
+    launcher, node = pods["launcher"]["containers"][0], pods["node"]["containers"][0]
+    assert launcher["resources"] == node["resources"] == {"limits": {"nvidia.com/gpu": 4}}
+    assert (launcher["image"], launcher["command"]) == ("example.com/train:1", ["mpirun", "python", "train.py"])
+    assert (node["image"], node["command"]) == (versions.TRAINER_DEEPSPEED_IMAGE, ["/usr/sbin/sshd"])

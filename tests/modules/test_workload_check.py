@@ -112,6 +112,20 @@ def test_a_queued_or_placed_job_is_checked_against_the_queues_and_pools(tmp_path
     assert (code, err) == (2, "error: " + "".join(f"{workload}:1: Job/j: {m}\n" for m in messages))
 
 
+@pytest.mark.parametrize(("kind", "expected"), [
+    ("MPIJob", "the MPI Operator is not installed by mlplat (Kubeflow Trainer v2 takes over its role): run it as a "
+               "TrainJob on runtime deepspeed-gpu (an mpirun launcher over SSH) or torch-gpu-efa (NCCL over EFA); see "
+               "examples/nccl-allreduce-efa.yaml"),
+    ("PyTorchJob", "Kubeflow's training operator v1 is not offered (maintenance-only): run it as a TrainJob on a "
+                   "torch-* runtime with enable_kubeflow_trainer = true; see examples/trainjob-gpu-efa.yaml"),
+])
+def test_a_kind_whose_operator_is_not_offered_names_what_runs_it_here(tmp_path, kind, expected):
+    bp = write(tmp_path, "bp.tfvars", OPERATORS)
+    workload = write(tmp_path, "job.yaml", f"apiVersion: kubeflow.org/v1\nkind: {kind}\nmetadata:\n  name: j\n"
+                                           "  namespace: ml-workloads\nspec: {}\n")
+    assert run(bp, workload)[::2] == (2, f"error: {workload}:1: {kind}/j: {expected}\n")
+
+
 def test_the_same_job_passes_where_it_can_run(tmp_path):
     """The negative cases above are not blind: the job they vary is accepted as it is."""
     bp = write(tmp_path, "bp.tfvars", "enable_kueue = true\n")
