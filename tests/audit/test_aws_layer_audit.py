@@ -287,7 +287,7 @@ def test_aws_audit_11_secret_names_are_fresh_per_deployment(everything):
     assert {p: (s.get("name"), s["name_prefix"], s["recovery_window_in_days"]) for p, s in secrets.items()} == {
         f"secret-{purpose}/secret": (None, f"everything/{purpose}-", 7)
         for purpose in ("grafana-admin", "opensearch-admin", "argocd-admin", "mlflow-admin", "mlflow-db",
-                        "mlflow-flask")}
+                        "mlflow-flask", "jupyterhub-admin", "jupyterhub-users")}
     # External Secrets looks them up by the name terraform chose (the AWS layer's output of the secret's name).
     outputs = everything.aws["output"]
     for obj in everything.objects("platform-secrets"):

@@ -115,7 +115,10 @@ def test_k8s_audit_S4_neuron_queues_cover_neuron_cores(neuron):
     queues = {o["metadata"]["name"]: o for o in neuron.objects("kueue-queues") if o["kind"] == "ClusterQueue"}
     for name, cores_per_device in (("neuron", 2), ("inferentia1", 4)):
         group = queues[name]["spec"]["resourceGroups"][0]
-        assert group["coveredResources"] == ["cpu", "memory", "aws.amazon.com/neuron", "aws.amazon.com/neuroncore"]
+        # trn pools also carry EFA (vpc.amazonaws.com/efa, covered since Kueue stopped ignoring it); inf1 does not.
+        efa = ["vpc.amazonaws.com/efa"] if name == "neuron" else []
+        assert group["coveredResources"] == ["cpu", "memory", "aws.amazon.com/neuron", "aws.amazon.com/neuroncore",
+                                             *efa]
         quotas = {r["name"]: r["nominalQuota"] for r in group["flavors"][0]["resources"]}
         assert quotas["aws.amazon.com/neuroncore"] == quotas["aws.amazon.com/neuron"] * cores_per_device, name
 

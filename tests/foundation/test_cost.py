@@ -112,8 +112,9 @@ def test_everything_on_counts_a_nat_gateway_per_zone_and_a_secret_per_credential
         "FSx for Lustre": None,
         "Aurora Serverless v2 (MLflow)": None,
         "KMS customer managed keys": per_hour(p.kms_key.usd),
-        # grafana-admin, opensearch-admin, argocd-admin, mlflow-admin, mlflow-db, mlflow-flask
-        "Secrets Manager secrets": 6 * per_hour(p.secret.usd),
+        # grafana-admin, opensearch-admin, argocd-admin, mlflow-admin, mlflow-db, mlflow-flask, jupyterhub-admin,
+        # jupyterhub-users
+        "Secrets Manager secrets": 8 * per_hour(p.secret.usd),
     })
     assert report.unpriced == ("cluster access node", "FSx for Lustre", "Aurora Serverless v2 (MLflow)")
     assert round(report.idle_hourly, 9) == round(sum(v for v in hourly(report.items).values() if v), 9)
