@@ -274,6 +274,12 @@ def workload_namespaces(ctx: AddonContext) -> dict[str, Any]:
 MLFLOW_METRICS_DIR = "/tmp/prometheus-metrics"  # /tmp is the chart's writable emptyDir
 
 
+def on_platform_pool(bp: "Blueprint") -> dict[str, Any]:
+    """The nodeSelector of the platform's own services (MLflow, JupyterHub's hub): the general pool when it exists."""
+    return {"nodeSelector": {"mlplat.io/pool": PLATFORM_POOL}} if any(
+        p.name == PLATFORM_POOL for p in bp.enabled_pools) else {}
+
+
 def mlflow_values(ctx: AddonContext) -> dict[str, Any]:
     from modules.mlflow_aws import ARTIFACT_PREFIX, DATABASE_NAME, POSTGRES_PORT
 
@@ -298,10 +304,7 @@ def mlflow_values(ctx: AddonContext) -> dict[str, Any]:
     }
     if bp.enable_ai_ml_observability_stack:
         values["extraArgs"] = {"exposePrometheus": MLFLOW_METRICS_DIR}
-    pools = {p.name for p in bp.enabled_pools}
-    if PLATFORM_POOL in pools:
-        values["nodeSelector"] = {"mlplat.io/pool": PLATFORM_POOL}
-    return values
+    return {**values, **on_platform_pool(bp)}
 
 
 def mlflow_monitors(ctx: AddonContext) -> dict[str, Any]:

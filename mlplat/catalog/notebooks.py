@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 from mlplat import versions
 from mlplat.addons import NO_PODS, POOLS, AddOn, AddonContext
 from mlplat.catalog.accelerators import EFS_CLASS
-from mlplat.catalog.modules import local_queues, monitor
+from mlplat.catalog.modules import local_queues, monitor, on_platform_pool
 from mlplat.modules_config import PLATFORM_POOL
 from mlplat.nodepools import POOL_LABEL, NodePoolSpec, toleration_for
+from mlplat.workload_check import QUEUE_LABEL
 from mlplat.workloads_config import JUPYTERHUB_NAMESPACE
 
 if TYPE_CHECKING:
     from mlplat.blueprint import Blueprint
 
-QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 # The chart's default singleuser.extraLabels: its NetworkPolicies let only pods with this label reach the hub. A
 # profile's extra_labels replace the default ones, so every profile carries it again.
 HUB_ACCESS_LABEL = ("hub.jupyter.org/network-access-hub", "true")
@@ -28,6 +28,9 @@ HUB_ACCESS_LABEL = ("hub.jupyter.org/network-access-hub", "true")
 ADMIN_PASSWORD_ENV = "MLPLAT_JUPYTERHUB_ADMIN_PASSWORD"
 USER_PASSWORD_ENV = "MLPLAT_JUPYTERHUB_USER_PASSWORD"
 CLIENT_SECRET_ENV = "MLPLAT_JUPYTERHUB_OAUTH_CLIENT_SECRET"
+# The Kubernetes Secrets (External Secrets copies) the hub reads its passwords from.
+ADMIN_SECRET = "jupyterhub-admin"
+USERS_SECRET = "jupyterhub-users"
 OAUTH_SECRET = "jupyterhub-oauth"  # the Kubernetes Secret holding the user's OAuth client secret
 OAUTH_SECRET_KEY = "client-secret"
 
@@ -128,18 +131,17 @@ def _auth(bp: "Blueprint") -> dict[str, Any]:
         }
         env, code = {}, ""
         if admins:
-            env[ADMIN_PASSWORD_ENV] = _env_from_secret("jupyterhub-admin", "password")
+            env[ADMIN_PASSWORD_ENV] = _env_from_secret(ADMIN_SECRET, "password")
             code += f'c.SharedPasswordAuthenticator.admin_password = os.environ["{ADMIN_PASSWORD_ENV}"]\n'
         if users:
-            env[USER_PASSWORD_ENV] = _env_from_secret("jupyterhub-users", "password")
+            env[USER_PASSWORD_ENV] = _env_from_secret(USERS_SECRET, "password")
             code += f'c.SharedPasswordAuthenticator.user_password = os.environ["{USER_PASSWORD_ENV}"]\n'
     return {"config": config, "extraEnv": env, "extraConfig": {"mlplat-credentials": "import os\n" + code}}
 
 
 def jupyterhub_values(ctx: AddonContext) -> dict[str, Any]:
     bp = ctx.blueprint
-    platform = {"nodeSelector": {POOL_LABEL: PLATFORM_POOL}} if any(
-        p.name == PLATFORM_POOL for p in bp.enabled_pools) else {}
+    platform = on_platform_pool(bp)
     profiles = notebook_profiles(bp)
     return {
         "hub": {**_auth(bp), **platform,

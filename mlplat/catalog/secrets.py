@@ -16,6 +16,7 @@ from mlplat import versions
 from mlplat.addons import NO_PODS, SYSTEM, AddOn, AddonContext
 from mlplat.catalog.alerting import ALERTMANAGER_NAMESPACE, RECEIVER_SECRET
 from mlplat.catalog.core import SYSTEM_NODES
+from mlplat.catalog.notebooks import ADMIN_SECRET, OAUTH_SECRET, OAUTH_SECRET_KEY, USERS_SECRET
 from mlplat.workloads_config import JUPYTERHUB_NAMESPACE
 
 if TYPE_CHECKING:
@@ -73,9 +74,9 @@ def secret_uses(bp: "Blueprint") -> list[SecretUse]:
         # JupyterHub's SharedPasswordAuthenticator: one generated password for the admins (it wants 32 characters
         # or more, as generated), one for the listed users.
         if bp.jupyterhub_admin_users:
-            uses.append(SecretUse("jupyterhub-admin", JUPYTERHUB_NAMESPACE, "jupyterhub-admin"))
+            uses.append(SecretUse("jupyterhub-admin", JUPYTERHUB_NAMESPACE, ADMIN_SECRET))
         if bp.jupyterhub_users:
-            uses.append(SecretUse("jupyterhub-users", JUPYTERHUB_NAMESPACE, "jupyterhub-users", username="users"))
+            uses.append(SecretUse("jupyterhub-users", JUPYTERHUB_NAMESPACE, USERS_SECRET, username="users"))
     return uses
 
 
@@ -125,8 +126,6 @@ def _objects(ctx: AddonContext) -> dict[str, Any]:
     if bp.alert_secrets:  # the receivers' credentials, for Alertmanager
         objects.append(_user_secret_copy(RECEIVER_SECRET, ALERTMANAGER_NAMESPACE, bp.alert_secrets.items()))
     if oauth_secret:  # JupyterHub's OAuth client secret, for the hub
-        from mlplat.catalog.notebooks import OAUTH_SECRET, OAUTH_SECRET_KEY
-
         objects.append(_user_secret_copy(OAUTH_SECRET, JUPYTERHUB_NAMESPACE, [(OAUTH_SECRET_KEY, oauth_secret)]))
     return {"objects": objects}
 
