@@ -260,6 +260,12 @@ NOTEBOOK_GPU_IMAGE = "quay.io/jupyter/pytorch-notebook:x86_64-cuda12-2026-08-07"
 # public.ecr.aws/hpc-cloud/efa-node-exporter:node-exporter${NODE_EXPORTER_VERSION}-procs${PROCFS_EXPORTER_VERSION}
 # (gallery.ecr.aws/hpc-cloud/efa-node-exporter); the tag is derived from that buildspec, not read from the registry.
 EFA_NODE_EXPORTER_IMAGE = "public.ecr.aws/hpc-cloud/efa-node-exporter:node-exporterv1.9.0-procsv0.16.0"
+# Pipeline steps without an image of their own (hf-snapshot, mlplat/pipelines/steps.py): the official Python image
+# (docker-library/python's supported tags, 3.12 on Debian 12), in place of upstream MLOps on EKS's unpinned
+# `python:slim-bullseye`; the Hugging Face Hub client at the version upstream's hf-snapshot chart installs
+# (charts/machine-learning/model-prep/hf-snapshot templates/hf-snapshot.yaml). Tag not read from the registry.
+PIPELINE_PYTHON_IMAGE = "public.ecr.aws/docker/library/python:3.12-slim-bookworm"
+HUGGINGFACE_HUB_VERSION = "0.22.2"
 # The Neuron scheduler runs a second kube-scheduler, which must match the control plane's minor version: the newest
 # production EKS Distro build of each minor, from aws/eks-distro docs/contents/releases/<minor>/<n>/index.md at main
 # 17884462 (2026-08-19). Every tag is checked against tests/upstream/eks-distro-kube-scheduler-tags.json.

@@ -15,7 +15,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 
-from mlplat.cli import bootstrap, cost, deploy, destroy, doctor, init, kubeconfig, outputs, plan, preflight, status, synth, validate
+from mlplat.cli import (bootstrap, cost, deploy, destroy, doctor, init, kubeconfig, outputs, pipeline, plan, preflight,
+                        status, synth, validate)
 from mlplat.cli import open as open_ui  # not `open`: that would shadow the builtin
 from mlplat.cli.base import Command
 from mlplat.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, MlplatError
@@ -23,7 +24,7 @@ from mlplat.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, MlplatError
 COMMANDS: list[Command] = [init.COMMAND, validate.COMMAND, cost.COMMAND, bootstrap.COMMAND, preflight.COMMAND,
                            synth.COMMAND, plan.COMMAND, deploy.COMMAND,
                            destroy.COMMAND, outputs.COMMAND, status.COMMAND, kubeconfig.COMMAND, open_ui.COMMAND,
-                           doctor.COMMAND]
+                           pipeline.COMMAND, doctor.COMMAND]
 
 EPILOG = """\
 examples:
@@ -31,6 +32,7 @@ examples:
   mlplat plan --local --out review.plan        # save the plan for review
   mlplat deploy --local --plan review.plan     # apply exactly that plan
   mlplat destroy --blueprint prod.tfvars       # asks for the platform's name
+  mlplat pipeline run examples/pipelines/llm-sft-gpu/pipeline.yaml
 
 environment:
   MLPLAT_BLUEPRINT           default blueprint file (blueprint.tfvars)

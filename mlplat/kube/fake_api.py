@@ -2,8 +2,8 @@
 `kubernetes` client talks to unchanged.
 
 It serves exactly the resources the cluster cleanup and the `status` and `open` commands use (core/v1 Services, Nodes,
-Namespaces, PersistentVolumeClaims, Pods, Secrets; networking.k8s.io/v1 Ingresses; apps/v1 StatefulSets; argoproj.io
-Applications; Karpenter NodePools and NodeClaims) with the API's shapes, status codes and semantics, as read from the
+Namespaces, PersistentVolumeClaims, Pods and their logs, Secrets; networking.k8s.io/v1 Ingresses; apps/v1 StatefulSets;
+batch/v1 Jobs; argoproj.io Applications; Karpenter NodePools and NodeClaims; Kubeflow Trainer TrainJobs) with the API's shapes, status codes and semantics, as read from the
 apiserver's source (k8s.io/apiserver registry/generic/registry/store.go, endpoints/handlers, storage/cacher;
 apiextensions-apiserver registry/customresource):
 
@@ -36,8 +36,19 @@ removes its resources finalizer N polls after the Application is deleted, or nev
 controllers release Services and Ingresses; the pvc-protection controller releases a claim no Pod uses. Every request
 is recorded (method, path, query, body) for tests to assert on.
 
+Workloads (for `mlplat pipeline run`): a Job gets the API's defaults (backoffLimit 6, completions/parallelism 1,
+completionMode NonIndexed); Kueue's webhook suspends a Job or TrainJob carrying the `kueue.x-k8s.io/queue-name` label
+and admits it (unsuspends) after `kueue_admission_polls`, or never (`kueue_admits_after(..., None)`); the Job
+controller creates pods with the controller's labels and ownerReferences, retries failed pods up to backoffLimit and
+sets SuccessCriteriaMet+Complete or FailureTarget+Failed with the upstream reasons and messages; the TrainJob
+controller (Trainer v2 over JobSet) creates `<name>-node-0-<i>` pods and sets Complete or Failed with JobSet's
+messages. A `PodScript` says how a workload's pods go (phases per poll, log lines, exit code, or unschedulable with
+the scheduler's PodScheduled condition); the kubelet advances pods one phase per LIST of pods. `pods/{name}/log`
+answers as the kubelet does: 400 while the container waits to start or when the container is missing or must be
+named, `follow=true` streams until the container terminates.
+
 Deliberately not modelled (an honest 501 where a client would notice): pod graceful deletion, namespace deletion,
-deletecollection, subresources other than pods/portforward (and that one over SPDY, or with the base64 WebSocket
+deletecollection, subresources other than pods/portforward and pods/log (and the port-forward over SPDY, or with the base64 WebSocket
 protocol), strategic merge patch, server-side apply, pagination (`limit` is ignored, which the API allows),
 managedFields, protobuf, and watch bookmarks / sendInitialEvents.
 """
@@ -78,6 +89,40 @@ PVC_PROTECTION = "kubernetes.io/pvc-protection"
 HELM_RELEASE_TYPE = "helm.sh/release.v1"
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
+# Kueue: a workload carrying this label is suspended on creation by Kueue's webhook and resumed once admitted.
+KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+# The labels the Job controller (kubernetes pkg/controller/job, batch.JobNameLabel ...) and JobSet
+# (api/jobset/v1alpha2 JobSetNameKey, ReplicatedJobNameKey) put on the pods they create.
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
+JOBSET_NAME_LABEL = "jobset.sigs.k8s.io/jobset-name"
+REPLICATED_JOB_LABEL = "jobset.sigs.k8s.io/replicatedjob-name"
+TERMINAL_PHASES = ("Succeeded", "Failed")
+
+
+@dataclass(frozen=True)
+class PodScript:
+    """What the kubelet (and the container) does with each pod a workload controller creates: the phases it goes
+    through, each held for a number of polls of pods (None: for ever), the log lines the container writes while it
+    runs (one per poll, the rest when it ends), and its exit code when it fails. A pod never scheduled stays Pending
+    with the scheduler's Unschedulable condition."""
+
+    phases: tuple[tuple[str, int | None], ...] = (("Pending", None),)
+    log: tuple[str, ...] = ()
+    exit_code: int = 1
+    unschedulable: str = "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."
+
+    @staticmethod
+    def succeeds(pending: int = 1, running: int = 2, log: tuple[str, ...] = ()) -> "PodScript":
+        return PodScript((("Pending", pending), ("Running", running), ("Succeeded", None)), log)
+
+    @staticmethod
+    def fails(pending: int = 1, running: int = 1, log: tuple[str, ...] = (), exit_code: int = 1) -> "PodScript":
+        return PodScript((("Pending", pending), ("Running", running), ("Failed", None)), log, exit_code)
+
+    @staticmethod
+    def runs_forever(pending: int = 1, log: tuple[str, ...] = ()) -> "PodScript":
+        return PodScript((("Pending", pending), ("Running", None)), log)
 
 
 @dataclass(frozen=True)
@@ -125,6 +170,8 @@ RESOURCES = (
                  status_subresource=False),
     ResourceType("karpenter.sh", "v1", "nodepools", "NodePool", False, custom=True, generation=True),
     ResourceType("karpenter.sh", "v1", "nodeclaims", "NodeClaim", False, custom=True, generation=True),
+    ResourceType("batch", "v1", "jobs", "Job", True, generation=True),
+    ResourceType("trainer.kubeflow.org", "v1alpha1", "trainjobs", "TrainJob", True, custom=True, generation=True),
 )
 RESOURCE_BY_PLURAL = {rt.plural: rt for rt in RESOURCES}
 
@@ -494,6 +541,17 @@ def _deleting(obj: Mapping[str, Any]) -> bool:
     return bool(obj["metadata"].get("deletionTimestamp"))
 
 
+def _finished(obj: Mapping[str, Any]) -> bool:
+    return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+               for c in (obj.get("status") or {}).get("conditions") or [])
+
+
+def _condition(kind: str, *, reason: str, message: str) -> dict[str, Any]:
+    now = _now()
+    return {"type": kind, "status": "True", "reason": reason, "message": message, "lastProbeTime": now,
+            "lastTransitionTime": now}
+
+
 def _typed(rt: ResourceType, obj: Mapping[str, Any]) -> dict[str, Any]:
     out = {"apiVersion": rt.api_version, "kind": rt.kind}
     out.update({k: copy.deepcopy(v) for k, v in obj.items() if k not in ("apiVersion", "kind")})
@@ -518,8 +576,15 @@ class FakeKubeApi:
     def __init__(self, *, nodeclaim_polls: int | None = 0, application_polls: int | None = 0,
                  load_balancer_polls: int | None = 0, argocd_namespace: str = "argocd",
                  unserved: tuple[str, ...] = (), user: str = "kubernetes-admin",
-                 watch_timeout_seconds: float = 5.0) -> None:
+                 watch_timeout_seconds: float = 5.0, kueue_admission_polls: int | None = 0,
+                 pod_script: PodScript = PodScript()) -> None:
         self.nodeclaim_polls = nodeclaim_polls
+        self.kueue_admission_polls = kueue_admission_polls
+        self.pod_script = pod_script
+        self._admission_rules: dict[tuple[str, str, str], int | None] = {}
+        self._pod_scripts: dict[tuple[str, str], PodScript] = {}
+        self._pod_progress: dict[str, tuple[int, int]] = {}  # pod uid -> (phase index, polls in that phase)
+        self._logs: dict[tuple[str, str], list[str]] = {}
         self.application_polls = application_polls
         self.load_balancer_polls = load_balancer_polls
         self.argocd_namespace = argocd_namespace
@@ -650,6 +715,22 @@ class FakeKubeApi:
         for finalizer in ARGOCD_FINALIZERS:
             self.finalizer_released_after("applications", name, finalizer, polls, namespace=namespace)
 
+    def kueue_admits_after(self, resource: str, namespace: str, name: str, polls: int | None) -> None:
+        """Kueue admits the queued workload (`jobs` or `trainjobs`) after `polls` polls of its resource; None:
+        never (no free quota)."""
+        with self._lock:
+            self._admission_rules[(resource, namespace, name)] = polls
+
+    def script_pods(self, namespace: str, workload: str, script: PodScript) -> None:
+        """How the pods of the Job or TrainJob `workload` behave (the default: the constructor's `pod_script`)."""
+        with self._lock:
+            self._pod_scripts[(namespace, workload)] = script
+
+    def pod_log(self, namespace: str, pod: str) -> list[str]:
+        """The lines the pod's container has written so far."""
+        with self._lock:
+            return list(self._logs.get((namespace, pod), []))
+
     def compact(self) -> None:
         """Expire the history so far, as etcd compaction does: older resourceVersions get 410 Expired."""
         with self._lock:
@@ -729,6 +810,17 @@ class FakeKubeApi:
             meta.pop("finalizers", None)
         if rt.plural == "secrets":
             _write_secret_data(obj, None)
+        if rt.plural in ("jobs", "trainjobs") and not seed:
+            spec = obj.setdefault("spec", {})
+            if rt.plural == "jobs":
+                # The apiserver's defaults for a Job (pkg/apis/batch/v1 defaults.go).
+                spec.setdefault("parallelism", 1)
+                spec.setdefault("completions", 1)
+                spec.setdefault("backoffLimit", 6)
+                spec.setdefault("completionMode", "NonIndexed")
+                spec.setdefault("suspend", False)
+            if KUEUE_QUEUE_LABEL in (meta.get("labels") or {}):
+                spec["suspend"] = True  # Kueue's webhook: a queued workload starts suspended
         if rt.plural == "persistentvolumeclaims" and PVC_PROTECTION not in _finalizers(obj):
             # The StorageObjectInUseProtection admission plugin adds it to every claim.
             meta["finalizers"] = _finalizers(obj) + [PVC_PROTECTION]
@@ -849,6 +941,7 @@ class FakeKubeApi:
             self._collect_garbage()
             self._mark_nodeclaims_of_deleted_pools()
             self._release_unused_claims()
+            self._run_workload_controllers()
             if self._rv == before:
                 return
         raise RuntimeError("the fake's controllers did not settle")
@@ -923,7 +1016,12 @@ class FakeKubeApi:
         return None
 
     def _poll(self, rt: ResourceType) -> None:
-        """A GET or LIST of `rt`: the poll-driven controllers advance on deleting objects of that resource."""
+        """A GET or LIST of `rt`: the poll-driven controllers advance on deleting objects of that resource, Kueue
+        on queued workloads of it, the kubelet on pods."""
+        if rt.plural in ("jobs", "trainjobs"):
+            self._admit(rt)
+        if rt.plural == "pods":
+            self._kubelet()
         for obj in list(self._store[rt].values()):
             if not _deleting(obj):
                 continue
@@ -955,6 +1053,245 @@ class FakeKubeApi:
                 self._delete_internal(nodes_rt, node_obj)
                 self._remove_finalizers(nodes_rt, node_obj, {KARPENTER_TERMINATION})
         self._remove_finalizers(rt, obj, finalizers)
+
+    # ----------------------------------------------------------------------------------- workloads: Kueue, Job,
+    # ----------------------------------------------------------------------------------- Trainer, kubelet
+
+    def _admit(self, rt: ResourceType) -> None:
+        """Kueue resumes a suspended queued workload after its admission polls (None: it never has quota)."""
+        for obj in list(self._store[rt].values()):
+            meta = obj["metadata"]
+            if KUEUE_QUEUE_LABEL not in (meta.get("labels") or {}) or _deleting(obj) or \
+                    not (obj.get("spec") or {}).get("suspend"):
+                continue
+            rule = (rt.plural, meta["namespace"], meta["name"])
+            polls = self._admission_rules.get(rule, self.kueue_admission_polls)
+            if polls is None:
+                continue
+            seen = self._polls_seen.get(meta["uid"], 0)
+            if seen < polls:
+                self._polls_seen[meta["uid"]] = seen + 1
+                continue
+            new = copy.deepcopy(obj)
+            new["spec"]["suspend"] = False
+            self._update(rt, obj, new, require_rv=False, dry_run=False)
+        self._settle()
+
+    def _owned_pods(self, owner: Mapping[str, Any]) -> list[dict[str, Any]]:
+        uid = owner["metadata"]["uid"]
+        return [p for p in self._store[RESOURCE_BY_PLURAL["pods"]].values()
+                if any(r.get("uid") == uid for r in p["metadata"].get("ownerReferences") or [])]
+
+    def _make_pod(self, owner: dict[str, Any], name: str, template: Mapping[str, Any], labels: dict[str, str]
+                  ) -> None:
+        meta = owner["metadata"]
+        pod_obj = {"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": name, "namespace": meta["namespace"],
+                                "labels": {**(template.get("metadata") or {}).get("labels", {}), **labels},
+                                "ownerReferences": [{"apiVersion": owner["apiVersion"], "kind": owner["kind"],
+                                                     "name": meta["name"], "uid": meta["uid"], "controller": True,
+                                                     "blockOwnerDeletion": True}]},
+                   "spec": copy.deepcopy(template.get("spec") or {"containers": [{"name": "main"}]})}
+        created = self._create(RESOURCE_BY_PLURAL["pods"], pod_obj, meta["namespace"])
+        script = self._pod_scripts.get((meta["namespace"], meta["name"]), self.pod_script)
+        self._pod_progress[created["metadata"]["uid"]] = (0, 0)
+        self._set_pod_phase(created, script, 0)
+
+    def _run_workload_controllers(self) -> None:
+        for job in list(self._store[RESOURCE_BY_PLURAL["jobs"]].values()):
+            self._job_controller(job)
+        for trainjob in list(self._store[RESOURCE_BY_PLURAL["trainjobs"]].values()):
+            self._trainjob_controller(trainjob)
+
+    def _job_controller(self, job: dict[str, Any]) -> None:
+        """kubernetes pkg/controller/job, the parts a pipeline step sees: pods for parallelism until completions
+        succeed, a replacement per failure up to backoffLimit, then Complete or Failed (the 1.31+ conditions:
+        SuccessCriteriaMet/FailureTarget first), and no pods while suspended."""
+        if _deleting(job) or _finished(job):
+            return
+        spec, meta = job.get("spec") or {}, job["metadata"]
+        pods = self._owned_pods(job)
+        active = [p for p in pods if p["status"]["phase"] not in TERMINAL_PHASES and not _deleting(p)]
+        succeeded = sum(1 for p in pods if p["status"]["phase"] == "Succeeded")
+        failed = sum(1 for p in pods if p["status"]["phase"] == "Failed")
+        completions, parallelism = spec.get("completions", 1), spec.get("parallelism", 1)
+        conditions: list[dict[str, Any]] = []
+        if spec.get("suspend"):
+            for p in active:
+                self._delete_internal(RESOURCE_BY_PLURAL["pods"], p)
+            active = []
+        elif failed > spec.get("backoffLimit", 6):
+            for p in active:
+                self._delete_internal(RESOURCE_BY_PLURAL["pods"], p)
+            active = []
+            why = {"reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}
+            conditions = [_condition("FailureTarget", **why), _condition("Failed", **why)]
+        elif succeeded >= completions:
+            why = {"reason": "CompletionsReached", "message": "Reached expected number of succeeded pods"}
+            conditions = [_condition("SuccessCriteriaMet", **why), _condition("Complete", **why)]
+        else:
+            template = spec.get("template") or {}
+            for _ in range(min(parallelism, completions - succeeded) - len(active)):
+                labels = {JOB_NAME_LABEL: meta["name"], JOB_UID_LABEL: meta["uid"], "job-name": meta["name"],
+                          "controller-uid": meta["uid"]}
+                self._make_pod(job, f"{meta['name']}-{uuid.uuid4().hex[:5]}", template, labels)
+            active = [p for p in self._owned_pods(job) if p["status"]["phase"] not in TERMINAL_PHASES]
+        status = {"active": len(active), "succeeded": succeeded, "failed": failed}
+        if conditions:
+            status["conditions"] = conditions
+        status = {k: v for k, v in status.items() if v}
+        if status != (job.get("status") or {}):
+            new = copy.deepcopy(job)
+            new["status"] = status
+            self._store_status(RESOURCE_BY_PLURAL["jobs"], job, new)
+
+    def _trainjob_controller(self, trainjob: dict[str, Any]) -> None:
+        """Kubeflow Trainer with JobSet, shortened: the TrainJob's nodes are made as pods it owns directly (the real
+        chain is TrainJob -> JobSet -> Job -> Pod, each owned by the one before, so deleting the TrainJob takes the
+        rest as here), named and labelled as JobSet names them; the JobSet's Completed or Failed condition becomes
+        the TrainJob's Complete or Failed (pkg/runtime/framework/plugins/jobset Status)."""
+        if _deleting(trainjob) or _finished(trainjob):
+            return
+        spec, meta = trainjob.get("spec") or {}, trainjob["metadata"]
+        pods = self._owned_pods(trainjob)
+        conditions: list[dict[str, Any]] = []
+        if spec.get("suspend"):
+            for p in pods:
+                self._delete_internal(RESOURCE_BY_PLURAL["pods"], p)
+        elif not pods:
+            trainer = spec.get("trainer") or {}
+            container = {"name": "node", "image": trainer.get("image", "runtime-image"),
+                         "command": trainer.get("command", [])}
+            for i in range(int(trainer.get("numNodes", 1))):
+                labels = {JOBSET_NAME_LABEL: meta["name"], REPLICATED_JOB_LABEL: "node",
+                          JOB_NAME_LABEL: f"{meta['name']}-node-0"}
+                self._make_pod(trainjob, f"{meta['name']}-node-0-{i}-{uuid.uuid4().hex[:5]}",
+                               {"spec": {"containers": [container]}}, labels)
+        elif any(p["status"]["phase"] == "Failed" for p in pods):
+            for p in pods:
+                if p["status"]["phase"] not in TERMINAL_PHASES:
+                    self._delete_internal(RESOURCE_BY_PLURAL["pods"], p)
+            conditions = [_condition("Failed", reason="FailedJobs",
+                                     message="jobset failed due to one or more job failures")]
+        elif all(p["status"]["phase"] == "Succeeded" for p in pods):
+            conditions = [_condition("Complete", reason="AllJobsCompleted", message="jobset completed successfully")]
+        if conditions:
+            new = copy.deepcopy(trainjob)
+            new["status"] = {**(trainjob.get("status") or {}), "conditions": conditions}
+            self._store_status(RESOURCE_BY_PLURAL["trainjobs"], trainjob, new)
+
+    def _store_status(self, rt: ResourceType, current: dict[str, Any], new: dict[str, Any]) -> None:
+        """A controller's write to the status subresource (the main resource's update path keeps status)."""
+        new = copy.deepcopy(new)
+        if new != current:
+            self._persist(rt, new, "MODIFIED", copy.deepcopy(current))
+
+    def _kubelet(self) -> None:
+        """Each controller-made pod advances one poll through its script; its container writes its log."""
+        for pod_obj in list(self._store[RESOURCE_BY_PLURAL["pods"]].values()):
+            uid = pod_obj["metadata"]["uid"]
+            if uid not in self._pod_progress or _deleting(pod_obj):
+                continue
+            owner = (pod_obj["metadata"].get("ownerReferences") or [{}])[0].get("name", "")
+            script = self._pod_scripts.get((pod_obj["metadata"]["namespace"], owner), self.pod_script)
+            index, polls = self._pod_progress[uid]
+            phase, hold = script.phases[min(index, len(script.phases) - 1)]
+            if phase == "Running":
+                self._write_log(pod_obj, script, 1)
+            if hold is not None and polls + 1 > hold and index + 1 < len(script.phases):
+                self._pod_progress[uid] = (index + 1, 0)
+                self._set_pod_phase(pod_obj, script, index + 1)
+            else:
+                self._pod_progress[uid] = (index, polls + 1)
+        self._settle()
+
+    def _write_log(self, pod_obj: Mapping[str, Any], script: PodScript, lines: int | None) -> None:
+        key = (pod_obj["metadata"]["namespace"], pod_obj["metadata"]["name"])
+        written = self._logs.setdefault(key, [])
+        remaining = list(script.log[len(written):])
+        written.extend(remaining if lines is None else remaining[:lines])
+        self._lock.notify_all()
+
+    def _set_pod_phase(self, pod_obj: dict[str, Any], script: PodScript, index: int) -> None:
+        phase = script.phases[min(index, len(script.phases) - 1)][0]
+        new = copy.deepcopy(self._store[RESOURCE_BY_PLURAL["pods"]][_key(pod_obj)])
+        containers = [(c.get("name", "main"), c.get("image", "")) for c in new["spec"].get("containers", [])]
+        if phase == "Pending":
+            new["status"] = {"phase": "Pending", "conditions": [
+                {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                 "message": script.unschedulable}]}
+        else:
+            new["spec"].setdefault("nodeName", "ip-10-0-1-23.us-west-2.compute.internal")
+            if phase == "Running":
+                state = {"running": {"startedAt": _now()}}
+            else:
+                self._write_log(new, script, None)
+                code = 0 if phase == "Succeeded" else script.exit_code
+                state = {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
+                                        "finishedAt": _now()}}
+            new["status"] = {"phase": phase, "conditions": [{"type": "PodScheduled", "status": "True"}],
+                             "containerStatuses": [{"name": c, "image": image, "imageID": "", "restartCount": 0,
+                                                    "ready": phase == "Running", "started": phase == "Running",
+                                                    "state": state} for c, image in containers]}
+        self._store_status(RESOURCE_BY_PLURAL["pods"], self._store[RESOURCE_BY_PLURAL["pods"]][_key(pod_obj)], new)
+
+    def pod_log_stream(self, handler: _Handler) -> None:
+        """GET pods/NAME/log: the apiserver's checks (the pod, the container), the kubelet's (the container has
+        started), then the log as text; `follow=true` keeps the answer open, sending lines as they are written,
+        until the container ends or the pod is gone."""
+        url = urlsplit(handler.path)
+        match = _POD_LOG_PATH.match(url.path)
+        assert match is not None
+        ns, name = match.groups()
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        pods = RESOURCE_BY_PLURAL["pods"]
+        with self._lock:
+            self._requests.append(RecordedRequest("GET", url.path, query, "pods", ns, name, None, subresource="log"))
+        try:
+            with self._lock:
+                self._authorize(handler.headers, _Route(pods, ns, name), "get", subresource="log")
+                pod_obj = self._store[pods].get((ns, name))
+                if pod_obj is None:
+                    raise not_found(pods, name)
+                containers = [c.get("name") for c in pod_obj["spec"].get("containers", [])]
+                container = query.get("container")
+                if container is None:
+                    if len(containers) != 1:
+                        raise _bad_request(f"a container name must be specified for pod {name}, choose one of: "
+                                           f"[{' '.join(containers)}]")
+                    container = containers[0]
+                if container not in containers:
+                    raise _bad_request(f"container {container} is not valid for pod {name}")
+                if pod_obj["status"].get("phase") == "Pending":
+                    raise _bad_request(f'container "{container}" in pod "{name}" is waiting to start: '
+                                       f'ContainerCreating')
+                uid = pod_obj["metadata"]["uid"]
+        except ApiError as err:
+            _write_json(handler, err.code, err.body())
+            return
+        follow = query.get("follow") in ("true", "1")
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/plain")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        sent = 0
+        try:
+            while True:
+                with self._lock:
+                    lines = self._logs.get((ns, name), [])
+                    chunk, sent = lines[sent:], len(lines)
+                    current = self._store[pods].get((ns, name))
+                    ended = (current is None or current["metadata"]["uid"] != uid or _deleting(current)
+                             or current["status"].get("phase") in TERMINAL_PHASES)
+                if chunk:
+                    _write_chunk(handler, "".join(line + "\n" for line in chunk).encode())
+                if not follow or (ended and sent == len(self._logs.get((ns, name), []))) or self._stopping:
+                    break
+                with self._lock:
+                    self._lock.wait(timeout=0.2)
+            _write_chunk(handler, b"")
+        except OSError:
+            handler.close_connection = True
 
     # ------------------------------------------------------------------------------------------------- reads
 
@@ -1355,6 +1692,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's dispatch names
         if _PORT_FORWARD_PATH.match(urlsplit(self.path).path):
             self.fake.port_forward(self)
+        elif _POD_LOG_PATH.match(urlsplit(self.path).path):
+            self.fake.pod_log_stream(self)
         else:
             self.fake.handle(self, "GET")
 
@@ -1389,6 +1728,7 @@ def _write_chunk(handler: BaseHTTPRequestHandler, data: bytes) -> None:
 # ------------------------------------------------------------------------------------------------- pods/portforward
 
 _PORT_FORWARD_PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/portforward$")
+_POD_LOG_PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/log$")
 _WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3
 _V4_BINARY = "v4.channel.k8s.io"
 _V4_BASE64 = "v4.base64.channel.k8s.io"

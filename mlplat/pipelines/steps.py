@@ -1,0 +1,357 @@
+"""Step templates: a recipe rendered into the Kubernetes objects of one pipeline step, by one function per template.
+
+Each template plays the part of one of upstream MLOps on EKS's charts (charts/machine-learning/...), without Helm:
+
+| template               | upstream chart                               | renders                                     |
+|------------------------|----------------------------------------------|---------------------------------------------|
+| `data-process`         | data-prep/data-process                       | a batch/v1 Job (Indexed when nnodes > 1)    |
+| `hf-snapshot`          | model-prep/hf-snapshot                       | a batch/v1 Job                              |
+| `pytorch-distributed`  | training/pytorchjob-distributed (PyTorchJob) | a Kubeflow Trainer TrainJob on the pool's   |
+|                        |                                              | torch-* ClusterTrainingRuntime              |
+
+Every step's pods are placed by its pool's labels (`mlplat.io/pool`), tolerate exactly that pool's taints, and, with
+Kueue, carry the LocalQueue label so the step waits for quota instead of launching nodes it cannot use.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from mlplat import versions
+from mlplat.nodepools import NEURON_SCHEDULER, POOL_KINDS, POOL_LABEL, NodePoolSpec, toleration_for
+from mlplat.pipelines.recipe import Recipe
+from mlplat.training_runtimes import API_VERSION as TRAINER_API, NODE, RUNTIME_POOLS, SHARED_CLAIMS
+from mlplat.workload_check import QUEUE_LABEL
+
+if TYPE_CHECKING:
+    from mlplat.blueprint import Blueprint
+
+# The labels the controllers put on the pods they create: the runner finds a step's pods by them.
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # kubernetes pkg/controller/job (batch.JobNameLabel)
+JOBSET_NAME_LABEL = "jobset.sigs.k8s.io/jobset-name"  # jobset api/jobset/v1alpha2 JobSetNameKey; Trainer names the
+# JobSet after the TrainJob
+PIPELINE_LABEL = "mlplat.io/pipeline"
+STEP_LABEL = "mlplat.io/step"
+# Trainer's torch plugin sets these on the trainer container and its webhook refuses a TrainJob that sets them
+# (kubeflow/trainer v2.3.0 pkg/constants TorchRunReservedEnvNames).
+TORCH_RESERVED_ENV = ("PET_NNODES", "PET_NPROC_PER_NODE", "PET_NODE_RANK", "PET_MASTER_ADDR", "PET_MASTER_PORT")
+TORCH_RUNTIMES = {pool: name for name, pool in RUNTIME_POOLS.items() if name.startswith("torch-")}
+CPU_REQUESTS = (("cpu", "1"), ("memory", "2Gi"))  # upstream hf-snapshot's default: 1 CPU, 2 GiB
+SOURCE_DIR = "/tmp/mlplat-src"
+DO_NOT_DISRUPT = {"karpenter.sh/do-not-disrupt": "true"}  # a consolidation must not kill a running step
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a step is rendered for: the blueprint, the pipeline's name (Helm's release name upstream) and its
+    namespace, and the step's name."""
+
+    bp: "Blueprint"
+    pipeline: str
+    namespace: str
+    step: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.pipeline}-{self.step}"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A step's objects, the one among them whose status says whether the step succeeded, and how to find its
+    pods."""
+
+    objects: tuple[dict[str, Any], ...]
+    workload: dict[str, Any]
+    pod_selector: str
+    pool: str
+    queue: str | None
+    expected_pods: int
+    container: str  # the container whose log is the step's output
+    warnings: tuple[str, ...] = ()
+
+
+class StepError(Exception):
+    """A recipe that cannot be rendered for this blueprint; the message names the field and the fix."""
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    description: str
+    keys: tuple[str, ...]  # the recipe's allowed top-level keys
+    run_key: str | None
+    default_pool: str | None  # None: chosen by the accelerators the recipe asks for
+    render: Callable[[Context, Recipe], Rendered]
+    aliases: tuple[str, ...] = field(default=())
+
+
+COMMON_KEYS = ("image", "pool", "queue", "resources", "tolerations", "ebs", "pvc", "backoff_limit")
+SCRIPT_KEYS = ("git", "inline_script", "pre_script", "post_script")
+
+
+# ------------------------------------------------------------------------------------------------------ placement
+
+def choose_pool(ctx: Context, recipe: Recipe, default: str | None) -> NodePoolSpec:
+    """The enabled pool a step runs on: `pool`, else the pool whose families include `resources.node_type`, else the
+    one its accelerators call for, else the template's default."""
+    bp = ctx.bp
+    enabled = {p.name: p for p in bp.enabled_pools}
+    if recipe.pool is not None:
+        if recipe.pool not in POOL_KINDS:
+            raise StepError(f"pool: {recipe.pool!r} is not a node pool (expected one of {', '.join(POOL_KINDS)})")
+        if recipe.pool not in enabled:
+            raise StepError(f"pool: {recipe.pool!r} is not enabled: set nodepools.{recipe.pool}.enabled = true")
+        return enabled[recipe.pool]
+    if recipe.node_type is not None:
+        family = recipe.node_type.removeprefix("ml.").split(".")[0]
+        matches = [p for p in enabled.values() if family in p.instance_families]
+        if matches:
+            return matches[0]
+        could = [name for name in POOL_KINDS if family in POOL_KINDS[name].known_families]
+        fix = (f"enable {could[0]} (nodepools.{could[0]}.enabled = true, with {family} in its instance_families)"
+               if could else "name a pool with `pool:` instead")
+        raise StepError(f"resources.node_type: {recipe.node_type!r} is in no enabled pool's instance families: {fix}")
+    accelerators = recipe.accelerators
+    if "nvidia.com/gpu" in accelerators:
+        wanted = "gpu-efa" if "vpc.amazonaws.com/efa" in accelerators else "gpu"
+    elif any(r.startswith("aws.amazon.com/neuron") for r in accelerators):
+        wanted = "neuron"
+    else:
+        wanted = default or "cpu"
+    if wanted not in enabled:
+        raise StepError(f"the step runs on the {wanted} pool, which is not enabled: set nodepools.{wanted}.enabled = "
+                        f"true, or name another pool with `pool:`")
+    return enabled[wanted]
+
+
+def _queue(ctx: Context, recipe: Recipe, pool: NodePoolSpec) -> str | None:
+    if not ctx.bp.enable_kueue:
+        return None
+    return recipe.queue or pool.name
+
+
+def _labels(ctx: Context) -> dict[str, str]:
+    return {"app.kubernetes.io/instance": ctx.pipeline, "app.kubernetes.io/managed-by": "mlplat",
+            PIPELINE_LABEL: ctx.pipeline, STEP_LABEL: ctx.step}
+
+
+def _metadata(ctx: Context, queue: str | None) -> dict[str, Any]:
+    labels = _labels(ctx)
+    if queue is not None:
+        labels[QUEUE_LABEL] = queue
+    return {"name": ctx.name, "namespace": ctx.namespace, "labels": labels}
+
+
+def _tolerations(pool: NodePoolSpec, recipe: Recipe) -> list[dict[str, Any]]:
+    out = toleration_for(pool)
+    out += [t for t in recipe.tolerations if t not in out]
+    return out
+
+
+def _resources(recipe: Recipe, default: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+    requests = dict(recipe.requests or (default if not recipe.limits else ()))
+    limits = dict(recipe.limits)
+    # Extended resources cannot be overcommitted: Kubernetes requires requests == limits, and defaults requests
+    # from limits. Written out so Kueue and the checks see them.
+    for resource, quantity in limits.items():
+        if "/" in resource:
+            requests.setdefault(resource, quantity)
+    out: dict[str, Any] = {}
+    if requests:
+        out["requests"] = requests
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+def _claims(ctx: Context, recipe: Recipe) -> list[tuple[str, str]]:
+    """(claim, mount path) pairs: the recipe's `pvc`, or the platform's shared claims."""
+    if recipe.mounts is not None:
+        return [(m.claim, m.mount_path) for m in recipe.mounts]
+    on = {"efs-shared": ctx.bp.enable_efs, "fsx-shared": ctx.bp.enable_fsx}
+    return [(claim, path) for claim, path in SHARED_CLAIMS.items() if on[claim]]
+
+
+def _env(pairs: Any) -> list[dict[str, Any]]:
+    return [{"name": e.name, "value": e.value} for e in pairs]
+
+
+# --------------------------------------------------------------------------------------------------------- script
+
+def script(ctx: Context, recipe: Recipe) -> str:
+    """The shell program a scripted step runs, in upstream's order: clone `git`, then `inline_script`,
+    `pre_script`, the command with its args, `post_script`. Unlike upstream, any failing line fails the step, and a
+    command piped into `tee` fails it too (pipefail)."""
+    lines = ["set -eo pipefail"]
+    if recipe.git is not None:
+        git = recipe.git
+        branch = f" --branch {shlex.quote(git.branch)}" if git.branch else ""
+        lines += [f'mkdir -p {SOURCE_DIR} && git clone{branch} {shlex.quote(git.repo_url)} '
+                  f'"{SOURCE_DIR}/$HOSTNAME"', f'cd "{SOURCE_DIR}/$HOSTNAME"']
+        if git.commit:
+            lines.append(f"git reset --hard {shlex.quote(git.commit)}")
+    lines += [*recipe.inline_script, *recipe.pre_script]
+    if recipe.run is not None:
+        lines.append(" ".join([*recipe.run.command, *recipe.run.args]))
+    lines += list(recipe.post_script)
+    if recipe.git is not None:
+        lines += ['cd / && rm -rf "${SOURCE_DIR:-' + SOURCE_DIR + '}/$HOSTNAME"']
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------------------------------- batch Jobs
+
+def _job(ctx: Context, recipe: Recipe, pool: NodePoolSpec, container: dict[str, Any], *,
+         warnings: tuple[str, ...] = ()) -> Rendered:
+    queue = _queue(ctx, recipe, pool)
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    for i, (claim, path) in enumerate(_claims(ctx, recipe)):
+        volumes.append({"name": f"claim-{i}", "persistentVolumeClaim": {"claimName": claim}})
+        mounts.append({"name": f"claim-{i}", "mountPath": path})
+    if recipe.ebs is not None:
+        # Upstream makes a PVC per release; a generic ephemeral volume lives and dies with the pod instead, so a
+        # failed or interrupted step leaves no volume behind.
+        from mlplat.catalog.accelerators import GP3_CLASS
+
+        volumes.append({"name": "scratch", "ephemeral": {"volumeClaimTemplate": {"spec": {
+            "accessModes": ["ReadWriteOnce"], "storageClassName": GP3_CLASS,
+            "resources": {"requests": {"storage": recipe.ebs.storage}}}}}})
+        mounts.append({"name": "scratch", "mountPath": recipe.ebs.mount_path})
+    pod: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "nodeSelector": {POOL_LABEL: pool.name},
+        "tolerations": _tolerations(pool, recipe),
+        "containers": [{**container, "volumeMounts": mounts}],
+    }
+    if volumes:
+        pod["volumes"] = volumes
+    if pool.kind.accelerator == "aws.amazon.com/neuron":
+        pod["schedulerName"] = NEURON_SCHEDULER
+    access = getattr(ctx.bp, "workload_s3_access", {})
+    if ctx.namespace in access:
+        from mlplat.workloads_config import WORKLOAD_SERVICE_ACCOUNT
+
+        pod["serviceAccountName"] = WORKLOAD_SERVICE_ACCOUNT  # the namespace's S3 role (Pod Identity)
+    spec: dict[str, Any] = {"backoffLimit": recipe.backoff_limit,
+                            "template": {"metadata": {"labels": _labels(ctx), "annotations": dict(DO_NOT_DISRUPT)},
+                                         "spec": pod}}
+    if recipe.nnodes > 1:
+        # One pod per shard: JOB_COMPLETION_INDEX tells each which one it is.
+        spec.update({"completions": recipe.nnodes, "parallelism": recipe.nnodes, "completionMode": "Indexed"})
+    if queue is not None:
+        spec["suspend"] = True  # Kueue starts it once admitted
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": _metadata(ctx, queue), "spec": spec}
+    return Rendered((job,), job, f"{JOB_NAME_LABEL}={ctx.name}", pool.name, queue, recipe.nnodes, container["name"],
+                    warnings)
+
+
+def data_process(ctx: Context, recipe: Recipe) -> Rendered:
+    if recipe.image is None:
+        raise StepError("image: is required (the container the processing runs in)")
+    pool = choose_pool(ctx, recipe, "cpu")
+    container = {"name": "process", "image": recipe.image, "command": ["bash", "-c", script(ctx, recipe)],
+                 "env": _env(recipe.run.env if recipe.run else ()), "resources": _resources(recipe, CPU_REQUESTS)}
+    return _job(ctx, recipe, pool, container)
+
+
+def hf_snapshot(ctx: Context, recipe: Recipe) -> Rendered:
+    """Download a Hugging Face model snapshot onto the shared file system (upstream: /fsx/pretrained-models/<id>)."""
+    snap = recipe.snapshot
+    assert snap is not None  # the recipe's parser requires hf_model_id for this template
+    pool = choose_pool(ctx, recipe, "cpu")
+    claims = dict((path, claim) for claim, path in _claims(ctx, recipe))
+    root = snap.directory.rstrip("/")
+    if not any(root == path or root.startswith(path.rstrip("/") + "/") for path in claims):
+        raise StepError(f"snapshot.dir: {snap.directory!r} is on no mounted claim ({', '.join(claims) or 'none'}): "
+                        f"the snapshot would vanish with the pod; put it under /fsx or /efs (enable_fsx, enable_efs)")
+    env = [{"name": "HF_MODEL_ID", "value": snap.model_id}, {"name": "SNAPSHOT_ROOT", "value": root},
+           {"name": "XDG_CACHE_HOME", "value": "/tmp/.cache"}]
+    if snap.secret_name:
+        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": snap.secret_name,
+                                                                       "key": snap.secret_key}}})
+    env += _env(recipe.env)
+    download = (
+        f"pip install --no-cache-dir --quiet huggingface-hub=={versions.HUGGINGFACE_HUB_VERSION}\n"
+        'python - <<\'PY\'\n'
+        "import os\n"
+        "from huggingface_hub import snapshot_download\n"
+        "target = os.path.join(os.environ['SNAPSHOT_ROOT'], os.environ['HF_MODEL_ID'])\n"
+        "path = snapshot_download(repo_id=os.environ['HF_MODEL_ID'], local_dir=target,\n"
+        "                         ignore_patterns=['*.msgpack', '*.h5'], token=os.environ.get('HF_TOKEN'))\n"
+        "print(f'snapshot of {os.environ[\"HF_MODEL_ID\"]} in {path}', flush=True)\n"
+        "PY\n"
+        f'chown -R {shlex.quote(snap.owner)} "$SNAPSHOT_ROOT/$HF_MODEL_ID"\n'
+    )
+    container = {"name": "hf-snapshot", "image": recipe.image or versions.PIPELINE_PYTHON_IMAGE,
+                 "command": ["bash", "-c", "set -eo pipefail\n" + download], "env": env,
+                 "resources": _resources(recipe, CPU_REQUESTS)}
+    return _job(ctx, recipe, pool, container)
+
+
+# ------------------------------------------------------------------------------------------------------- TrainJob
+
+def pytorch_distributed(ctx: Context, recipe: Recipe) -> Rendered:
+    """Upstream's PyTorchJob (master + nnodes-1 workers, nproc_per_node each) as a TrainJob: Trainer's torch
+    runtime sets the same PET_* variables (PET_NNODES, PET_NODE_RANK, PET_MASTER_ADDR, ...) the recipes read."""
+    if not ctx.bp.enable_kubeflow_trainer:
+        raise StepError("the pytorch-distributed template runs a Kubeflow Trainer TrainJob: set "
+                        "enable_kubeflow_trainer = true")
+    pool = choose_pool(ctx, recipe, None)
+    runtime = TORCH_RUNTIMES.get(pool.name)
+    if runtime is None:
+        raise StepError(f"no PyTorch runtime on the {pool.name} pool (runtimes: "
+                        + ", ".join(f"{r} on {p}" for p, r in TORCH_RUNTIMES.items())
+                        + "): ask for its accelerators in resources, or set `pool:`")
+    assert recipe.run is not None
+    reserved = sorted({e.name for e in recipe.run.env} & set(TORCH_RESERVED_ENV))
+    if reserved:
+        raise StepError(f"train.env: {', '.join(reserved)} are set by Kubeflow Trainer for every node (its webhook "
+                        f"refuses a TrainJob that sets them); remove them")
+    runtime_claims = {claim: path for claim, path in _claims(ctx, Recipe(recipe.path))}
+    asked = dict(_claims(ctx, recipe))
+    other = {claim: path for claim, path in asked.items() if runtime_claims.get(claim) != path}
+    if other:
+        raise StepError("pvc: distributed steps mount what their runtime mounts ("
+                        + (", ".join(f"{c} at {p}" for c, p in runtime_claims.items()) or "nothing")
+                        + f"); {', '.join(f'{c} at {p}' for c, p in other.items())} cannot be added: remove it, or "
+                          f"move that work into a data-process step")
+    warnings = ()
+    if recipe.ebs is not None:
+        warnings = (f"ebs: not applied to a distributed step: its nodes' /tmp is on the {pool.name} pool's "
+                    f"{pool.root_volume_gib} GiB root volume; keep data on /fsx or /efs",)
+    queue = _queue(ctx, recipe, pool)
+    trainer: dict[str, Any] = {"numNodes": recipe.nnodes, "command": ["bash", "-c", script(ctx, recipe)]}
+    if recipe.image is not None:
+        trainer["image"] = recipe.image
+    if recipe.nproc_per_node is not None:
+        trainer["numProcPerNode"] = recipe.nproc_per_node
+    resources = _resources(recipe)
+    if resources:
+        trainer["resourcesPerNode"] = resources
+    if recipe.run.env:
+        trainer["env"] = _env(recipe.run.env)
+    spec: dict[str, Any] = {"runtimeRef": {"name": runtime}, "trainer": trainer}
+    if queue is not None:
+        spec["suspend"] = True
+    trainjob = {"apiVersion": TRAINER_API, "kind": "TrainJob", "metadata": _metadata(ctx, queue), "spec": spec}
+    return Rendered((trainjob,), trainjob, f"{JOBSET_NAME_LABEL}={ctx.name}", pool.name, queue, recipe.nnodes,
+                    NODE, warnings)
+
+
+TEMPLATES: dict[str, Template] = {t.name: t for t in (
+    Template("data-process", "a batch Job running `process` (CPU pool unless the recipe asks for accelerators)",
+             COMMON_KEYS + SCRIPT_KEYS + ("process",), "process", "cpu", data_process),
+    Template("hf-snapshot", "download a Hugging Face model snapshot to /fsx (or snapshot.dir)",
+             COMMON_KEYS + ("hf_model_id", "hf_secret_name", "hf_secret_key", "snapshot", "env"), None, "cpu",
+             hf_snapshot),
+    Template("pytorch-distributed", "a Kubeflow Trainer TrainJob running `train` on nnodes nodes of the pool its "
+             "accelerators (or node_type) call for", COMMON_KEYS + SCRIPT_KEYS + ("train",), "train", None,
+             pytorch_distributed, aliases=("pytorchjob-distributed",)),
+)}
+TEMPLATE_ALIASES = {alias: t.name for t in TEMPLATES.values() for alias in t.aliases}
+
+
