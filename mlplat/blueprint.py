@@ -13,7 +13,7 @@ import ipaddress
 import re
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, Mapping
+from typing import Any, Mapping
 
 import hcl2
 from hcl2 import SerializationOptions
@@ -21,6 +21,7 @@ from lark.exceptions import UnexpectedInput
 
 from mlplat import hcl, versions
 from mlplat.addons import POOLS, yaml_problem
+from mlplat.anchor_keys import refusals
 from mlplat.catalog import REGISTRY, by_name
 from mlplat.errors import BlueprintError
 from mlplat.modules_config import PLATFORM_POOL, ModuleKeys
@@ -37,22 +38,6 @@ NAME_PATTERN = r"[a-z][a-z0-9-]{1,30}[a-z0-9]"
 _ARN_PRINCIPAL = r"arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+=,.@/-]+"
 
 
-# awslabs/ai-on-eks (JARK) keys of components mlplat does not install yet: said plainly, instead of a did-you-mean
-# towards an unrelated key.
-_NOT_YET = "a JARK key for a component mlplat does not install yet ({}); remove it"
-JARK_NOT_YET = MappingProxyType({
-    "enable_mpi_operator": "JARK's MPI operator, which mlplat does not install: it publishes kustomize manifests, not "
-                           "a Helm chart mlplat can pin, and Kubeflow Trainer v2 takes over its role (set "
-                           "enable_kubeflow_trainer = true: MPI programs run as TrainJobs on the deepspeed-gpu "
-                           "runtime); remove this key",
-    "enable_kubeflow_training_operator": "JARK's Kubeflow training operator v1, which mlplat does not offer: v1.9 is "
-                                         "the last v1 line, maintenance-only, and its MPIJob v1 CRD takes the name "
-                                         "the MPI operator's v2beta1 needs; remove it",
-    "enable_airflow": _NOT_YET.format("Airflow"),
-    "enable_kserve": _NOT_YET.format("KServe"),
-    "secondary_cidr_blocks": "JARK's secondary VPC CIDRs for pods; mlplat gives pods 1/8 of vpc_cidr per zone instead "
-                             "(size vpc_cidr for it); remove it",
-})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -276,8 +261,6 @@ class CoreKeys:
                      f"{offered})")]
         return []
 
-    _retired: ClassVar[Mapping[str, str]] = JARK_NOT_YET
-
     def _warnings_core(self) -> list[tuple[tuple[str, ...], str]]:
         out: list[tuple[tuple[str, ...], str]] = []
         for i, cidr in enumerate(self.cluster_endpoint_public_access_cidrs):
@@ -343,6 +326,11 @@ class Blueprint(WorkloadKeys, ObservabilityKeys, ModuleKeys, NodePoolKeys, CoreK
                  for w in getattr(self, name)()]
         return [f"{self._source}:{locate(self._lines, path)}: {dotted(path)}: warning: {message}"
                 for path, message in found]
+
+
+# The anchors' names that are not keys here get their own answer (the mlplat key to use, or why it is not offered)
+# instead of a did-you-mean; schema.build reads `_retired`.
+Blueprint._retired = refusals({f.name for f in dataclasses.fields(Blueprint)})  # type: ignore[attr-defined]
 
 
 # --- loading ---------------------------------------------------------------------------------------------------------

@@ -31,10 +31,13 @@ CASES = [
      'workload_s3_access = {\n  ml-workloads = { write_prefixes = ["s3://ml-artifacts/team-a"] }\n}\n',
      "2: workload_s3_access.ml-workloads.write_prefixes[0]: expected an S3 location such as "
      "'s3://ml-artifacts/team-a/' (ending with '/'), got 's3://ml-artifacts/team-a'"),
-    ("jark key not yet installed", 'name = "demo"\nenable_mpi_operator = true\n',
-     "2: enable_mpi_operator: JARK's MPI operator, which mlplat does not install: it publishes kustomize manifests, "
+    ("jark key not offered", 'name = "demo"\nenable_mpi_operator = true\n',
+     "2: enable_mpi_operator: JARK's MPI operator, which mlplat does not offer: it publishes kustomize manifests, "
      "not a Helm chart mlplat can pin, and Kubeflow Trainer v2 takes over its role (set enable_kubeflow_trainer = "
-     "true: MPI programs run as TrainJobs on the deepspeed-gpu runtime); remove this key"),
+     "true: MPI programs run as TrainJobs on the deepspeed-gpu runtime); remove it"),
+    ("mlops key renamed", "kserve_enabled = true\n",
+     "1: kserve_enabled: MLOps on EKS's name for KServe; in mlplat that is enable_kserve (in RawDeployment mode, "
+     "without Knative or Istio): use it instead of this key"),
     ("jupyterhub without efs", "enable_jupyterhub = true\nenable_efs = false\n",
      "1: enable_jupyterhub: users' home directories live on EFS: set enable_efs = true"),
     ("jupyterhub key without jupyterhub", 'jupyterhub_users = ["alice"]\n',

@@ -1,0 +1,217 @@
+"""Recipes and pipeline files as users write them: each mistake is one `file:line: key: message` line naming the fix
+(reported all at once, before anything is rendered), and what a recipe asks for is what the rendered objects do."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mlplat.blueprint import parse_text
+from mlplat.errors import BlueprintError
+from mlplat.pipelines.pipeline import load
+from tests.accelerators.test_examples import WORKLOADS
+from tests.support import k8s
+from tests.support.synth import blueprint_text
+
+CPU_JOB = "image: python:3.12\nprocess:\n  command: [python]\n  args: [-c, 'print(1)']\n"
+
+
+@pytest.fixture(scope="module")
+def bp():
+    return parse_text(blueprint_text(WORKLOADS), "bp.tfvars")
+
+
+@pytest.fixture(scope="module")
+def bp_without_kueue():
+    return parse_text(blueprint_text({**WORKLOADS, "enable_kueue": False}), "bp.tfvars")
+
+
+def write(tmp: Path, steps: str, recipes: dict[str, str] | None = None, head: str = "name: demo\n") -> Path:
+    for name, text in (recipes or {}).items():
+        (tmp / name).write_text(textwrap.dedent(text))
+    path = tmp / "pipeline.yaml"
+    path.write_text(head + "steps:\n" + textwrap.indent(textwrap.dedent(steps), "  "))
+    return path
+
+
+def problems(bp, path: Path) -> list[str]:
+    with pytest.raises(BlueprintError) as caught:
+        load(path, bp)
+    return [p.replace(f"{path.parent}/", "") for p in caught.value.problems]
+
+
+def one_step(tmp: Path, recipe: str, template: str = "data-process") -> Path:
+    return write(tmp, f"- name: step\n  template: {template}\n  recipe: r.yaml\n", {"r.yaml": recipe})
+
+
+# --- recipe fields -------------------------------------------------------------------------------------------------
+
+def test_unknown_recipe_key_gets_a_did_you_mean(bp, tmp_path):
+    path = one_step(tmp_path, CPU_JOB + "inline_scrpit: [echo]\n")
+    assert problems(bp, path) == [
+        "r.yaml:5: inline_scrpit: unknown key (expected one of image, pool, queue, resources, tolerations, ebs, pvc, "
+        "backoff_limit, git, inline_script, pre_script, post_script, process); did you mean inline_script?"]
+
+
+def test_upstream_fields_mlplat_refuses_say_why(bp, tmp_path):
+    path = one_step(tmp_path, CPU_JOB + "framework: accelerate\nhyperpod: {enabled: true}\n")
+    assert problems(bp, path) == [
+        "r.yaml:5: framework: upstream's charts ship per-framework scripts inside the chart (scripts/<framework>); "
+        "mlplat renders steps without a chart: bring the scripts with `git` or `inline_script` and remove this key",
+        "r.yaml:6: hyperpod: SageMaker HyperPod nodes are not this platform's: steps run on its Karpenter pools; "
+        "remove this key"]
+
+
+def test_only_the_release_name_is_expanded(bp, tmp_path):
+    path = one_step(tmp_path, CPU_JOB + "pre_script:\n  - echo {{ .Values.image }}\n")
+    assert problems(bp, path) == [
+        "r.yaml:5: pre_script: {{ .Values.image }} is a Helm template expression mlplat does not expand (only "
+        "{{ .Release.Name }}, the pipeline's name); write the value out"]
+
+
+def test_release_name_becomes_the_pipeline_name(bp, tmp_path):
+    path = one_step(tmp_path, CPU_JOB + "pre_script:\n  - mkdir -p /efs/home/{{ .Release.Name }}/logs\n")
+    command = load(path, bp).steps[0].rendered.workload["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert "mkdir -p /efs/home/demo/logs\n" in command[2]
+
+
+def test_bad_quantity_and_node_count(bp, tmp_path):
+    path = one_step(tmp_path, CPU_JOB + "resources:\n  requests:\n    cpu: lots\n  nnodes: 0\n")
+    assert problems(bp, path) == [
+        "r.yaml:7: resources.requests.cpu: expected a Kubernetes quantity such as 8, 500m or 64Gi, got 'lots'",
+        "r.yaml:8: resources.nnodes: expected a whole number >= 1, got 0"]
+
+
+def test_a_step_needs_its_command(bp, tmp_path):
+    path = one_step(tmp_path, "image: python:3.12\n")
+    assert problems(bp, path) == [
+        "r.yaml:1: process: is required: the command the step runs (process.command, process.args)"]
+
+
+def test_problems_of_every_step_are_reported_together(bp, tmp_path):
+    path = write(tmp_path, """\
+        - name: a
+          template: data-proces
+          recipe: r.yaml
+        - name: a
+          template: data-process
+          recipe: missing.yaml
+          timeout: soon
+        """, {"r.yaml": CPU_JOB})
+    assert problems(bp, path) == [
+        "pipeline.yaml:4: steps[0].template: expected one of data-process, hf-snapshot, pytorch-distributed, got "
+        "'data-proces'; did you mean data-process?",
+        "pipeline.yaml:6: steps[1].name: step 'a' is named twice; names are unique within a pipeline",
+        "pipeline.yaml:9: steps[1].timeout: expected seconds or a duration such as 30m, 2h or 7d, got 'soon'",
+        "pipeline.yaml:8: steps[1].recipe: missing.yaml does not exist (paths are relative to the "
+        "pipeline file)"]
+
+
+def test_pipeline_name_and_namespace(bp, tmp_path):
+    path = write(tmp_path, "- name: step\n  template: data-process\n  recipe: r.yaml\n", {"r.yaml": CPU_JOB},
+                 head="name: Demo_1\nnamespace: team-x\n")
+    assert problems(bp, path) == [
+        "pipeline.yaml:1: name: expected a lowercase DNS label such as 'qwen3-sft' (the steps' object names start "
+        "with it), got 'Demo_1'",
+        "pipeline.yaml:2: namespace: expected one of the blueprint's workload_namespaces (ml-workloads): the shared "
+        "claims and Kueue's LocalQueues are there; got 'team-x'"]
+
+
+def test_object_names_stay_short_enough_for_their_pods(bp, tmp_path):
+    path = write(tmp_path, "- name: a-rather-long-step-name\n  template: data-process\n  recipe: r.yaml\n",
+                 {"r.yaml": CPU_JOB}, head="name: a-long-pipeline-name\n")
+    assert problems(bp, path) == [
+        "pipeline.yaml:3: steps[0].name: a-long-pipeline-name-a-rather-long-step-name is longer than 40 characters "
+        "(the step's objects and their pods are named after it); shorten the pipeline's or the step's name"]
+
+
+# --- placement against the blueprint ----------------------------------------------------------------------------------
+
+def test_node_type_picks_the_pool_by_family_and_places_by_label(bp, tmp_path):
+    path = one_step(tmp_path, CPU_JOB + "resources:\n  node_type: g6e.2xlarge\n  limits:\n    nvidia.com/gpu: 1\n")
+    step = load(path, bp).steps[0]
+    pod = step.rendered.workload["spec"]["template"]["spec"]
+    assert (step.rendered.pool, pod["nodeSelector"]) == ("gpu", {"mlplat.io/pool": "gpu"})
+    assert pod["containers"][0]["resources"] == {"requests": {"nvidia.com/gpu": "1"},
+                                                 "limits": {"nvidia.com/gpu": "1"}}
+
+
+def test_node_type_of_a_disabled_pool_names_the_pool_to_enable(tmp_path):
+    bp = parse_text(blueprint_text({"nodepools": {"cpu": {"enabled": True}}}), "bp.tfvars")
+    path = one_step(tmp_path, CPU_JOB + "resources:\n  node_type: trn1.32xlarge\n")
+    assert problems(bp, path) == [
+        "pipeline.yaml:3: step step (data-process, recipe r.yaml): resources.node_type: 'trn1.32xlarge' is in no "
+        "enabled pool's instance families: enable neuron (nodepools.neuron.enabled = true, with trn1 in its "
+        "instance_families)"]
+
+
+def test_pool_not_enabled(tmp_path):
+    bp = parse_text(blueprint_text({"nodepools": {"cpu": {"enabled": True}}}), "bp.tfvars")
+    path = one_step(tmp_path, CPU_JOB + "pool: inferentia1\n")
+    assert problems(bp, path) == [
+        "pipeline.yaml:3: step step (data-process, recipe r.yaml): pool: 'inferentia1' is not enabled: set "
+        "nodepools.inferentia1.enabled = true"]
+
+
+def test_trainer_sets_the_rendezvous_variables(bp, tmp_path):
+    recipe = ("resources:\n  limits:\n    nvidia.com/gpu: 1\n"
+              "train:\n  command: [torchrun]\n  env:\n    - name: PET_NNODES\n      value: '2'\n")
+    path = one_step(tmp_path, recipe, template="pytorch-distributed")
+    assert problems(bp, path) == [
+        "pipeline.yaml:3: step step (pytorch-distributed, recipe r.yaml): train.env: PET_NNODES are set by Kubeflow "
+        "Trainer for every node (its webhook refuses a TrainJob that sets them); remove them"]
+
+
+def test_distributed_steps_mount_only_their_runtimes_claims(bp, tmp_path):
+    recipe = ("resources:\n  limits:\n    nvidia.com/gpu: 1\npvc:\n  - name: scratch\n    mount_path: /data\n"
+              "train:\n  command: [torchrun]\n")
+    path = one_step(tmp_path, recipe, template="pytorch-distributed")
+    assert problems(bp, path) == [
+        "pipeline.yaml:3: step step (pytorch-distributed, recipe r.yaml): pvc: distributed steps mount what their "
+        "runtime mounts (efs-shared at /efs, fsx-shared at /fsx); scratch at /data cannot be added: remove it, or "
+        "move that work into a data-process step"]
+
+
+def test_a_snapshot_outside_the_shared_claims_would_vanish(bp, tmp_path):
+    path = one_step(tmp_path, "hf_model_id: Qwen/Qwen3-0.6B\nsnapshot:\n  dir: /models\n", template="hf-snapshot")
+    assert problems(bp, path) == [
+        "pipeline.yaml:3: step step (hf-snapshot, recipe r.yaml): snapshot.dir: '/models' is on no mounted claim "
+        "(/efs, /fsx): the snapshot would vanish with the pod; put it under /fsx or /efs (enable_fsx, enable_efs)"]
+
+
+# --- what the rendered objects do ------------------------------------------------------------------------------------
+
+def test_script_runs_in_upstreams_order_and_fails_on_any_line(bp, tmp_path):
+    recipe = (CPU_JOB + "git:\n  repo_url: https://example.com/r.git\n  branch: main\n  commit: abc123\n"
+              "inline_script: [echo inline]\npre_script: [echo pre]\npost_script: [echo post]\n")
+    path = one_step(tmp_path, recipe)
+    script = load(path, bp).steps[0].rendered.workload["spec"]["template"]["spec"]["containers"][0]["command"][2]
+    assert script.splitlines() == [
+        "set -eo pipefail",
+        'mkdir -p /tmp/mlplat-src && git clone --branch main https://example.com/r.git "/tmp/mlplat-src/$HOSTNAME"',
+        'cd "/tmp/mlplat-src/$HOSTNAME"', "git reset --hard abc123",
+        "echo inline", "echo pre", "python -c print(1)", "echo post",
+        'cd / && rm -rf "${SOURCE_DIR:-/tmp/mlplat-src}/$HOSTNAME"']
+
+
+def test_several_nodes_make_an_indexed_job_and_ebs_an_ephemeral_volume(bp, tmp_path):
+    path = one_step(tmp_path, CPU_JOB + "resources:\n  nnodes: 3\nebs:\n  storage: 50Gi\n  mount_path: /scratch\n")
+    job = load(path, bp).steps[0].rendered.workload
+    k8s.validate(job)
+    spec = job["spec"]
+    assert {k: spec[k] for k in ("completions", "parallelism", "completionMode")} == {
+        "completions": 3, "parallelism": 3, "completionMode": "Indexed"}
+    volume = spec["template"]["spec"]["volumes"][-1]
+    assert volume == {"name": "scratch", "ephemeral": {"volumeClaimTemplate": {"spec": {
+        "accessModes": ["ReadWriteOnce"], "storageClassName": "gp3", "resources": {"requests": {"storage": "50Gi"}}}}}}
+    assert {"name": "scratch", "mountPath": "/scratch"} in spec["template"]["spec"]["containers"][0]["volumeMounts"]
+
+
+def test_queued_by_kueue_only_when_kueue_is_on(bp, bp_without_kueue, tmp_path):
+    path = one_step(tmp_path, CPU_JOB)
+    queued = load(path, bp).steps[0].rendered.workload
+    assert (queued["metadata"]["labels"]["kueue.x-k8s.io/queue-name"], queued["spec"]["suspend"]) == ("cpu", True)
+    plain = load(path, bp_without_kueue).steps[0].rendered.workload
+    assert "kueue.x-k8s.io/queue-name" not in plain["metadata"]["labels"] and "suspend" not in plain["spec"]
