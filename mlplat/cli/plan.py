@@ -22,18 +22,25 @@ WAITS_FOR_AWS = "not planned: it reads the AWS layer's outputs, which the AWS la
                 "after they are applied"
 
 
+def plan_stacks(s: Any) -> tuple[list[plans.Plan], dict[str, str]]:
+    """Each applicable stack of session `s` planned in order (a Kubernetes layer waits while the AWS layer has
+    changes); also what `mlplat status --drift` compares."""
+    tf = s.terraform()
+    planned: list[plans.Plan] = []
+    deferred: dict[str, str] = {}
+    for stack in s.applicable_stacks:
+        if planned and planned[0].total and stack != s.aws_stack:
+            deferred[stack.name] = WAITS_FOR_AWS
+            continue
+        tf.init(stack)
+        with kubernetes_access(s, tf) if stack != s.aws_stack else contextlib.nullcontext():
+            planned.append(tf.plan(stack))
+    return planned, deferred
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     with session(args.blueprint, local=args.local, provider_mirror=args.provider_mirror, quiet=False) as s:
-        tf = s.terraform()
-        planned: list[plans.Plan] = []
-        deferred: dict[str, str] = {}
-        for stack in s.applicable_stacks:
-            if planned and planned[0].total and stack != s.aws_stack:
-                deferred[stack.name] = WAITS_FOR_AWS
-                continue
-            tf.init(stack)
-            with kubernetes_access(s, tf) if stack != s.aws_stack else contextlib.nullcontext():
-                planned.append(tf.plan(stack))
+        planned, deferred = plan_stacks(s)
         result: dict[str, Any] = {"stacks": {p.stack: p.as_dict() for p in planned},
                                   "changes": sum(p.total for p in planned)}
         if deferred:

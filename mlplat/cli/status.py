@@ -2,8 +2,9 @@
 them). Per add-on the blueprint enables: its Helm release's state and chart version against the pin. Per node pool:
 its nodes and their allocatable accelerators. The last two through the cluster's API (mlplat/kube/status.py).
 
-Drift between the blueprint and what is deployed is `mlplat plan --detailed-exitcode`'s job: it needs terraform and a
-synthesis, which this command does not otherwise run.
+`--drift` also plans every stack as `mlplat plan` does (a synthesis and terraform, so it takes minutes) and reports
+what differs between the blueprint and what is deployed, changed by hand or by another tool; it exits 3 when
+anything does, as `plan --detailed-exitcode`.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from typing import Any
 from mlplat.blueprint import Blueprint, load
 from mlplat.cli.base import Command
 from mlplat.cli.outputs import _from_state
-from mlplat.errors import EXIT_BAD_INPUT, MlplatError
+from mlplat.errors import EXIT_BAD_INPUT, EXIT_CHANGES, MlplatError
 from mlplat.kube.token import ApiClientFactory, EksCluster, connect_to_eks
 from mlplat.settings import AWS_STACK_SUFFIX, KUBERNETES_STACK_SUFFIX
 from mlplat.tunnel import api_tunnel, needs_tunnel
 from mlplat.workflow import session, state_file
 
-DRIFT_NOTE = "not checked: `mlplat plan --detailed-exitcode` compares the blueprint with what is deployed"
+DRIFT_NOTE = ("not checked: `mlplat status --drift` (or `mlplat plan --detailed-exitcode`) compares the blueprint "
+              "with what is deployed")
 NO_CLUSTER_LOCALLY = ("--local applies only the AWS layer: no cluster stands behind the embedded AWS, so there are "
                       "no add-ons or nodes to read")
 
@@ -128,8 +130,32 @@ def run(args: argparse.Namespace, *, connect: ApiClientFactory = connect_to_eks)
             finally:
                 api_client.close()
         result["cluster"] = {"queried": True, "endpoint": cluster.endpoint, **state.as_dict()}
-    result["drift"] = DRIFT_NOTE
+    if getattr(args, "drift", False):
+        result["drift"] = drift(args)
+        if result["drift"]["changes"]:
+            result["exit_code"] = EXIT_CHANGES
+    else:
+        result["drift"] = DRIFT_NOTE
     return result
+
+
+def drift(args: argparse.Namespace) -> dict[str, Any]:
+    """What a plan of each deployed stack would change: the resources that drifted from the blueprint."""
+    from mlplat.cli.plan import plan_stacks
+
+    with session(args.blueprint, local=getattr(args, "local", False),
+                 provider_mirror=getattr(args, "provider_mirror", None), quiet=False) as s:
+        planned, deferred = plan_stacks(s)
+    stacks: dict[str, Any] = {
+        p.stack: {"changes": p.total, "resources": [f"{c.action} {c.address}" for c in p.changes]} for p in planned}
+    stacks.update({name: {"not_checked": why} for name, why in deferred.items()})
+    return {"checked": True, "changes": sum(p.total for p in planned), "stacks": stacks}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--drift", action="store_true",
+                   help=f"also plan every stack and report what differs from the blueprint (minutes: a synthesis and "
+                        f"terraform); exit {EXIT_CHANGES} when something does")
 
 
 def render(r: dict[str, Any]) -> str:
@@ -161,8 +187,22 @@ def render(r: dict[str, Any]) -> str:
         if cluster["other_nodes"]:
             ready = sum(1 for n in cluster["other_nodes"].values() if n["ready"])
             lines.append(f"  other nodes (system node group): {len(cluster['other_nodes'])} ({ready} ready)")
-    lines.append(f"drift: {r['drift']}")
+    lines += _drift_lines(r["drift"])
     return "\n".join(lines)
+
+
+def _drift_lines(d: Any) -> list[str]:
+    if isinstance(d, str):
+        return [f"drift: {d}"]
+    if not d["changes"]:
+        return ["drift: none (every stack matches the blueprint)"]
+    lines = [f"drift: {d['changes']} resource(s) differ from the blueprint (`mlplat deploy` puts them back):"]
+    for name, stack in d["stacks"].items():
+        if "not_checked" in stack:
+            lines.append(f"  {name}: {stack['not_checked']}")
+        for resource in stack.get("resources", []):
+            lines.append(f"  {name}: {resource}")
+    return lines
 
 
 def _pool_line(pool: dict[str, Any]) -> str:
@@ -176,4 +216,4 @@ def _pool_line(pool: dict[str, Any]) -> str:
 
 
 COMMAND = Command("status", "what is deployed: stacks, add-on releases against their pins, node pools and "
-                  "accelerators", run, render)
+                  "accelerators; --drift: what differs from the blueprint", run, render, add_arguments)

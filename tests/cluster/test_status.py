@@ -256,7 +256,8 @@ def test_status_reports_stacks_addons_and_pools_as_one_json_document(tmp_path: P
         "platform": "demo",
         "stacks": {"demo-aws": {"deployed": True, "outputs": aws_outputs()},
                    "demo-kubernetes": {"deployed": True, "outputs": {"releases": "[]"}}},
-        "drift": "not checked: `mlplat plan --detailed-exitcode` compares the blueprint with what is deployed",
+        "drift": "not checked: `mlplat status --drift` (or `mlplat plan --detailed-exitcode`) compares the blueprint "
+                 "with what is deployed",
     }
     cluster = document["cluster"]
     assert sorted(cluster) == ["addons", "endpoint", "healthy", "node_pools", "other_nodes", "queried"]
@@ -332,3 +333,16 @@ def test_an_unreachable_api_says_how_to_reach_a_private_endpoint(tmp_path: Path,
                                              "API cannot be reached (")
     assert str(unreachable.value).endswith("a private endpoint is reachable only from inside the VPC or through the "
                                            "cluster access node (mlplat kubeconfig --tunnel-port)")
+
+
+def test_drift_is_rendered_per_resource_or_as_none() -> None:
+    from mlplat.cli.status import _drift_lines
+
+    found = {"checked": True, "changes": 2, "stacks": {
+        "p-aws": {"changes": 2, "resources": ["update aws_vpc.network_vpc_1", "create aws_route.r"]},
+        "p-kubernetes": {"not_checked": "waits"}}}
+    assert _drift_lines(found) == [
+        "drift: 2 resource(s) differ from the blueprint (`mlplat deploy` puts them back):",
+        "  p-aws: update aws_vpc.network_vpc_1", "  p-aws: create aws_route.r", "  p-kubernetes: waits"]
+    assert _drift_lines({"checked": True, "changes": 0, "stacks": {"p-aws": {"changes": 0, "resources": []}}}) == [
+        "drift: none (every stack matches the blueprint)"]

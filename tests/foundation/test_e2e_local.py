@@ -154,10 +154,17 @@ def test_interrupted_deploy_then_a_reviewed_plan_finishes_it_exactly(tmp_path):
     _, shown, stderr = mlplat(["outputs"], tmp_path, blueprint)
     assert shown["outputs"]["mlplat-aws"] == outputs and "embedded AWS" not in stderr
 
+    # Changed by hand, outside terraform: the VPC loses its Name tag. `status --drift` plans and names it (exit 3).
+    state_dir = tmp_path / ".mlplat-local" / "mlplat" / "emulator"
+    vpc_id = untag_vpc(state_dir, "Name")
+    code, status, _ = mlplat(["status", "--drift"], tmp_path, blueprint, ok=False)
+    assert (code, status["drift"]["checked"], status["drift"]["changes"]) == (3, True, 1), status
+    [drifted] = status["drift"]["stacks"]["mlplat-aws"]["resources"]
+    assert drifted.startswith("update aws_vpc.") and vpc_id
+
     # What the cluster's controllers would leave behind, which terraform never knew about, and look-alikes that are
     # not the platform's: the sweep (destroy's last phase) removes the first and leaves the others. A dry run shows
     # them, and the terraform phase, and changes nothing.
-    state_dir = tmp_path / ".mlplat-local" / "mlplat" / "emulator"
     strays, orphans, others = seed_strays(state_dir)
     _, dry, _ = mlplat(["destroy", "--dry-run"], tmp_path, blueprint)
     assert (dry["sweep"]["found"], dry["cluster"]) == (
@@ -205,6 +212,18 @@ def _ec2_and_logs(aws):
     kwargs = {"endpoint_url": aws.endpoint, "region_name": SWEEP_REGION, "aws_access_key_id": "testing",
               "aws_secret_access_key": "testing"}
     return boto3.client("ec2", **kwargs), boto3.client("logs", **kwargs)
+
+
+def untag_vpc(state_dir: Path, key: str) -> str:
+    """Remove tag `key` from the platform's VPC in its saved emulator state, as someone would by hand."""
+    from mlplat.emulator import LocalAws
+
+    with LocalAws(state_dir, region=SWEEP_REGION) as aws:
+        ec2, _ = _ec2_and_logs(aws)
+        [vpc] = ec2.describe_vpcs(Filters=[{"Name": "tag:Platform", "Values": ["mlplat"]}])["Vpcs"]
+        assert key in {t["Key"] for t in vpc.get("Tags", [])}
+        ec2.delete_tags(Resources=[vpc["VpcId"]], Tags=[{"Key": key}])
+    return vpc["VpcId"]
 
 
 def seed_strays(state_dir: Path) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, list[str]]]:
