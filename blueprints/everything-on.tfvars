@@ -28,8 +28,23 @@ enable_mlflow                    = true
 enable_kuberay_operator          = true
 enable_kubeflow_trainer          = true
 enable_leader_worker_set         = true
+enable_kserve                    = true
 enable_jupyterhub                = true
 jupyterhub_users                 = ["alice", "bob"]
+enable_ack_sagemaker             = true
+# The S3 locations examples/ack-sagemaker-trainingjob.yaml reads and writes.
+ack_sagemaker_s3_access = {
+  read_buckets   = ["ml-datasets-example"]
+  write_prefixes = ["s3://ml-artifacts-example/sagemaker/"]
+}
+enable_slurm                     = true
+# Two Slurm nodes on the gpu-efa pool (the sbatch example in examples/slurm-sbatch.sh), none yet on neuron.
+slurm_nodesets = {
+  gpu-efa = { replicas = 2, accelerators_per_node = 8, efa_per_node = 4 }
+  neuron  = { replicas = 0 }
+}
+# A placeholder key (not a real user's): the login node's root authorized_keys.
+slurm_login_ssh_public_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f slurm-test"]
 
 tags = {
   team = "ml-platform"

@@ -41,6 +41,7 @@ _OUTSIDE_CORE = "it is outside the GPU/Neuron training and serving core this pla
 _PUBLIC = ("nothing is exposed outside the cluster by default (services are ClusterIP; `mlplat open` forwards a port), "
            "so there is no gateway or ingress to run")
 _NOT_YET = "not built yet (the MLOps modules issue tracks it)"
+_SLURM = "Slinky's operator and cluster chart, accounting on Aurora MySQL, NodeSets on the pools (slurm_nodesets)"
 
 _ENTRIES = (
     # Cluster, network and node infrastructure
@@ -133,10 +134,12 @@ _ENTRIES = (
               note="it installs from kustomize manifests with Istio, Dex and oauth2-proxy, not from pinned charts; "
                    "TrainJobs come with enable_kubeflow_trainer, notebooks with enable_jupyterhub, pipelines with "
                    "`mlplat pipeline run`"),
-    AnchorKey("enable_slurm_operator", JARK, "Slinky's Slurm operator", note=_NOT_YET),
-    AnchorKey("enable_mariadb_operator", JARK, "the MariaDB operator (for Slurm accounting)", note=_NOT_YET),
-    AnchorKey("slurm_enabled", MLOPS, "Slurm on Kubernetes", note=_NOT_YET),
-    AnchorKey("slurm_login_enabled", MLOPS, "Slurm login nodes", note=_NOT_YET),
+    AnchorKey("enable_slurm_operator", JARK, "Slinky's Slurm operator", ("enable_slurm",), _SLURM),
+    AnchorKey("enable_mariadb_operator", JARK, "the MariaDB operator (for Slurm accounting)",
+              note="Slurm's accounting database is an Aurora MySQL cluster of the AWS layer (enable_slurm)"),
+    AnchorKey("slurm_enabled", MLOPS, "Slurm on Kubernetes", ("enable_slurm",), _SLURM),
+    AnchorKey("slurm_login_enabled", MLOPS, "Slurm login nodes", ("slurm_login_ssh_public_keys",),
+              "login nodes exist when keys are listed: without one nobody could sign in"),
     AnchorKey("ack_sagemaker_enabled", MLOPS, "the ACK SageMaker controller", ("enable_ack_sagemaker",)),
     AnchorKey("enable_amazon_emr", JARK, "EMR on EKS", note=_OUTSIDE_CORE),
     # Serving

@@ -28,6 +28,7 @@ from mlplat.modules_config import PLATFORM_POOL, ModuleKeys
 from mlplat.nodepools import POOL_KINDS, NodePoolKeys
 from mlplat.observability_config import ObservabilityKeys
 from mlplat.workloads_config import WorkloadKeys
+from mlplat.slurm_config import SlurmKeys
 from mlplat.schema import Problems, build, explicit_field, field
 from mlplat.settings import today
 from mlplat.zones import is_zone_id, zone_problem
@@ -308,7 +309,7 @@ class CoreKeys:
 
 
 @dataclasses.dataclass(frozen=True)
-class Blueprint(WorkloadKeys, ObservabilityKeys, ModuleKeys, NodePoolKeys, CoreKeys):
+class Blueprint(SlurmKeys, WorkloadKeys, ObservabilityKeys, ModuleKeys, NodePoolKeys, CoreKeys):
     _explicit: frozenset[str] = explicit_field()
     _source: str = dataclasses.field(default="blueprint.tfvars", repr=False, compare=False)
     # Line of each key the file sets (for messages after parsing, such as warnings).

@@ -134,6 +134,12 @@ def idle_items(bp: Blueprint, prices: RegionPrices, support: str) -> tuple[CostI
         items.append(CostItem("Aurora Serverless v2 (MLflow)", acus,
                               f"{bp.mlflow_db_instances} x {bp.mlflow_db_min_acu:g} ACU (minimum capacity)",
                               _hourly(prices.aurora_serverless_v2_acu, acus)))
+    if bp.enable_slurm:
+        # One serverless writer (modules/slurm_aws.py); Aurora's ACU-hour rate is the same for the MySQL- and
+        # PostgreSQL-compatible editions (Aurora Standard).
+        items.append(CostItem("Aurora Serverless v2 (Slurm accounting)", bp.slurm_db_min_acu,
+                              f"1 x {bp.slurm_db_min_acu:g} ACU (minimum capacity)",
+                              _hourly(prices.aurora_serverless_v2_acu, bp.slurm_db_min_acu)))
     if (lbs := load_balancer_count(bp)):
         items.append(CostItem("network load balancers", lbs, f"{lbs} (Argo CD, internal)",
                               _hourly(prices.network_load_balancer, lbs)))

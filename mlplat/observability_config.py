@@ -64,8 +64,9 @@ class ObservabilityKeys:
         False, "Install Prometheus, Grafana, Alertmanager, exporters, dashboards and alert rules in `monitoring`.",
     )
     observability_logs_backend: str = field(
-        "opensearch", "Where Fluent Bit ships container logs: OpenSearch (security on, generated admin credentials) "
-        "or Loki (single binary on a gp3 volume).", choices=LOGS_BACKENDS,
+        "opensearch", "Where Fluent Bit ships container logs: OpenSearch (security and TLS on; generated "
+        "credentials for an admin, a Fluent Bit user that may only write log indices and a Grafana user that may only "
+        "read them) or Loki (single binary on a gp3 volume).", choices=LOGS_BACKENDS,
     )
     enable_tracing: bool = field(
         False, "Add Tempo and an OpenTelemetry collector (OTLP gRPC 4317, HTTP 4318) and link log lines to traces.",

@@ -28,11 +28,16 @@ def pod_specs(obj: Mapping[str, Any], runtimes: Mapping[str, Mapping[str, Any]] 
               ) -> dict[str, Mapping[str, Any]]:
     """Every pod template of a workload, by role: a Ray cluster's head and worker groups, a LeaderWorkerSet's
     leader and workers, a TrainJob's nodes (its runtime's pod with the TrainJob's resources; `runtimes` by name),
-    or the one template of a plain kind."""
+    an InferenceService's predictor (its serving runtime's pod with the model's container), or the one template of
+    a plain kind."""
     kind = obj["kind"]
     if kind == "TrainJob":
         runtime = (runtimes or {}).get(obj["spec"]["runtimeRef"]["name"])
         return {} if runtime is None else trainjob_pods(obj, runtime)
+    if kind == "InferenceService":
+        model = obj["spec"]["predictor"].get("model")
+        runtime = (runtimes or {}).get(model.get("runtime")) if model is not None else None
+        return inferenceservice_pods(obj, runtime)
     if kind in _RAY_CLUSTER:
         cluster = obj["spec"]
         for key in _RAY_CLUSTER[kind]:
@@ -150,3 +155,55 @@ def trainjob_node(trainjob: Mapping[str, Any], runtime: Mapping[str, Any]) -> di
              if j["template"].get("metadata", {}).get("labels", {})
              .get("trainer.kubeflow.org/trainjob-ancestor-step") == "trainer"]
     return trainjob_pods(trainjob, runtime)[job["name"]]
+
+
+# Fields of a KServe predictor that configure the component, not its pod (v1beta1 ComponentExtensionSpec, the
+# model-framework shorthands and the multi-node worker spec); the rest of the predictor is a PodSpec.
+_PREDICTOR_NOT_POD = {"model", "minReplicas", "maxReplicas", "scaleTarget", "scaleMetric", "scaleMetricType",
+                      "containerConcurrency", "timeout", "canaryTrafficPercent", "logger", "batcher", "labels",
+                      "annotations", "deploymentStrategy", "autoScaling", "storageUris", "workerSpec", "name",
+                      "sklearn", "xgboost", "tensorflow", "pytorch", "triton", "onnx", "pmml", "lightgbm", "paddle",
+                      "huggingface"}
+# What a ServingRuntime's pod spec contributes (v0.20.0 MergePodSpec); the predictor's own fields win.
+_RUNTIME_POD_FIELDS = ("nodeSelector", "affinity", "tolerations", "volumes", "imagePullSecrets", "schedulerName")
+# Model fields that pick the runtime and the model's files rather than describe the container.
+_MODEL_NOT_CONTAINER = {"modelFormat", "runtime", "runtimeVersion", "protocolVersion", "storageUri", "storage"}
+
+
+def inferenceservice_pods(isvc: Mapping[str, Any], runtime: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """The predictor pod of a KServe InferenceService as KServe v0.20 builds it (components/predictor.go,
+    utils.MergeRuntimeContainers and MergePodSpec): the runtime's placement, volumes and scheduler under the
+    predictor's own pod fields, and the runtime's first container with the model's fields over it (its args
+    appended to the runtime's). A predictor without `model` runs its own containers. Empty when the model names no
+    runtime in `runtime` (None)."""
+    predictor = isvc["spec"]["predictor"]
+    own = {k: copy.deepcopy(v) for k, v in predictor.items() if k not in _PREDICTOR_NOT_POD}
+    model = predictor.get("model")
+    if model is None:
+        return {"predictor": own} if own.get("containers") else {}
+    if runtime is None:
+        return {}
+    spec = runtime["spec"]
+    pod: dict[str, Any] = {k: copy.deepcopy(spec[k]) for k in _RUNTIME_POD_FIELDS if k in spec}
+    for key, value in own.items():
+        if key == "nodeSelector":
+            pod["nodeSelector"] = {**pod.get("nodeSelector", {}), **value}
+        elif key == "volumes":
+            mine = {v["name"] for v in value}
+            pod["volumes"] = [v for v in pod.get("volumes", []) if v["name"] not in mine] + value
+        elif key != "containers":
+            pod[key] = value
+    container = copy.deepcopy(spec["containers"][0])
+    for key, value in model.items():
+        if key in _MODEL_NOT_CONTAINER:
+            continue
+        if key == "args":
+            container["args"] = [*container.get("args", []), *value]
+        elif key == "resources":
+            container["resources"] = {part: {**container.get("resources", {}).get(part, {}), **value.get(part, {})}
+                                      for part in ("requests", "limits") if part in value
+                                      or part in container.get("resources", {})}
+        else:
+            container[key] = copy.deepcopy(value)
+    pod["containers"] = [container, *copy.deepcopy(predictor.get("containers", []))]
+    return {"predictor": pod}

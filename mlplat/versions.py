@@ -165,11 +165,40 @@ CHARTS: dict[str, Chart] = {
         "kubeflow-trainer", "oci://ghcr.io/kubeflow/charts", "2.3.0", "kubeflow/trainer v2.3.0 (2026-08-06)",
     ),
     "lws": Chart("lws", "oci://registry.k8s.io/lws/charts", "0.10.0", "kubernetes-sigs/lws v0.10.0 (2026-08-11)"),
+    # KServe v0.20.0 splits its chart in three (../shared/reference/SOURCES.md): the CRDs, the controller with its
+    # webhooks and inferenceservice-config, and kserve-runtime-configs (upstream's ClusterServingRuntimes and LLM
+    # configs, both off by default). The platform installs the first two; it renders its own runtimes instead of the
+    # third. charts/kserve-*/README.md at v0.20.0 install them from this OCI repository.
+    "kserve-crd": Chart(
+        "kserve-crd", "oci://ghcr.io/kserve/charts", "v0.20.0",
+        "kserve/kserve tag v0.20.0 charts/kserve-crd (CRDs only; values and CRDs in ../shared/reference)",
+    ),
+    "kserve-resources": Chart(
+        "kserve-resources", "oci://ghcr.io/kserve/charts", "v0.20.0",
+        "kserve/kserve tag v0.20.0 charts/kserve-resources (controller, webhooks, inferenceservice-config)",
+    ),
     # Zero to JupyterHub: the git tag's Chart.yaml reads 0.0.1-set.by.chartpress; chartpress publishes the release at
     # the tag's version. JupyterHub 5.5.0 (its appVersion).
     "jupyterhub": Chart(
         "jupyterhub", "https://hub.jupyter.org/helm-chart/", "4.4.0",
         "jupyterhub/zero-to-jupyterhub-k8s tag 4.4.0 (2026-06-10), JupyterHub 5.5.0",
+    ),
+    # Slinky (SchedMD): the CRDs, the operator with its webhook, and a Slurm cluster, all at v1.2.1 (2026-07-30, commit
+    # 87313dac; values and CRDs in ../shared/reference, read 2026-12-02). docs/installation.md at the tag installs all
+    # three from this OCI repository; the operator chart's CRD subchart is left off (crds.enabled false), so the CRDs
+    # are a release of their own that Helm upgrades. The slurm chart's appVersion is Slurm 26.05 (the operator needs
+    # 25.11 or later).
+    "slurm-operator-crds": Chart(
+        "slurm-operator-crds", "oci://ghcr.io/slinkyproject/charts", "1.2.1",
+        "SlinkyProject/slurm-operator tag v1.2.1 helm/slurm-operator-crds (CRDs slinky.slurm.net/v1beta1)",
+    ),
+    "slurm-operator": Chart(
+        "slurm-operator", "oci://ghcr.io/slinkyproject/charts", "1.2.1",
+        "SlinkyProject/slurm-operator tag v1.2.1 helm/slurm-operator (operator and webhook images 1.2.1)",
+    ),
+    "slurm": Chart(
+        "slurm", "oci://ghcr.io/slinkyproject/charts", "1.2.1",
+        "SlinkyProject/slurm-operator tag v1.2.1 helm/slurm (Slurm 26.05 images, tag 26.05-ubuntu26.04)",
     ),
     "gpu-operator": Chart(
         "gpu-operator", "https://helm.ngc.nvidia.com/nvidia", "v26.3.3",
@@ -203,6 +232,12 @@ CHARTS: dict[str, Chart] = {
         "opencost", "https://opencost.github.io/opencost-helm-chart", "2.5.17",
         "opencost/opencost-helm-chart tag opencost-2.5.17 (OpenCost 1.120.1); not in ../shared/reference",
     ),
+    # The ACK SageMaker controller: chart name sagemaker-chart, published to ECR Public at the controller's version.
+    "sagemaker-chart": Chart(
+        "sagemaker-chart", "oci://public.ecr.aws/aws-controllers-k8s", "1.9.1",
+        "aws-controllers-k8s/sagemaker-controller tag v1.9.1 (dc497070, 2026-08-13) helm/Chart.yaml; controller image "
+        "1.9.1 (helm/values.yaml), recorded 2026-12-02",
+    ),
     "prometheus-yet-another-cloudwatch-exporter": Chart(
         "prometheus-yet-another-cloudwatch-exporter", "https://prometheus-community.github.io/helm-charts", "0.47.0",
         "prometheus-community/helm-charts tag prometheus-yet-another-cloudwatch-exporter-0.47.0 (YACE v0.67.0, "
@@ -220,6 +255,13 @@ ACCESS_NODE_INSTANCE_TYPE = "t4g.nano"
 # Serverless v2 supports. It sets the version at creation; AWS applies later minors in maintenance windows.
 AURORA_POSTGRESQL_VERSION = "16.8"
 AURORA_POSTGRESQL_PARAMETER_FAMILY = "aurora-postgresql16"
+# Slurm's accounting database (modules/slurm_aws.py): slurmdbd speaks the MySQL protocol (MariaDB or MySQL; the Slinky
+# docs pair it with MariaDB or "any mysql/mariadb compatible" service). Aurora MySQL 3.10.1 (MySQL 8.0.42, 2025-09-30),
+# the newest patch of the 3.10 long-term-support line in AWS's Aurora MySQL release notes read 2026-12-02; Serverless v2
+# runs every 3.x version. Version string form `8.0.mysql_aurora.<version>` (Aurora user guide, "Aurora MySQL version
+# numbers"); not read from a region's DescribeDBEngineVersions.
+AURORA_MYSQL_VERSION = "8.0.mysql_aurora.3.10.1"
+AURORA_MYSQL_PARAMETER_FAMILY = "aurora-mysql8.0"
 
 # Grafana plugins, installed by Grafana at start from grafana.com: grafana/opensearch-datasource tag v2.34.2
 # (2026-08-05, needs Grafana >= 10.4); the dashboards' logs panels use this data source type.
@@ -250,6 +292,15 @@ OPENSEARCH_IMAGE = "opensearchproject/opensearch:3.6.0"
 TRAINER_DEEPSPEED_IMAGE = "ghcr.io/kubeflow/trainer/deepspeed-runtime:v2.3.0"
 TRAINER_GPU_IMAGE = "public.ecr.aws/deep-learning-containers/pytorch-training:2.7.1-gpu-py312-cu128-ubuntu22.04-ec2"
 TRAINER_NEURON_IMAGE = "763104351884.dkr.ecr.{region}.amazonaws.com/pytorch-training-neuronx:2.8.0-neuronx-py311-sdk2.26.1-ubuntu22.04"
+# KServe ServingRuntimes (mlplat/serving_runtimes.py). GPU: vLLM's OpenAI-compatible server at the tag the examples
+# run (examples/vllm-multi-node-lws.yaml; tests/modules/test_kserve.py checks that they agree). Neuron: AWS's vLLM
+# Neuron DLC, the newest line that still lists trn1 and inf2 (the neuron pool's default families; the 0.21+ lines
+# are trn2/trn3 only): aws-neuron/deep-learning-containers README.md at 2be9ed1d (2026-08-17), row "VLLM 0.16.0,
+# Neuron 2.31.1", Dockerfile vllm/inference/0.16.0/Dockerfile.neuronx at tag 2.31.1. Tag from that table, not read
+# from the registry.
+KSERVE_VLLM_GPU_IMAGE = "vllm/vllm-openai:v0.20.1"
+KSERVE_VLLM_NEURON_IMAGE = ("public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:"
+                            "0.16.0-neuronx-py312-sdk2.31.1-ubuntu24.04")
 # Notebook images (Jupyter Docker Stacks, built 2026-08-07 with JupyterHub 5.5.0, the hub's version; x86_64 like the
 # pools): jupyter/docker-stacks wiki page 2026-08 lists the scipy tag; the CUDA 12 PyTorch variant of the same build
 # follows the stacks' documented prefix (`cuda12-`, docs/using/selecting.md) and was not read from the registry.

@@ -86,6 +86,30 @@ def workload_role_name(platform: str, namespace: str) -> str:
     return f"{platform}-workload-{namespace}"
 
 
+# The ACK SageMaker controller (enable_ack_sagemaker): its namespace and the service account its chart creates
+# (sagemaker-chart 1.9.1 values.yaml serviceAccount.name), which its Pod Identity association names.
+ACK_SAGEMAKER_NAMESPACE = "ack-system"
+ACK_SAGEMAKER_SERVICE_ACCOUNT = "ack-sagemaker-controller"
+
+# The kinds the controller reconciles (the chart's reconcile.resources) and the only ones its role may manage:
+# kind -> (its SageMaker ARN resource type, the API calls its resource manager makes at v1.9.1).
+RECONCILED_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "TrainingJob": ("training-job", ("CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob",
+                                     "UpdateTrainingJob")),
+    "HyperParameterTuningJob": ("hyper-parameter-tuning-job", ("CreateHyperParameterTuningJob",
+                                                               "DescribeHyperParameterTuningJob",
+                                                               "StopHyperParameterTuningJob")),
+    "Model": ("model", ("CreateModel", "DescribeModel", "DeleteModel")),
+    "EndpointConfig": ("endpoint-config", ("CreateEndpointConfig", "DescribeEndpointConfig", "DeleteEndpointConfig")),
+    "Endpoint": ("endpoint", ("CreateEndpoint", "DescribeEndpoint", "UpdateEndpoint", "DeleteEndpoint")),
+}
+
+
+def ack_sagemaker_role_names(platform: str) -> tuple[str, str]:
+    """(the controller's Pod Identity role, the execution role SageMaker jobs and models run as)."""
+    return f"{platform}-ack-sagemaker", f"{platform}-sagemaker-execution"
+
+
 @dataclass(frozen=True)
 class WorkloadKeys:
     enable_kuberay_operator: bool = field(
@@ -101,6 +125,13 @@ class WorkloadKeys:
     enable_leader_worker_set: bool = field(
         False, "Install LeaderWorkerSet (a leader pod and its workers deployed, scaled and restarted as one unit, for "
         "multi-node inference); with Kueue, each group is admitted as one workload.",
+    )
+    enable_kserve: bool = field(
+        False, "Install KServe (InferenceService) in RawDeployment mode on the system nodes, with cert-manager for "
+        "its webhooks: each InferenceService becomes a Deployment behind a ClusterIP Service, with no Knative, Istio "
+        "or Ingress (reach it with `kubectl port-forward`). Adds a vLLM ClusterServingRuntime per enabled pool "
+        "(vllm-gpu on the gpu pool, vllm-neuron on the neuron pool); with Kueue, an InferenceService labelled with a "
+        "queue has each of its pods admitted through that LocalQueue.",
     )
     enable_jupyterhub: bool = field(
         False, "Install JupyterHub: notebooks on the cpu (or general) and gpu pools through profiles, each user's "
@@ -121,6 +152,18 @@ class WorkloadKeys:
     jupyterhub_oauth: JupyterHubOAuth | None = field(
         None, "Sign in through an OAuth 2 / OpenID Connect provider (Cognito, Okta, Entra ID ...) instead of "
         "generated passwords.",
+    )
+    enable_ack_sagemaker: bool = field(
+        False, "Install the ACK SageMaker controller (sagemaker.services.k8s.aws: TrainingJob, "
+        "HyperParameterTuningJob, Model, EndpointConfig, Endpoint) on the system nodes: SageMaker runs the jobs and "
+        "endpoints on its own capacity, billed by SageMaker. Its Pod Identity role may manage only those kinds and "
+        "pass only the platform's SageMaker execution role (output `ack_sagemaker_execution_role_arn`), which may use "
+        "exactly ack_sagemaker_s3_access in S3.",
+    )
+    ack_sagemaker_s3_access: WorkloadS3Access | None = field(
+        None, "What SageMaker jobs and models (the execution role) may do in S3: read_buckets to list and read "
+        "(training data, model artifacts), write_prefixes to read, write and delete under (job output, checkpoints). "
+        "Required with enable_ack_sagemaker.",
     )
     workload_s3_access: Mapping[str, WorkloadS3Access] = field(
         MappingProxyType({}), "S3 access of the workloads of a namespace, by workload namespace: pods running as the "
@@ -159,6 +202,24 @@ class WorkloadKeys:
                                 f"add it to workload_namespaces or remove it here"))
             if not ws.namespaces and not namespaces:
                 out.append((("workload_secrets", name), "no namespace to copy it into: workload_namespaces is empty"))
+        return out
+
+    def _rules_ack_sagemaker(self) -> list[tuple[tuple[str, ...], str]]:
+        access = self.ack_sagemaker_s3_access
+        if not self.enable_ack_sagemaker:
+            return ([(("ack_sagemaker_s3_access",), "has no effect without enable_ack_sagemaker = true; set it or "
+                                                    "remove this key")]
+                    if "ack_sagemaker_s3_access" in self._explicit else [])  # type: ignore[attr-defined]
+        out: list[tuple[tuple[str, ...], str]] = []
+        if access is None:
+            out.append((("enable_ack_sagemaker",), "SageMaker jobs read their data from and write their output to "
+                                                   "S3: set ack_sagemaker_s3_access (read_buckets, write_prefixes)"))
+        elif not access.read_buckets and not access.write_prefixes:
+            out.append((("ack_sagemaker_s3_access",), "grants nothing: list read_buckets or write_prefixes"))
+        for role in ack_sagemaker_role_names(self.name):  # type: ignore[attr-defined]
+            if len(role) > IAM_ROLE_NAME_MAX:
+                out.append((("enable_ack_sagemaker",), f"its IAM role name {role!r} is {len(role)} characters, over "
+                                                       f"IAM's {IAM_ROLE_NAME_MAX}: use a shorter name"))
         return out
 
     def _rules_jupyterhub(self) -> list[tuple[tuple[str, ...], str]]:

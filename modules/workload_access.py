@@ -5,6 +5,7 @@ named prefixes."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Sequence
 
 from constructs import Construct
 
@@ -22,24 +23,29 @@ class WorkloadAccessConfig:
     write_prefixes: tuple[str, ...]  # s3://bucket/prefix/ (prefix may be empty: the whole bucket)
 
     def document(self) -> str:
-        p = self.scope.partition
-        writes = [loc.removeprefix("s3://").split("/", 1) for loc in self.write_prefixes]
-        statements = []
-        if self.read_buckets:
-            statements += [
-                allow(["s3:ListBucket", "s3:GetBucketLocation"], [f"arn:{p}:s3:::{b}" for b in self.read_buckets],
-                      sid="ListReadBuckets"),
-                allow(["s3:GetObject"], [f"arn:{p}:s3:::{b}/*" for b in self.read_buckets], sid="ReadObjects"),
-            ]
-        for i, (bucket, prefix) in enumerate(writes):
-            # Listing is a bucket-level action: limited to keys under the prefix by its s3:prefix condition.
-            statements.append(allow(["s3:ListBucket"], f"arn:{p}:s3:::{bucket}", sid=f"ListPrefix{i}",
-                                    condition={"StringLike": {"s3:prefix": [f"{prefix}*"]}}))
-        if writes:
-            statements.append(allow(["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                                    [f"arn:{p}:s3:::{bucket}/{prefix}*" for bucket, prefix in writes],
-                                    sid="ReadWriteUnderPrefixes"))
-        return policy(*statements)
+        return policy(*s3_statements(self.scope.partition, self.read_buckets, self.write_prefixes))
+
+
+def s3_statements(partition: str, read_buckets: Sequence[str], write_prefixes: Sequence[str]) -> list[dict[str, Any]]:
+    """List and read `read_buckets`; list, read, write and delete under `write_prefixes` (s3://bucket/prefix/)."""
+    p = partition
+    writes = [loc.removeprefix("s3://").split("/", 1) for loc in write_prefixes]
+    statements = []
+    if read_buckets:
+        statements += [
+            allow(["s3:ListBucket", "s3:GetBucketLocation"], [f"arn:{p}:s3:::{b}" for b in read_buckets],
+                  sid="ListReadBuckets"),
+            allow(["s3:GetObject"], [f"arn:{p}:s3:::{b}/*" for b in read_buckets], sid="ReadObjects"),
+        ]
+    for i, (bucket, prefix) in enumerate(writes):
+        # Listing is a bucket-level action: limited to keys under the prefix by its s3:prefix condition.
+        statements.append(allow(["s3:ListBucket"], f"arn:{p}:s3:::{bucket}", sid=f"ListPrefix{i}",
+                                condition={"StringLike": {"s3:prefix": [f"{prefix}*"]}}))
+    if writes:
+        statements.append(allow(["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                                [f"arn:{p}:s3:::{bucket}/{prefix}*" for bucket, prefix in writes],
+                                sid="ReadWriteUnderPrefixes"))
+    return statements
 
 
 class WorkloadAccess(Construct):

@@ -14,7 +14,14 @@ from mlplat.catalog.observability import MONITORING, YACE_SERVICE_ACCOUNT, needs
 from mlplat.catalog.secrets import ESO_NAMESPACE, ESO_SERVICE_ACCOUNT, secret_name_prefix, secret_output, secret_uses
 from mlplat.nodepools import POOL_KINDS, subnet_tag_key
 from mlplat.settings import AWS_STACK_SUFFIX, Settings
-from mlplat.workloads_config import WORKLOAD_SERVICE_ACCOUNT, workload_role_name
+from mlplat.slurm_config import SLURM_DB_BACKUP_RETENTION_DAYS
+from mlplat.workloads_config import (
+    ACK_SAGEMAKER_NAMESPACE,
+    ACK_SAGEMAKER_SERVICE_ACCOUNT,
+    WORKLOAD_SERVICE_ACCOUNT,
+    ack_sagemaker_role_names,
+    workload_role_name,
+)
 from modules.access_node import AccessNodeConfig, ClusterAccessNode
 from modules.alert_publisher import AlertPublisher, AlertPublisherConfig
 from modules.bucket import SecureBucket
@@ -27,7 +34,9 @@ from modules.karpenter_aws import KarpenterAws, KarpenterAwsConfig
 from modules.kms import KeyConfig, PlatformKey
 from modules.mlflow_aws import MlflowAws, MlflowAwsConfig
 from modules.network import Network, NetworkConfig
+from modules.sagemaker_aws import SageMakerAws, SageMakerAwsConfig
 from modules.secret_access import SecretAccessConfig, SecretReader
+from modules.slurm_aws import SlurmAws, SlurmAwsConfig
 from modules.secrets import GeneratedSecret
 from modules.workload_access import WorkloadAccess, WorkloadAccessConfig
 from stacks.providers import aws_provider, configure_backend
@@ -153,6 +162,32 @@ class AwsLayer(TerraformStack):
                 service_account=YACE_SERVICE_ACCOUNT,
             ))
         # --- end CloudWatch exporter
+        # --- ACK SageMaker controller: its Pod Identity role and the execution role SageMaker jobs run as.
+        self.sagemaker = None
+        if bp.enable_ack_sagemaker:
+            access = bp.ack_sagemaker_s3_access
+            controller_role, execution_role = ack_sagemaker_role_names(bp.name)
+            self.sagemaker = SageMakerAws(self, "ack-sagemaker", SageMakerAwsConfig(
+                scope=scope, cluster_name=self.eks.cluster.name, namespace=ACK_SAGEMAKER_NAMESPACE,
+                service_account=ACK_SAGEMAKER_SERVICE_ACCOUNT, controller_role_name=controller_role,
+                execution_role_name=execution_role, read_buckets=access.read_buckets if access else (),
+                write_prefixes=access.write_prefixes if access else (),
+            ))
+        # --- end ACK SageMaker controller
+        # --- Slurm (Slinky): slurmdbd's accounting database, Aurora MySQL with the generated password.
+        self.slurm = None
+        if bp.enable_slurm:
+            slurm_use = next(u for u in secret_uses(bp) if u.purpose == "slurm-db")
+            slurm_secret = self.secrets[slurm_use.purpose]
+            self.slurm = SlurmAws(self, "slurm", SlurmAwsConfig(
+                name=bp.name, vpc_id=self.network.vpc.id, subnet_ids=self.network.private_subnet_ids,
+                node_security_group_id=self.eks.node_sg.id, kms_key_arn=self.key.arn,
+                db_username=slurm_use.username, db_secret_arn=slurm_secret.arn, db_secret_name=slurm_secret.name,
+                db_secret_written=slurm_secret.version, min_acu=bp.slurm_db_min_acu, max_acu=bp.slurm_db_max_acu,
+                backup_retention_days=SLURM_DB_BACKUP_RETENTION_DAYS,
+                deletion_protection=bp.slurm_db_deletion_protection,
+            ))
+        # --- end Slurm
         self._outputs(bp)
 
     def _outputs(self, bp: Blueprint) -> None:
@@ -183,6 +218,11 @@ class AwsLayer(TerraformStack):
             out["mlflow_artifact_bucket"] = self.mlflow.bucket.name
             out["mlflow_db_endpoint"] = self.mlflow.endpoint
             out["mlflow_role_arn"] = self.mlflow.role.arn
+        if self.sagemaker:
+            out["ack_sagemaker_execution_role_arn"] = self.sagemaker.outputs.execution_role_arn
+        if self.slurm:
+            out["slurm_db_endpoint"] = self.slurm.outputs.db_endpoint
+            out["slurm_db_port"] = self.slurm.outputs.db_port
         for use in secret_uses(bp):
             secret = self.secrets[use.purpose]
             out[f"secret_arn_{use.purpose.replace('-', '_')}"] = secret.arn

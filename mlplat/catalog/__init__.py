@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from mlplat.addons import AddOn
-from mlplat.catalog import accelerators, core, modules, notebooks, observability, secrets, workloads
+from mlplat.catalog import accelerators, core, modules, notebooks, observability, sagemaker, secrets, serving, workloads
+from mlplat.catalog import slurm
 
 REGISTRY: list[AddOn] = [*core.ADDONS, *secrets.ADDONS, *accelerators.ADDONS, *observability.ADDONS, *modules.ADDONS,
-                          *workloads.ADDONS, *notebooks.ADDONS]
+                          *workloads.ADDONS, *notebooks.ADDONS,
+                          *serving.ADDONS, *sagemaker.ADDONS, *slurm.ADDONS]
 
 
 def by_name() -> dict[str, AddOn]:

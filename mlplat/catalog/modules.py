@@ -128,7 +128,11 @@ KUEUE_FRAMEWORKS = (("batch/job", None), ("pod", None),
                     # TrainJobs, and the JobSets its chart installs the controller of (a TrainJob's own JobSet is
                     # left to the TrainJob's workload: Kueue skips children of an object it manages).
                     ("trainer.kubeflow.org/trainjob", "kubeflow-trainer"), ("jobset.x-k8s.io/jobset", "kubeflow-trainer"),
-                    ("leaderworkerset.x-k8s.io/leaderworkerset", "leader-worker-set"))
+                    ("leaderworkerset.x-k8s.io/leaderworkerset", "leader-worker-set"),
+                    # KServe (RawDeployment) copies an InferenceService's labels onto the predictor Deployment and
+                    # its pod template (v0.20.0 predictor buildObjectMeta); Kueue's Deployment webhook (v0.19.2)
+                    # hands the labelled Deployment's pods to the pod integration: each replica is admitted alone.
+                    ("deployment", "kserve"))
 WORKLOAD_PRIORITIES = (("high", 1000, "Production training and serving; preempts lower priorities."),
                        ("normal", 100, "Default for experiments."),
                        ("low", 10, "Best effort: runs on unused quota and is preempted first."))

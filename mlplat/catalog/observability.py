@@ -23,7 +23,8 @@ from mlplat.addons import (
 from mlplat.catalog.accelerators import GP3_CLASS, NVIDIA_GPU
 from mlplat.catalog.alerting import alertmanager_values
 from mlplat.catalog.core import SYSTEM_NODES
-from mlplat.catalog.secrets import STORE_NAME, secret_output, secret_uses
+from mlplat.catalog.secrets import (OPENSEARCH_ADMIN_SECRET, OPENSEARCH_READER_SECRET, OPENSEARCH_WRITER_SECRET,
+                                    secret_uses)
 from mlplat.errors import MlplatError
 from mlplat.nodepools import ACCELERATOR_LABEL, EFA_LABEL, node_agent_tolerations, tolerations_for
 
@@ -53,9 +54,8 @@ LOKI_URL = f"http://loki.{LOGGING}.svc:3100"
 TEMPO_HOST = f"tempo.{MONITORING}.svc"
 
 # Secrets: the opensearch-admin credential (ESO, namespace logging) and what the logs clients mount.
-OPENSEARCH_ADMIN_SECRET = "opensearch-admin"
 OPENSEARCH_TLS_SECRET = "opensearch-tls"  # node certificate, PKCS#8 key (the security plugin reads no PKCS#1)
-GRAFANA_OPENSEARCH_SECRET = "opensearch-grafana"  # the same credential, copied into monitoring for Grafana
+GRAFANA_OPENSEARCH_SECRET = OPENSEARCH_READER_SECRET  # Grafana's own read-only user (catalog/opensearch_users.py)
 GRAFANA_OPENSEARCH_CA_SECRET = "opensearch-ca"
 GRAFANA_OPENSEARCH_CA_DIR = "/etc/grafana/opensearch-ca"
 FLUENT_BIT_CA_DIR = "/fluent-bit/tls"
@@ -563,8 +563,9 @@ def _fluent_bit_values(ctx: AddonContext) -> dict[str, Any]:
         "tolerations": node_agent_tolerations() + copy.deepcopy(SYSTEM_NODES["tolerations"]),
     }
     if bp.needs_opensearch:
+        # Fluent Bit's own user, which may only write log documents (catalog/opensearch_users.py).
         values["env"] = [{"name": env, "valueFrom": ref} for env, ref in _secret_env(
-            OPENSEARCH_ADMIN_SECRET, {"OPENSEARCH_USERNAME": "username", "OPENSEARCH_PASSWORD": "password"}).items()]
+            OPENSEARCH_WRITER_SECRET, {"OPENSEARCH_USERNAME": "username", "OPENSEARCH_PASSWORD": "password"}).items()]
         # Only the CA certificate of the node certificate's Secret is mounted, never the node's key.
         values["daemonSetVolumes"] = defaults["daemonSetVolumes"] + [{"name": "opensearch-ca", "secret": {
             "secretName": OPENSEARCH_TLS_SECRET, "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]
@@ -650,9 +651,8 @@ def _certificate(name: str, namespace: str, secret: str, issuer: str, usages: li
             "metadata": {"name": name, "namespace": namespace}, "spec": spec}
 
 
-def opensearch_access_objects(bp: "Blueprint", outputs: Mapping[str, str]) -> list[dict[str, Any]]:
-    """A private CA (cert-manager), OpenSearch's node certificate, the CA for Grafana, and Grafana's copy of the
-    generated OpenSearch credential."""
+def opensearch_access_objects() -> list[dict[str, Any]]:
+    """A private CA (cert-manager), OpenSearch's node certificate and the CA for Grafana."""
     selfsigned = f"{LOGS_CA_ISSUER}-root"
     ca = {"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
           "metadata": {"name": LOGS_CA_ISSUER, "namespace": CERT_MANAGER_NAMESPACE},
@@ -662,7 +662,6 @@ def opensearch_access_objects(bp: "Blueprint", outputs: Mapping[str, str]) -> li
     headless = f"{OPENSEARCH_SERVICE}-headless"
     dns = [OPENSEARCH_SERVICE, f"{OPENSEARCH_SERVICE}.{LOGGING}", OPENSEARCH_HOST, f"{OPENSEARCH_HOST}.cluster.local",
            f"*.{headless}", f"*.{headless}.{LOGGING}.svc", f"*.{headless}.{LOGGING}.svc.cluster.local"]
-    admin = next(u for u in secret_uses(bp) if u.secret_name == OPENSEARCH_ADMIN_SECRET)
     return [
         {"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": selfsigned},
          "spec": {"selfSigned": {}}},
@@ -676,13 +675,6 @@ def opensearch_access_objects(bp: "Blueprint", outputs: Mapping[str, str]) -> li
         # there (the CA's key stays in cert-manager's namespace).
         _certificate("grafana-opensearch-client", MONITORING, GRAFANA_OPENSEARCH_CA_SECRET, LOGS_CA_ISSUER,
                      ["client auth"], "grafana"),
-        {"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
-         "metadata": {"name": GRAFANA_OPENSEARCH_SECRET, "namespace": MONITORING},
-         "spec": {"refreshInterval": "1h", "secretStoreRef": {"kind": "ClusterSecretStore", "name": STORE_NAME},
-                  "target": {"name": GRAFANA_OPENSEARCH_SECRET, "creationPolicy": "Owner", "deletionPolicy": "Retain",
-                             "template": {"engineVersion": "v2",
-                                          "data": {"username": "{{ .username }}", "password": "{{ .password }}"}}},
-                  "dataFrom": [{"extract": {"key": outputs[secret_output(admin)]}}]}},
     ]
 
 
@@ -694,8 +686,19 @@ def _opensearch_log_retention(ctx: AddonContext) -> dict[str, Any]:
         admin_secret=OPENSEARCH_ADMIN_SECRET, tls_secret=OPENSEARCH_TLS_SECRET, labels=dict(PART_OF))}
 
 
+def _opensearch_users(ctx: AddonContext) -> dict[str, Any]:
+    from mlplat.catalog.opensearch_users import users_objects
+
+    uses = {u.secret_name: u for u in secret_uses(ctx.blueprint)}
+    return {"objects": users_objects(
+        namespace=LOGGING, index_prefix=LOGS_INDEX_PREFIX, opensearch_url=f"https://{OPENSEARCH_HOST}:9200",
+        admin_secret=OPENSEARCH_ADMIN_SECRET, tls_secret=OPENSEARCH_TLS_SECRET,
+        writer=uses[OPENSEARCH_WRITER_SECRET], reader=uses[OPENSEARCH_READER_SECRET], outputs=ctx.outputs,
+        labels=dict(PART_OF))}
+
+
 def _opensearch_access(ctx: AddonContext) -> dict[str, Any]:
-    return {"objects": opensearch_access_objects(ctx.blueprint, ctx.outputs)}
+    return {"objects": opensearch_access_objects()}
 
 
 def _cert_manager_values(ctx: AddonContext) -> dict[str, Any]:
@@ -772,7 +775,10 @@ ADDONS: list[AddOn] = [
     AddOn(EFA_EXPORTER, MONITORING, enabled=lambda bp: _stack(bp) and bool(bp.efa_pools), depends_on=(KPS,),
           computed_values=_efa_exporter, toggle=_TOGGLE, sync_wave=-6, placement=NODE_AGENT),
     # Logs: OpenSearch (default) or Loki, and Fluent Bit shipping to whichever is enabled.
-    AddOn("cert-manager", CERT_MANAGER_NAMESPACE, enabled=lambda bp: bp.needs_opensearch,
+    # Also KServe's and the Slurm operator's: their webhook certificates are cert-manager Certificates
+    # (catalog/serving.py, catalog/slurm.py).
+    AddOn("cert-manager", CERT_MANAGER_NAMESPACE,
+          enabled=lambda bp: bp.needs_opensearch or bp.enable_kserve or bp.enable_slurm,
           chart=versions.CHARTS["cert-manager"], computed_values=_cert_manager_values, toggle=_TOGGLE, sync_wave=-9, placement=SYSTEM),
     AddOn("opensearch-access", LOGGING, enabled=lambda bp: bp.needs_opensearch,
           depends_on=("cert-manager", "platform-secrets"), computed_values=_opensearch_access, toggle=_TOGGLE,
@@ -782,6 +788,8 @@ ADDONS: list[AddOn] = [
           computed_values=_opensearch_values, toggle=_TOGGLE, sync_wave=-6, timeout_seconds=900, placement=POOLS),
     AddOn("opensearch-log-retention", LOGGING, enabled=lambda bp: bp.needs_opensearch, depends_on=("opensearch",),
           computed_values=_opensearch_log_retention, toggle=_TOGGLE, sync_wave=-5, placement=POOLS),
+    AddOn("opensearch-users", LOGGING, enabled=lambda bp: bp.needs_opensearch, depends_on=("opensearch",),
+          computed_values=_opensearch_users, toggle=_TOGGLE, sync_wave=-5, placement=POOLS),
     AddOn("loki", LOGGING, enabled=lambda bp: bp.needs_loki, chart=versions.CHARTS["loki"],
           depends_on=(STORAGE_CLASSES_ADDON,), conflicts_with=("opensearch",), computed_values=_loki_values,
           toggle="observability_logs_backend", sync_wave=-6, placement=POOLS),

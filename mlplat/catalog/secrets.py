@@ -17,12 +17,21 @@ from mlplat.addons import NO_PODS, SYSTEM, AddOn, AddonContext
 from mlplat.catalog.alerting import ALERTMANAGER_NAMESPACE, RECEIVER_SECRET
 from mlplat.catalog.core import SYSTEM_NODES
 from mlplat.catalog.notebooks import ADMIN_SECRET, OAUTH_SECRET, OAUTH_SECRET_KEY, USERS_SECRET
+from mlplat.slurm_config import SLURM_NAMESPACE
 from mlplat.workloads_config import JUPYTERHUB_NAMESPACE
 
 if TYPE_CHECKING:
     from mlplat.blueprint import Blueprint
 
 STORE_NAME = "aws-secrets-manager"
+# OpenSearch's three users, each with the least it needs: the admin (the security index's only static user; the
+# setup Jobs use it), Fluent Bit (writes log indices) and Grafana (reads them). catalog/opensearch_users.py makes the
+# last two through the security REST API.
+OPENSEARCH_ADMIN_SECRET = "opensearch-admin"
+OPENSEARCH_WRITER_SECRET = "opensearch-logs-writer"
+OPENSEARCH_READER_SECRET = "opensearch-grafana"
+OPENSEARCH_WRITER_USER = "fluent-bit"
+OPENSEARCH_READER_USER = "grafana"
 ESO_NAMESPACE = "external-secrets"
 ESO_SERVICE_ACCOUNT = "external-secrets"
 
@@ -46,14 +55,18 @@ def secret_uses(bp: "Blueprint") -> list[SecretUse]:
                               template={"admin-user": "{{ .username }}", "admin-password": "{{ .password }}"}))
         if bp.needs_opensearch:
             # OpenSearch creates its security index from internal_users.yml on first start: only this generated
-            # admin (bcrypt hash), none of the image's demo users. Fluent Bit and Grafana read username/password.
-            uses.append(SecretUse("opensearch-admin", "logging", "opensearch-admin", template={
+            # admin (bcrypt hash), none of the image's demo users.
+            uses.append(SecretUse("opensearch-admin", "logging", OPENSEARCH_ADMIN_SECRET, template={
                 "username": "{{ .username }}", "password": "{{ .password }}",
                 "internal_users.yml": "_meta: {type: internalusers, config_version: 2}\n"
                                       "\"{{ .username }}\":\n"
                                       "  hash: \"{{ .password | bcrypt }}\"\n"
                                       "  reserved: true\n"
                                       "  backend_roles: [admin]\n"}))
+            uses.append(SecretUse("opensearch-logs-writer", "logging", OPENSEARCH_WRITER_SECRET,
+                                  username=OPENSEARCH_WRITER_USER))
+            uses.append(SecretUse("opensearch-logs-reader", "monitoring", OPENSEARCH_READER_SECRET,
+                                  username=OPENSEARCH_READER_USER))
     if bp.enable_argocd:
         # Argo CD reads a bcrypt hash from argocd-secret; the plain password stays in Secrets Manager. The chart
         # creates argocd-secret and argocd-server writes its own keys into it (server.secretkey signs sessions, TLS):
@@ -70,6 +83,10 @@ def secret_uses(bp: "Blueprint") -> list[SecretUse]:
         # Flask's session/CSRF key, one value for every replica and every render (the chart would make one per render).
         uses.append(SecretUse("mlflow-flask", "mlflow", "mlflow-flask-secret-key",
                               template={"MLFLOW_FLASK_SERVER_SECRET_KEY": "{{ .password }}"}))
+    if bp.enable_slurm:
+        # Slurm's accounting database (modules/slurm_aws.py): the AWS layer sets it as the Aurora MySQL master
+        # password, slurmdbd reads the `password` key (the chart's accounting.storageConfig.passwordKeyRef).
+        uses.append(SecretUse("slurm-db", SLURM_NAMESPACE, "slurm-db", username="slurm"))
     if bp.enable_jupyterhub and bp.jupyterhub_oauth is None:
         # JupyterHub's SharedPasswordAuthenticator: one generated password for the admins (it wants 32 characters
         # or more, as generated), one for the listed users.

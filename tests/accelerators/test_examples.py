@@ -26,18 +26,26 @@ INTENDED = {
     "trainjob-gpu-efa.yaml": ("TrainJob", "ddp-efa", "gpu-efa"),
     "trainjob-neuron.yaml": ("TrainJob", "neuron-ddp", "neuron"),
     "nccl-allreduce-efa.yaml": ("TrainJob", "nccl-allreduce", "gpu-efa"),
+    "kserve-vllm-gpu.yaml": ("InferenceService", "qwen-gpu", "gpu"),
+    "kserve-neuron.yaml": ("InferenceService", "qwen-inf2", "neuron"),
 }
+# Examples whose work runs outside the cluster (no pods, no pool), each tested with its module.
+OUTSIDE_THE_CLUSTER = {"ack-sagemaker-trainingjob.yaml": "tests/modules/test_ack_sagemaker.py"}
 # Every pool, and the operators and Kueue integrations the examples need.
 WORKLOADS = {**ALL_POOLS, "enable_kuberay_operator": True, "enable_leader_worker_set": True,
-             "enable_kubeflow_trainer": True}
+             "enable_kubeflow_trainer": True, "enable_kserve": True}
 # The Kueue integration that admits each queued kind.
 FRAMEWORK = {"Job": "batch/job", "RayJob": "ray.io/rayjob", "RayService": "ray.io/rayservice",
-             "LeaderWorkerSet": "leaderworkerset.x-k8s.io/leaderworkerset", "TrainJob": "trainer.kubeflow.org/trainjob"}
+             "LeaderWorkerSet": "leaderworkerset.x-k8s.io/leaderworkerset", "TrainJob": "trainer.kubeflow.org/trainjob",
+             # KServe's predictor Deployment carries the InferenceService's labels (RawDeployment).
+             "InferenceService": "deployment"}
 
 
 def runtimes():
-    """The platform's ClusterTrainingRuntimes with every pool on, by name."""
-    return {o["metadata"]["name"]: o for o in synth(WORKLOADS).objects("trainer-runtimes")}
+    """The platform's ClusterTrainingRuntimes and ClusterServingRuntimes with every pool on, by name."""
+    s = synth(WORKLOADS)
+    return {o["metadata"]["name"]: o for release in ("trainer-runtimes", "serving-runtimes")
+            for o in s.objects(release)}
 
 
 def specs(name):
@@ -59,7 +67,7 @@ def workload(name):
 
 
 def test_every_example_is_listed():
-    assert sorted(p.name for p in EXAMPLES.glob("*.yaml")) == sorted(INTENDED)
+    assert sorted(p.name for p in EXAMPLES.glob("*.yaml")) == sorted([*INTENDED, *OUTSIDE_THE_CLUSTER])
 
 
 @pytest.mark.parametrize("name", sorted(INTENDED))
@@ -100,7 +108,8 @@ QUEUED = sorted(n for n in INTENDED if "kueue.x-k8s.io/queue-name" in workload(n
 
 def test_the_operator_examples_go_through_kueue():
     assert {"ray-train-gpu.yaml", "ray-serve-vllm-gpu.yaml", "vllm-multi-node-lws.yaml",
-            "trainjob-gpu-efa.yaml", "trainjob-neuron.yaml"} <= set(QUEUED)
+            "trainjob-gpu-efa.yaml", "trainjob-neuron.yaml", "kserve-vllm-gpu.yaml",
+            "kserve-neuron.yaml"} <= set(QUEUED)
 
 
 @pytest.mark.parametrize("name", QUEUED)
@@ -130,7 +139,7 @@ def test_a_queued_example_is_admitted_by_a_queue_covering_everything_it_requests
 
 
 def test_neuron_workloads_use_the_neuron_scheduler_and_tag_their_runtime():
-    for name in ("neuron-training.yaml", "inferentia-serving.yaml", "trainjob-neuron.yaml"):
+    for name in ("neuron-training.yaml", "inferentia-serving.yaml", "trainjob-neuron.yaml", "kserve-neuron.yaml"):
         [spec] = specs(name).values()
         assert spec["schedulerName"] == NEURON_SCHEDULER, name
         assert any(e["name"] == "NEURON_PROCESS_TAG" for e in spec["containers"][0]["env"]), name
@@ -149,9 +158,15 @@ def test_efa_job_rendezvous_names_resolve_through_its_headless_service():
 
 def test_readme_has_a_section_per_example():
     readme = (EXAMPLES / "README.md").read_text()
-    sections = [line for line in readme.splitlines() if line.startswith("## ")]
-    assert sorted(s.split("(`")[1].rstrip("`)") for s in sections) == sorted(INTENDED)
-    for name in INTENDED:
+    sections = [line for line in readme.splitlines() if line.startswith("## ") and "`pipelines/" not in line]
+    assert sorted(s.split("(`")[1].rstrip("`)") for s in sections) == sorted([*INTENDED, *OUTSIDE_THE_CLUSTER])
+    # The pipelines (tests/pipelines/test_examples.py checks them) share one section, each with its commands.
+    pipelines = sorted(p.parent.name for p in (EXAMPLES / "pipelines").glob("*/pipeline.yaml"))
+    [heading] = [line for line in readme.splitlines() if line.startswith("## ") and "`pipelines/" in line]
+    assert heading.count("`pipelines/") == len(pipelines) and pipelines
+    for name in pipelines:
+        assert f"`pipelines/{name}`" in heading, name
+    for name in [*INTENDED, *OUTSIDE_THE_CLUSTER]:
         assert f"kubectl apply -f examples/{name}" in readme or f"examples/{name} | kubectl apply" in readme, name
 
 

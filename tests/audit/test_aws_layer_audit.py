@@ -286,8 +286,9 @@ def test_aws_audit_11_secret_names_are_fresh_per_deployment(everything):
     secrets = resources(everything, "aws_secretsmanager_secret")
     assert {p: (s.get("name"), s["name_prefix"], s["recovery_window_in_days"]) for p, s in secrets.items()} == {
         f"secret-{purpose}/secret": (None, f"everything/{purpose}-", 7)
-        for purpose in ("grafana-admin", "opensearch-admin", "argocd-admin", "mlflow-admin", "mlflow-db",
-                        "mlflow-flask", "jupyterhub-admin", "jupyterhub-users")}
+        for purpose in ("grafana-admin", "opensearch-admin", "opensearch-logs-writer", "opensearch-logs-reader",
+                        "argocd-admin", "mlflow-admin", "mlflow-db", "mlflow-flask", "jupyterhub-admin",
+                        "jupyterhub-users", "slurm-db")}
     # External Secrets looks them up by the name terraform chose (the AWS layer's output of the secret's name).
     outputs = everything.aws["output"]
     for obj in everything.objects("platform-secrets"):
@@ -355,6 +356,7 @@ def test_aws_audit_14_pod_identity_roles_trust_one_cluster_namespace_and_service
         "secret-reader/role": ("external-secrets", "external-secrets"),
         "mlflow/role": ("mlflow", "mlflow"),
         "cloudwatch-reader/role": ("monitoring", "yace"),
+        "ack-sagemaker/controller/role": ("ack-system", "ack-sagemaker-controller"),
     }
     assert {c["aws:RequestTag/eks-cluster-arn"] for c in pod_roles.values()} == {cluster}
 

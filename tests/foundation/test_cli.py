@@ -22,7 +22,8 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 def test_commands_are_registered_once():
     assert [c.name for c in COMMANDS] == ["init", "validate", "cost", "bootstrap", "preflight", "synth", "plan",
-                                          "deploy", "destroy", "outputs", "status", "kubeconfig", "open", "doctor"]
+                                          "deploy", "destroy", "outputs", "status", "kubeconfig", "open", "pipeline",
+                                          "doctor"]
 
 
 def test_init_writes_a_valid_starter_and_refuses_to_overwrite(tmp_path):

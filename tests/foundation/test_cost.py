@@ -111,12 +111,14 @@ def test_everything_on_counts_a_nat_gateway_per_zone_and_a_secret_per_credential
         "EFS": 0.0,
         "FSx for Lustre": None,
         "Aurora Serverless v2 (MLflow)": None,
+        "Aurora Serverless v2 (Slurm accounting)": None,
         "KMS customer managed keys": per_hour(p.kms_key.usd),
-        # grafana-admin, opensearch-admin, argocd-admin, mlflow-admin, mlflow-db, mlflow-flask, jupyterhub-admin,
-        # jupyterhub-users
-        "Secrets Manager secrets": 8 * per_hour(p.secret.usd),
+        # grafana-admin, opensearch-admin, opensearch-logs-writer, opensearch-logs-reader, argocd-admin,
+        # mlflow-admin, mlflow-db, mlflow-flask, slurm-db, jupyterhub-admin, jupyterhub-users
+        "Secrets Manager secrets": 11 * per_hour(p.secret.usd),
     })
-    assert report.unpriced == ("cluster access node", "FSx for Lustre", "Aurora Serverless v2 (MLflow)")
+    assert report.unpriced == ("cluster access node", "FSx for Lustre", "Aurora Serverless v2 (MLflow)",
+                               "Aurora Serverless v2 (Slurm accounting)")
     assert round(report.idle_hourly, 9) == round(sum(v for v in hourly(report.items).values() if v), 9)
 
 
@@ -136,12 +138,14 @@ def test_us_east_1_prices_fsx_aurora_and_leaves_the_nlb_unpriced(tmp_path):
 @pytest.mark.parametrize("toggle, delta", [
     ({"enable_mlflow": True},  # Aurora at its minimum capacity, and MLflow's three generated credentials
      lambda: 0.5 * US_EAST_1.aurora_serverless_v2_acu.usd + 3 * per_hour(US_EAST_1.secret.usd)),
+    ({"enable_slurm": True},  # the accounting database at its minimum capacity, and its generated password
+     lambda: 0.5 * US_EAST_1.aurora_serverless_v2_acu.usd + per_hour(US_EAST_1.secret.usd)),
     ({"enable_fsx": True}, lambda: 1200 * per_hour(US_EAST_1.fsx_lustre["PERSISTENT_2/125"].usd)),
     ({"enable_fsx": True, "fsx_deployment_type": "SCRATCH_2"},
      lambda: 1200 * per_hour(US_EAST_1.fsx_lustre["SCRATCH_2"].usd)),
     ({"single_nat_gateway": False, "availability_zones_count": 3},  # two more gateways, each with its address
      lambda: 2 * (US_EAST_1.nat_gateway.usd + US_EAST_1.public_ipv4.usd)),
-], ids=["mlflow", "fsx-persistent", "fsx-scratch", "nat-per-zone"])
+], ids=["mlflow", "slurm", "fsx-persistent", "fsx-scratch", "nat-per-zone"])
 def test_a_toggle_changes_the_idle_total_by_exactly_its_items_price(tmp_path, toggle, delta):
     base = estimate(load(blueprint(tmp_path, name="base")), TODAY)
     toggled = estimate(load(blueprint(tmp_path, name="toggled", **toggle)), TODAY)

@@ -30,6 +30,9 @@ SYSTEM_PLACEMENT: dict[str, list[str]] = {
     "kuberay-operator": [""],
     "leader-worker-set": [""],
     "kubeflow-trainer": ["manager", "jobset.controller"],
+    "kserve": ["kserve.controller"],
+    "ack-sagemaker": ["deployment"],
+    "slurm-operator": ["operator", "webhook"],
 }
 POD_KINDS = {"Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet"}
 EVERYTHING = (ROOT / "blueprints" / "everything-on.tfvars").read_text()
@@ -75,7 +78,8 @@ def dependency_closure(s, name: str) -> set[str]:
 def test_every_addon_declares_where_its_pods_run():
     for addon in REGISTRY:
         if addon.placement == NO_PODS and addon.chart is not None:
-            assert addon.name == "karpenter-crd", f"{addon.name}: a chart with no pods?"
+            assert addon.name in ("karpenter-crd", "kserve-crd", "slurm-operator-crds"), \
+                f"{addon.name}: a chart with no pods?"
 
 
 def test_nothing_on_karpenter_capacity_installs_before_the_node_pools(everything):
@@ -138,6 +142,7 @@ CRD_OWNERS = {
     "trainer.kubeflow.org": "kubeflow-trainer",
     "ray.io": "kuberay-operator",
     "leaderworkerset.x-k8s.io": "leader-worker-set",
+    "serving.kserve.io": "kserve-crd",
 }
 # Built into Kubernetes: served before any add-on.
 CORE_GROUPS = {"", "apps", "batch", "policy", "rbac.authorization.k8s.io", "storage.k8s.io", "scheduling.k8s.io",
@@ -162,4 +167,5 @@ def test_typed_objects_install_after_the_chart_that_serves_their_kind():
             assert CRD_OWNERS[group] in before, f"{addon.name} installs a {obj['kind']} before {CRD_OWNERS[group]}"
             checked.add(group)
     # The check saw the custom kinds of the workload operators and secrets, not only core ones.
-    assert {"trainer.kubeflow.org", "external-secrets.io", "monitoring.coreos.com", "kueue.x-k8s.io"} <= checked
+    assert {"trainer.kubeflow.org", "external-secrets.io", "monitoring.coreos.com", "kueue.x-k8s.io",
+            "serving.kserve.io"} <= checked

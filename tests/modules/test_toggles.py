@@ -13,7 +13,8 @@ from tests.support.synth import synth
 
 MODULE_RELEASES = {"argo-cd", "argocd-monitoring", "argocd-applications", "kueue", "kueue-queues",
                    "mlflow", "mlflow-monitoring", "kuberay-operator", "kuberay-monitoring", "leader-worker-set",
-                   "kubeflow-trainer", "trainer-runtimes"}
+                   "kubeflow-trainer", "trainer-runtimes", "kserve-crd", "kserve", "serving-runtimes",
+                   "kserve-monitoring"}
 # Generated credentials reach the cluster through External Secrets: a module with a credential brings ESO along.
 SECRET_DELIVERY_RELEASES = {"external-secrets", "platform-secrets"}
 SECRET_DELIVERY_AWS = {"resource.aws_iam_role": 1, "resource.aws_iam_role_policy": 1,
@@ -71,7 +72,9 @@ def test_with_every_module_off_none_of_their_resources_exists(off):
     ({"enable_kuberay_operator": True}, {"kuberay-operator"}, Counter()),
     ({"enable_leader_worker_set": True}, {"leader-worker-set"}, Counter()),
     ({"enable_kubeflow_trainer": True}, {"kubeflow-trainer", "trainer-runtimes"}, Counter()),
-], ids=["argocd", "kueue", "mlflow", "kuberay", "lws", "trainer"])
+    # cert-manager issues KServe's webhook certificate.
+    ({"enable_kserve": True}, {"kserve-crd", "kserve", "serving-runtimes", "cert-manager"}, Counter()),
+], ids=["argocd", "kueue", "mlflow", "kuberay", "lws", "trainer", "kserve"])
 def test_toggle_adds_exactly_its_resources_to_both_stacks(off, delta, releases, aws):
     on = synth(delta)
     expected_releases = releases | set().union(*(followers_of(r, delta) for r in releases))

@@ -33,9 +33,8 @@ EVERY_RELEASE = METRICS | OPENSEARCH | LOKI | TRACING | EFA
 NAMESPACES = {**dict.fromkeys(METRICS | TRACING | EFA, "monitoring"), "metrics-server": "kube-system",
               "cert-manager": "cert-manager", **dict.fromkeys(OPENSEARCH - {"cert-manager"} | LOKI, "logging")}
 MONITOR_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
-# Kinds whose CRDs ../shared/reference does not carry: cert-manager's and External Secrets'.
-NO_REFERENCE_SCHEMA = {("cert-manager.io/v1", "ClusterIssuer"), ("cert-manager.io/v1", "Certificate"),
-                       ("external-secrets.io/v1", "ExternalSecret")}
+# Kinds whose CRDs ../shared/reference does not carry (it now has cert-manager's and External Secrets').
+NO_REFERENCE_SCHEMA: set[tuple[str, str]] = set()
 
 
 def manifests_objects(s, release=None):
@@ -83,8 +82,9 @@ def test_toggle_on_installs_every_component_pinned_in_its_namespace(stack_on):
                 assert (r["chart"], r["repository"], r["version"]) == (pin.chart, pin.repository, pin.version), name
     secrets = sorted(r["name_prefix"] for r in
                      stack_on["opensearch"].resources("aws", "aws_secretsmanager_secret").values())
-    assert [n for n in secrets if "grafana" in n or "opensearch" in n] == ["mlplat/grafana-admin-",
-                                                                           "mlplat/opensearch-admin-"]
+    assert [n for n in secrets if "grafana" in n or "opensearch" in n] == [
+        "mlplat/grafana-admin-", "mlplat/opensearch-admin-", "mlplat/opensearch-logs-reader-",
+        "mlplat/opensearch-logs-writer-"]
     loki_secrets = [r["name_prefix"] for r in
                     stack_on["loki+tracing"].resources("aws", "aws_secretsmanager_secret").values()]
     assert [n for n in loki_secrets if "opensearch" in n] == []
@@ -332,7 +332,7 @@ def fluent_bit_output(s):
 
 
 
-def test_fluent_bit_ships_to_opensearch_over_verified_tls_with_the_generated_credential(on):
+def test_fluent_bit_ships_to_opensearch_over_verified_tls_with_its_own_generated_credential(on):
     out = fluent_bit_output(on)
     assert {k: out[k] for k in ("Name", "Host", "Port", "tls", "tls.verify", "tls.verify_hostname", "tls.ca_file",
                                 "HTTP_User", "HTTP_Passwd")} == {
@@ -342,8 +342,10 @@ def test_fluent_bit_ships_to_opensearch_over_verified_tls_with_the_generated_cre
     values = on.values("fluent-bit")
     assert "verify Off" not in json.dumps(values)
     assert values["env"] == [
-        {"name": "OPENSEARCH_USERNAME", "valueFrom": {"secretKeyRef": {"name": "opensearch-admin", "key": "username"}}},
-        {"name": "OPENSEARCH_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "opensearch-admin", "key": "password"}}}]
+        {"name": "OPENSEARCH_USERNAME",
+         "valueFrom": {"secretKeyRef": {"name": "opensearch-logs-writer", "key": "username"}}},
+        {"name": "OPENSEARCH_PASSWORD",
+         "valueFrom": {"secretKeyRef": {"name": "opensearch-logs-writer", "key": "password"}}}]
     ca_volume = [v for v in values["daemonSetVolumes"] if v["name"] == "opensearch-ca"]
     assert ca_volume == [{"name": "opensearch-ca", "secret": {"secretName": "opensearch-tls",
                                                               "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]
@@ -431,9 +433,8 @@ def test_opensearch_runs_with_security_on_its_own_tls_and_only_the_generated_adm
                            .replace("{{ .password | bcrypt }}", "HASH"))
     assert users == {"_meta": {"type": "internalusers", "config_version": 2},
                      "admin": {"hash": "HASH", "reserved": True, "backend_roles": ["admin"]}}
-    copy = {o["metadata"]["name"]: o for o in on.objects("opensearch-access")}["opensearch-grafana"]
-    assert copy["metadata"]["namespace"] == "monitoring"
-    assert copy["spec"]["dataFrom"] == admin["spec"]["dataFrom"]
+    # Grafana reads with its own user (test_opensearch_users.py), not a copy of the admin's credential.
+    assert [o for o in on.objects("opensearch-access") if o["kind"] == "ExternalSecret"] == []
 
 
 # --- traces -----------------------------------------------------------------------------------------------------------

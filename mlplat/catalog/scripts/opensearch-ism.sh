@@ -3,29 +3,9 @@
 # indices: new ones through the policy's ism_template, existing ones here. Run by the Job in
 # mlplat/catalog/log_retention.py after every install and upgrade; safe to run again.
 set -eu
-: "${OPENSEARCH_URL:?}" "${OPENSEARCH_USERNAME:?}" "${OPENSEARCH_PASSWORD:?}" "${POLICY_ID:?}" "${INDEX_PATTERN:?}"
-: "${POLICY_FILE:?}" "${CA_FILE:?}"
-WORK="${TMPDIR:-/tmp}"
-
-call() {  # method path [curl args...]: prints the body, returns the HTTP status in $status
-  method=$1 path=$2
-  shift 2
-  status=$(curl --silent --show-error --cacert "$CA_FILE" -u "$OPENSEARCH_USERNAME:$OPENSEARCH_PASSWORD" \
-    -H 'Content-Type: application/json' -X "$method" -o "$WORK/body.json" -w '%{http_code}' "$@" \
-    "$OPENSEARCH_URL$path") || status=000
-}
-
-tries=0
-while :; do
-  call GET "/_cluster/health?wait_for_status=yellow&timeout=10s"
-  [ "$status" = 200 ] && break
-  tries=$((tries + 1))
-  if [ "$tries" -ge "${WAIT_TRIES:-60}" ]; then
-    echo "OpenSearch at $OPENSEARCH_URL did not answer (last status $status) after $tries tries" >&2
-    exit 1
-  fi
-  sleep "${WAIT_SECONDS:-10}"
-done
+: "${POLICY_ID:?}" "${INDEX_PATTERN:?}" "${POLICY_FILE:?}"
+. "$(dirname "$0")/opensearch-common.sh"
+wait_for_cluster
 
 call GET "/_plugins/_ism/policies/$POLICY_ID"
 case "$status" in
