@@ -65,6 +65,7 @@ from mlplat.errors import MlplatError
 
 class Kind(StrEnum):
     INSTANCE = "instance"
+    SAGEMAKER_ENDPOINT = "sagemaker_endpoint"
     CLASSIC_LOAD_BALANCER = "classic_load_balancer"
     LOAD_BALANCER = "load_balancer"
     TARGET_GROUP = "target_group"
@@ -82,7 +83,8 @@ class Kind(StrEnum):
     PLACEMENT_GROUP = "placement_group"
 
 
-# Deletion order: instances hold interfaces, volumes and placement groups; load balancers hold target groups (through
+# Deletion order: instances hold interfaces, volumes and placement groups; SageMaker endpoints (the ACK controller's,
+# tagged with the platform's tags) hold SageMaker's interfaces in the platform's subnets, and bill by the hour; load balancers hold target groups (through
 # listeners), interfaces and security groups; NAT gateways and interface endpoints hold interfaces (and the NAT its
 # Elastic IP); interfaces hold security groups and subnets; a VPC goes last, once nothing is in it.
 SWEEP_ORDER: tuple[Kind, ...] = tuple(Kind)
@@ -246,7 +248,8 @@ def plan_sweep(session: boto3.Session, cluster_name: str, platform_tags: Mapping
         resources = _find(session, region, owner)
     except _ListingFailed as exc:
         raise MlplatError(f"the sweep {exc}. Nothing was deleted; the identity needs ec2:Describe*, "
-                          "elasticloadbalancing:Describe* and logs:DescribeLogGroups") from None
+                          "elasticloadbalancing:Describe*, logs:DescribeLogGroups, sagemaker:ListEndpoints and "
+                          "sagemaker:ListTags") from None
     return SweepPlan(cluster_name, region, owner.platform_tags, resources)
 
 
@@ -286,6 +289,7 @@ def _find(session: boto3.Session, region: str, owner: _Ownership) -> tuple[Swept
     elbv2 = _client(session, "elbv2", region)
     found = [
         *_find_instances(ec2, region, owner),
+        *_find_sagemaker_endpoints(_client(session, "sagemaker", region), region, owner),
         *_find_classic_load_balancers(_client(session, "elb", region), region, owner),
         *_find_elbv2(elbv2, region, owner, Kind.LOAD_BALANCER),
         *_find_elbv2(elbv2, region, owner, Kind.TARGET_GROUP),
@@ -446,6 +450,25 @@ def _find_placement_groups(ec2: Any, region: str, owner: _Ownership) -> Iterator
                                     group.get("Strategy", ""))
 
 
+def _find_sagemaker_endpoints(sagemaker: Any, region: str, owner: _Ownership) -> Iterator[SweptResource]:
+    # ListEndpoints cannot filter by tag: list them, then read each one's tags. One being deleted is as good as gone.
+    with _listing("SageMaker endpoints", region):
+        for page in _pages(sagemaker, "list_endpoints"):
+            for endpoint in page.get("Endpoints", []):
+                if endpoint.get("EndpointStatus") == "Deleting":
+                    continue
+                try:
+                    tags = sagemaker.list_tags(ResourceArn=endpoint["EndpointArn"]).get("Tags", [])
+                except ClientError as exc:
+                    if _code(exc) in _GONE or _code(exc) == "ValidationException":  # deleted since it was listed
+                        continue
+                    raise
+                reason = owner.reason(_tags(tags))
+                if reason:
+                    yield SweptResource(Kind.SAGEMAKER_ENDPOINT, endpoint["EndpointName"], region, reason,
+                                        endpoint.get("EndpointStatus", ""))
+
+
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield list(items[start:start + size])
@@ -525,6 +548,8 @@ def execute_sweep(session: boto3.Session, plan: SweepPlan, progress: Callable[[s
         return SweepResult((), ())
     run = _SweepRun(session, plan, progress, timings)
     run.terminate_instances()
+    run.delete_simple(Kind.SAGEMAKER_ENDPOINT, "SageMaker endpoint",
+                      lambda r: run.sagemaker.delete_endpoint(EndpointName=r.id))
     run.delete_load_balancers()
     run.delete_target_groups()
     run.delete_nat_gateways()
@@ -586,6 +611,7 @@ class _SweepRun:
         self.elb = _client(session, "elb", plan.region)
         self.elbv2 = _client(session, "elbv2", plan.region)
         self.logs = _client(session, "logs", plan.region)
+        self.sagemaker = _client(session, "sagemaker", plan.region)
         self.problems: dict[tuple[Kind, str], str] = {}
         self.terminated: set[str] = set()
 
@@ -970,6 +996,7 @@ def _manual_fix(resource: SweptResource) -> str:
         Kind.INSTANCE: f"if it has termination protection: aws ec2 modify-instance-attribute --region {r} "
                        f"--instance-id {i} --no-disable-api-termination; then aws ec2 terminate-instances "
                        f"--region {r} --instance-ids {i}",
+        Kind.SAGEMAKER_ENDPOINT: f"aws sagemaker delete-endpoint --region {r} --endpoint-name {i}",
         Kind.CLASSIC_LOAD_BALANCER: f"aws elb delete-load-balancer --region {r} --load-balancer-name {i}",
         Kind.LOAD_BALANCER: f"if it has deletion protection: aws elbv2 modify-load-balancer-attributes --region {r} "
                             f"--load-balancer-arn {i} --attributes Key=deletion_protection.enabled,Value=false; then "

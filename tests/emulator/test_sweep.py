@@ -104,6 +104,7 @@ class Seeder:
     def __init__(self, session: EmulatorSession, client: ClientFactory, second_octet: int) -> None:
         self.session = session
         self.ec2, self.elbv2, self.elb, self.logs = client("ec2"), client("elbv2"), client("elb"), client("logs")
+        self.sagemaker = client("sagemaker")
         self.network = create_network(client, second_octet)
         self.subnet = self.network.subnet_ids[0]
         self.owned: dict[str, list[str]] = {}
@@ -204,6 +205,15 @@ class Seeder:
         self.logs.create_log_group(logGroupName=name)
         return self.record(owned, Kind.LOG_GROUP, name)
 
+    def sagemaker_endpoint(self, owned: bool, name: str, tags: Mapping[str, str]) -> str:
+        """An endpoint as the ACK SageMaker controller makes one (its resourceTags on the create call)."""
+        self.sagemaker.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/x",
+                                    PrimaryContainer={"Image": "123456789012.dkr.ecr.us-west-2.amazonaws.com/m:1"})
+        self.sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
+            {"VariantName": "main", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.g4dn.xlarge"}])
+        self.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name, Tags=tag_list(tags))
+        return self.record(owned, Kind.SAGEMAKER_ENDPOINT, name)
+
     def placement_group(self, owned: bool, name: str, tags: Mapping[str, str]) -> str:
         self.session.client("ec2").create_placement_group(GroupName=name, Strategy="cluster",
                                                           **tagging("placement-group", tags))
@@ -244,6 +254,9 @@ def seed_cluster_and_look_alikes(seeder: Seeder) -> None:
     s.log_group(True, f"/aws/containerinsights/{CLUSTER}/application")
     s.log_group(True, f"/aws/containerinsights/{CLUSTER}/performance")
     s.placement_group(True, f"{CLUSTER}-efa", PLATFORM_TAGS)
+    # A SageMaker endpoint the ACK controller made (it bills by the hour until deleted).
+    s.sagemaker_endpoint(True, f"{CLUSTER}-llm", {"Platform": CLUSTER, "ManagedBy": "mlplat", "team": "ml",
+                                                  "services.k8s.aws/controller-version": "sagemaker-v1.9.1"})
     # What interrupted creates of terraform left: a whole network, and a route table in a VPC that is not tagged.
     s.lost_network(PLATFORM_TAGS, 160)
     s.route_table(True, s.network.vpc_id, PLATFORM_TAGS)
@@ -281,6 +294,8 @@ def seed_cluster_and_look_alikes(seeder: Seeder) -> None:
                  f"/aws/containerinsights/{CLUSTER}b/application", f"/aws/lambda/{CLUSTER}"):
         s.log_group(False, name)
     s.placement_group(False, "sweep-b-efa", {"kubernetes.io/cluster/sweep-b": "owned"})
+    s.sagemaker_endpoint(False, "sweep-b-llm", {**PLATFORM_TAGS, "Platform": "sweep-b"})
+    s.sagemaker_endpoint(False, f"{CLUSTER}-untagged", {})
     s.placement_group(False, f"{CLUSTER}-spread", {"Name": CLUSTER})
     # The network's look-alikes: the untagged VPC the cluster's look-alikes are in, and its subnets; a route table of
     # another platform and one named like this one's; a main route table, which goes only with its VPC, whatever its
@@ -312,6 +327,7 @@ def existing(session: EmulatorSession, client: ClientFactory) -> dict[str, set[s
                                   client("elb").describe_load_balancers()["LoadBalancerDescriptions"]},
         "log_group": {g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]},
         "placement_group": {g["GroupName"] for g in ec2.describe_placement_groups()["PlacementGroups"]},
+        "sagemaker_endpoint": {e["EndpointName"] for e in client("sagemaker").list_endpoints()["Endpoints"]},
         "nat_gateway": {g["NatGatewayId"] for g in ec2.describe_nat_gateways()["NatGateways"]
                         if g["State"] != "deleted"},
         "vpc_endpoint": {e["VpcEndpointId"] for e in ec2.describe_vpc_endpoints()["VpcEndpoints"]
@@ -620,7 +636,7 @@ def test_an_aws_refusal_while_listing_is_an_mlplat_error(shared_aws: LocalAws) -
     assert str(raised.value) == (
         f"the sweep could not list EBS volumes in {REGION}: AWS answered UnauthorizedOperation: You are not "
         "authorized to perform this operation. Nothing was deleted; the identity needs ec2:Describe*, "
-        "elasticloadbalancing:Describe* and logs:DescribeLogGroups")
+        "elasticloadbalancing:Describe*, logs:DescribeLogGroups, sagemaker:ListEndpoints and sagemaker:ListTags")
 
 
 @pytest.mark.parametrize(("cluster", "region", "message"), [
