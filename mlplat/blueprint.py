@@ -123,8 +123,9 @@ class CoreKeys:
         pattern=r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?", pattern_doc="an S3 URL such as 's3://my-bucket/prefix'",
     )
     empty_buckets_on_destroy: bool = field(
-        False, "Let destroy delete the platform's S3 buckets (FSx-linked data, MLflow artifacts) with every object "
-        "and version in them; off, `mlplat destroy` refuses while they hold data. Deploy it before destroying.",
+        False, "Let destroy delete the platform's S3 buckets (FSx-linked data, MLflow artifacts, Loki's logs) with "
+        "every object and version in them; off, `mlplat destroy` refuses while they hold data. Deploy it before "
+        "destroying.",
     )
     state_bucket: str | None = field(
         None, "S3 bucket that keeps the terraform state (versioned, SSE-KMS, public access blocked, TLS only, "
@@ -212,9 +213,10 @@ class CoreKeys:
             if getattr(self, key) is not None and not any(p.name in pools for p in self.enabled_pools):
                 out.append(((key,), f"has no effect: no enabled pool is pinned by it ({', '.join(pools)}); enable "
                                     f"one (nodepools.{pools[0]}.enabled = true) or remove this key"))
-        if self.empty_buckets_on_destroy and not (self.create_fsx_bucket or self.enable_mlflow):
+        if self.empty_buckets_on_destroy and not (self.create_fsx_bucket or self.enable_mlflow
+                                                  or self.needs_loki_bucket):
             out.append((("empty_buckets_on_destroy",), "has no effect: the platform owns no bucket (FSx with its own "
-                                                       "bucket or MLflow creates one); remove this key"))
+                                                       "bucket, MLflow or Loki on S3 creates one); remove this key"))
         if self.fsx_deployment_type == "SCRATCH_2" and "fsx_throughput" in self._explicit:
             out.append((("fsx_throughput",), "SCRATCH_2 has a fixed throughput; remove fsx_throughput or use PERSISTENT_2"))
         for key, value in self.tags.items():

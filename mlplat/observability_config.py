@@ -11,6 +11,7 @@ from typing import Mapping
 from mlplat.schema import field
 
 LOGS_BACKENDS = ("opensearch", "loki")
+LOKI_STORAGES = ("volume", "s3")
 RECEIVER_TYPES = ("slack", "pagerduty", "webhook", "sns")
 SEVERITIES = ("critical", "warning", "info")
 _RECEIVER_NAME = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
@@ -68,6 +69,12 @@ class ObservabilityKeys:
         "credentials for an admin, a Fluent Bit user that may only write log indices and a Grafana user that may only "
         "read them) or Loki (single binary on a gp3 volume).", choices=LOGS_BACKENDS,
     )
+    loki_storage: str = field(
+        "volume", "Where Loki keeps chunks, index and rules: an encrypted gp3 volume (logs_storage_gib, one replica) or "
+        "an S3 bucket the platform creates (versioned, encrypted, TLS only) that only Loki's service account may use "
+        "(Pod Identity); its local volume then holds only the write-ahead log. With s3, destroying the platform "
+        "needs empty_buckets_on_destroy.", choices=LOKI_STORAGES,
+    )
     enable_tracing: bool = field(
         False, "Add Tempo and an OpenTelemetry collector (OTLP gRPC 4317, HTTP 4318) and link log lines to traces.",
     )
@@ -108,6 +115,12 @@ class ObservabilityKeys:
                 for f in dataclasses.fields(ObservabilityKeys)
                 if f.name != "enable_ai_ml_observability_stack" and f.name in self._explicit
                 and getattr(self, f.name) != f.default]
+
+    def _rules_loki_storage(self) -> list[tuple[tuple[str, ...], str]]:
+        if "loki_storage" in self._explicit and self.observability_logs_backend != "loki":
+            return [(("loki_storage",), "has no effect unless observability_logs_backend = \"loki\"; set it or "
+                                        "remove this key")]
+        return []
 
     def _rules_alert_receivers(self) -> list[tuple[tuple[str, ...], str]]:
         out = []
@@ -156,6 +169,10 @@ class ObservabilityKeys:
     @property
     def needs_loki(self) -> bool:
         return self.enable_ai_ml_observability_stack and self.observability_logs_backend == "loki"
+
+    @property
+    def needs_loki_bucket(self) -> bool:
+        return self.needs_loki and self.loki_storage == "s3"
 
     @property
     def needs_tracing(self) -> bool:

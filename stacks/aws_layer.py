@@ -10,7 +10,8 @@ from constructs import Construct
 from mlplat.blueprint import Blueprint
 from mlplat.catalog.alerting import ALERTMANAGER_NAMESPACE, ALERTMANAGER_SERVICE_ACCOUNT
 from mlplat.catalog.modules import MLFLOW_NAMESPACE, MLFLOW_SERVICE_ACCOUNT
-from mlplat.catalog.observability import MONITORING, YACE_SERVICE_ACCOUNT, needs_cloudwatch_exporter
+from mlplat.catalog.observability import (LOGGING, LOKI_SERVICE_ACCOUNT, MONITORING, YACE_SERVICE_ACCOUNT,
+                                          needs_cloudwatch_exporter)
 from mlplat.catalog.secrets import ESO_NAMESPACE, ESO_SERVICE_ACCOUNT, secret_name_prefix, secret_output, secret_uses
 from mlplat.nodepools import POOL_KINDS, subnet_tag_key
 from mlplat.settings import AWS_STACK_SUFFIX, Settings
@@ -26,6 +27,7 @@ from modules.access_node import AccessNodeConfig, ClusterAccessNode
 from modules.alert_publisher import AlertPublisher, AlertPublisherConfig
 from modules.bucket import SecureBucket
 from modules.cloudwatch_reader import CloudWatchReader, CloudWatchReaderConfig
+from modules.loki_aws import LokiStorage, LokiStorageConfig
 from modules.common import ClusterScope
 from modules.efs import EfsConfig, SharedFileSystem
 from modules.eks import EksClusterModule, EksConfig
@@ -155,6 +157,13 @@ class AwsLayer(TerraformStack):
                 force_destroy_bucket=bp.empty_buckets_on_destroy,
             ))
         # --- end MLflow
+        # --- Loki on S3 (observability): its bucket and the role only Loki's service account can assume.
+        self.loki = None
+        if bp.needs_loki_bucket:
+            self.loki = LokiStorage(self, "loki", LokiStorageConfig(
+                scope=scope, cluster_name=self.eks.cluster.name, namespace=LOGGING,
+                service_account=LOKI_SERVICE_ACCOUNT, force_destroy_bucket=bp.empty_buckets_on_destroy))
+        # --- end Loki
         # --- CloudWatch exporter (observability): YACE reads FSx metrics from CloudWatch through Pod Identity.
         if needs_cloudwatch_exporter(bp):
             CloudWatchReader(self, "cloudwatch-reader", CloudWatchReaderConfig(
@@ -218,6 +227,8 @@ class AwsLayer(TerraformStack):
             out["mlflow_artifact_bucket"] = self.mlflow.bucket.name
             out["mlflow_db_endpoint"] = self.mlflow.endpoint
             out["mlflow_role_arn"] = self.mlflow.role.arn
+        if self.loki:
+            out["loki_bucket_name"] = self.loki.bucket.name
         if self.sagemaker:
             out["ack_sagemaker_execution_role_arn"] = self.sagemaker.outputs.execution_role_arn
         if self.slurm:

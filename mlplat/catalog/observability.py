@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 MONITORING = "monitoring"
 LOGGING = "logging"
+# Loki's service account (the chart's serviceAccount.name, set so): with loki_storage = "s3" its Pod Identity role
+# (modules/loki_aws.py) is the only credential that may use the bucket.
+LOKI_SERVICE_ACCOUNT = "loki"
 CERT_MANAGER_NAMESPACE = "cert-manager"
 # Every volume of the stack is on the encrypted gp3 StorageClass of the storage-classes add-on.
 STORAGE_CLASSES_ADDON = "storage-classes"
@@ -624,9 +627,13 @@ def _opensearch_values(ctx: AddonContext) -> dict[str, Any]:
     }
 
 
+# The schema period helm-values/loki.yaml declares (filesystem); with S3 the same period on the s3 object store.
+LOKI_SCHEMA = {"from": "2024-04-01", "store": "tsdb", "schema": "v13", "index": {"prefix": "index_", "period": "24h"}}
+
+
 def _loki_values(ctx: AddonContext) -> dict[str, Any]:
     bp = ctx.blueprint
-    return {
+    values: dict[str, Any] = {
         "deploymentMode": "Monolithic",
         "singleBinary": {"replicas": 1, "persistence": {
             "enabled": True, "storageClass": GP3_CLASS, "size": f"{bp.logs_storage_gib}Gi",
@@ -635,7 +642,19 @@ def _loki_values(ctx: AddonContext) -> dict[str, Any]:
         "gateway": {"enabled": False},  # Grafana and Fluent Bit talk to Loki's own Service
         # The compactor (retention_enabled in helm-values/loki.yaml) deletes chunks older than this.
         "loki": {"limits_config": {"retention_period": f"{bp.logs_retention_days * 24}h"}},
+        "serviceAccount": {"name": LOKI_SERVICE_ACCOUNT},
     }
+    if bp.needs_loki_bucket:
+        bucket = ctx.outputs["loki_bucket_name"]
+        # Chunks, index, rules and the compactor's delete requests in the platform's bucket; the credentials are the
+        # service account's Pod Identity role (no keys in the values). The volume keeps the write-ahead log.
+        values["loki"].update({
+            "storage": {"type": "s3", "bucketNames": {"chunks": bucket, "ruler": bucket},
+                        "s3": {"region": bp.region}},
+            "schemaConfig": {"configs": [{**LOKI_SCHEMA, "object_store": "s3"}]},
+            "compactor": {"retention_enabled": True, "delete_request_store": "s3"},
+        })
+    return values
 
 
 def _certificate(name: str, namespace: str, secret: str, issuer: str, usages: list[str],

@@ -111,9 +111,12 @@ def interrupt_deploy_at(tmp_path: Path, blueprint: Path, marker: str) -> tuple[i
 def test_interrupted_deploy_then_a_reviewed_plan_finishes_it_exactly(tmp_path):
     # A workload secret the user owns (External Secrets' role reads it besides the platform's) and a namespace's S3
     # role: deployed, re-planned with no changes, destroyed with the rest.
+    # Loki on S3: its bucket and Loki's Pod Identity role, deployed, re-planned and destroyed with the rest.
     blueprint = write(tmp_path, {"enable_mlflow": True, "mlflow_db_deletion_protection": False,
                                  "workload_secrets": {"hf-token": {"secret": "ml/hf-token"}},
-                                 "workload_s3_access": {"ml-workloads": {"write_prefixes": ["s3://ml-data/team-a/"]}}})
+                                 "workload_s3_access": {"ml-workloads": {"write_prefixes": ["s3://ml-data/team-a/"]}},
+                                 "enable_ai_ml_observability_stack": True, "observability_logs_backend": "loki",
+                                 "loki_storage": "s3"})
     # At the database instance: a create that records its id before its wait (kept, tainted), started after the
     # resources that could be left behind untracked (created, but interrupted before their id was saved).
     code, interrupted, stderr = interrupt_deploy_at(tmp_path, blueprint, "create aws_rds_cluster_instance.mlflow_db-1_")
@@ -149,6 +152,9 @@ def test_interrupted_deploy_then_a_reviewed_plan_finishes_it_exactly(tmp_path):
     association = in_state(tmp_path, "aws_eks_pod_identity_association", "workload-s3-ml-workloads")
     assert (association["namespace"], association["service_account"]) == ("ml-workloads", "ml-workload")
     assert in_state(tmp_path, "aws_iam_role", "workload-s3-ml-workloads")["name"] == "mlplat-workload-ml-workloads"
+    loki = in_state(tmp_path, "aws_eks_pod_identity_association", "loki")
+    assert (loki["namespace"], loki["service_account"]) == ("logging", "loki")
+    assert outputs["loki_bucket_name"].startswith("mlplat-loki-")
 
     # Outputs come from the state file: no emulator, no synthesis, full-length values.
     _, shown, stderr = mlplat(["outputs"], tmp_path, blueprint)
@@ -272,7 +278,8 @@ def test_destroy_deploy_destroy_deploy_under_one_name(tmp_path):
     created = first["stacks"]["mlplat-aws"]["add"]
     secrets = {k: v for k, v in first["outputs"]["mlplat-aws"].items() if k.startswith("secret_name_")}
     assert sorted(secrets) == ["secret_name_argocd_admin", "secret_name_grafana_admin",
-                               "secret_name_opensearch_admin"]
+                               "secret_name_opensearch_admin", "secret_name_opensearch_logs_reader",
+                               "secret_name_opensearch_logs_writer"]
     names = set(secrets.values())
     for _ in range(2):
         _, destroyed, _ = mlplat(["destroy", "--auto-approve"], tmp_path, blueprint)

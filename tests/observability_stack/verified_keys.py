@@ -45,6 +45,10 @@ CHARTS: dict[str, Verified] = {
         "singleBinary.persistence.enableStatefulSetAutoDeletePVC", "singleBinary.persistence.whenDeleted",
         "singleBinary.persistence.whenScaled",
         "gateway.enabled", "chunksCache.enabled", "resultsCache.enabled", "lokiCanary.enabled", "test.enabled",
+        # Checked 2026-12-02 at the same tag: object storage on S3 with the pod's own credentials (loki_storage = s3);
+        # bucketNames.chunks and .ruler are a commented example there, required by templates/_helpers.tpl.
+        "loki.storage.s3.region", "loki.storage.bucketNames.chunks", "loki.storage.bucketNames.ruler",
+        "serviceAccount.name",
     })),
     "tempo": Verified("2.2.4", "grafana-community/helm-charts tag tempo-2.2.4 charts/tempo/values.yaml", frozenset({
         "tempo.retention", "tempo.reportingEnabled", "tempo.receivers.jaeger",
