@@ -3,7 +3,8 @@
 
 It serves exactly the resources the cluster cleanup and the `status` and `open` commands use (core/v1 Services, Nodes,
 Namespaces, PersistentVolumeClaims, Pods and their logs, Secrets; networking.k8s.io/v1 Ingresses; apps/v1 StatefulSets;
-batch/v1 Jobs; argoproj.io Applications; Karpenter NodePools and NodeClaims; Kubeflow Trainer TrainJobs) with the API's shapes, status codes and semantics, as read from the
+batch/v1 Jobs; argoproj.io Applications; Karpenter NodePools and NodeClaims; Kubeflow Trainer TrainJobs; KubeRay
+RayJobs) with the API's shapes, status codes and semantics, as read from the
 apiserver's source (k8s.io/apiserver registry/generic/registry/store.go, endpoints/handlers, storage/cacher;
 apiextensions-apiserver registry/customresource):
 
@@ -37,12 +38,14 @@ controllers release Services and Ingresses; the pvc-protection controller releas
 is recorded (method, path, query, body) for tests to assert on.
 
 Workloads (for `mlplat pipeline run`): a Job gets the API's defaults (backoffLimit 6, completions/parallelism 1,
-completionMode NonIndexed); Kueue's webhook suspends a Job or TrainJob carrying the `kueue.x-k8s.io/queue-name` label
+completionMode NonIndexed); Kueue's webhook suspends a Job, TrainJob or RayJob carrying the `kueue.x-k8s.io/queue-name` label
 and admits it (unsuspends) after `kueue_admission_polls`, or never (`kueue_admits_after(..., None)`); the Job
 controller creates pods with the controller's labels and ownerReferences, retries failed pods up to backoffLimit and
 sets SuccessCriteriaMet+Complete or FailureTarget+Failed with the upstream reasons and messages; the TrainJob
 controller (Trainer v2 over JobSet) creates `<name>-node-0-<i>` pods and sets Complete or Failed with JobSet's
-messages. A `PodScript` says how a workload's pods go (phases per poll, log lines, exit code, or unschedulable with
+messages; the RayJob controller (KubeRay, K8sJobMode) creates a head, workers and a submitter pod labelled
+`ray.io/originated-from-cr-name` and sets jobStatus/jobDeploymentStatus from the submitter's outcome, deleting the
+cluster's pods at the end with shutdownAfterJobFinishes. A `PodScript` says how a workload's pods go (phases per poll, log lines, exit code, or unschedulable with
 the scheduler's PodScheduled condition); the kubelet advances pods one phase per LIST of pods. `pods/{name}/log`
 answers as the kubelet does: 400 while the container waits to start or when the container is missing or must be
 named, `follow=true` streams until the container terminates.
@@ -97,7 +100,13 @@ JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
 JOBSET_NAME_LABEL = "jobset.sigs.k8s.io/jobset-name"
 REPLICATED_JOB_LABEL = "jobset.sigs.k8s.io/replicatedjob-name"
+# KubeRay v1.7.0 controllers/ray/utils/constant.go: on every pod a RayJob leads to (cluster and submitter).
+RAY_ORIGIN_LABEL = "ray.io/originated-from-cr-name"
+RAY_ORIGIN_CRD_LABEL = "ray.io/originated-from-crd"
+RAY_NODE_TYPE_LABEL = "ray.io/node-type"
+RAY_CLUSTER_LABEL = "ray.io/cluster"
 TERMINAL_PHASES = ("Succeeded", "Failed")
+QUEUED = ("jobs", "trainjobs", "rayjobs")  # the workloads Kueue's webhook suspends and admits
 
 
 @dataclass(frozen=True)
@@ -172,6 +181,7 @@ RESOURCES = (
     ResourceType("karpenter.sh", "v1", "nodeclaims", "NodeClaim", False, custom=True, generation=True),
     ResourceType("batch", "v1", "jobs", "Job", True, generation=True),
     ResourceType("trainer.kubeflow.org", "v1alpha1", "trainjobs", "TrainJob", True, custom=True, generation=True),
+    ResourceType("ray.io", "v1", "rayjobs", "RayJob", True, custom=True, generation=True),
 )
 RESOURCE_BY_PLURAL = {rt.plural: rt for rt in RESOURCES}
 
@@ -810,7 +820,7 @@ class FakeKubeApi:
             meta.pop("finalizers", None)
         if rt.plural == "secrets":
             _write_secret_data(obj, None)
-        if rt.plural in ("jobs", "trainjobs") and not seed:
+        if rt.plural in QUEUED and not seed:
             spec = obj.setdefault("spec", {})
             if rt.plural == "jobs":
                 # The apiserver's defaults for a Job (pkg/apis/batch/v1 defaults.go).
@@ -1018,7 +1028,7 @@ class FakeKubeApi:
     def _poll(self, rt: ResourceType) -> None:
         """A GET or LIST of `rt`: the poll-driven controllers advance on deleting objects of that resource, Kueue
         on queued workloads of it, the kubelet on pods."""
-        if rt.plural in ("jobs", "trainjobs"):
+        if rt.plural in QUEUED:
             self._admit(rt)
         if rt.plural == "pods":
             self._kubelet()
@@ -1102,6 +1112,8 @@ class FakeKubeApi:
             self._job_controller(job)
         for trainjob in list(self._store[RESOURCE_BY_PLURAL["trainjobs"]].values()):
             self._trainjob_controller(trainjob)
+        for rayjob in list(self._store[RESOURCE_BY_PLURAL["rayjobs"]].values()):
+            self._rayjob_controller(rayjob)
 
     def _job_controller(self, job: dict[str, Any]) -> None:
         """kubernetes pkg/controller/job, the parts a pipeline step sees: pods for parallelism until completions
@@ -1179,6 +1191,65 @@ class FakeKubeApi:
             new = copy.deepcopy(trainjob)
             new["status"] = {**(trainjob.get("status") or {}), "conditions": conditions}
             self._store_status(RESOURCE_BY_PLURAL["trainjobs"], trainjob, new)
+
+    def _rayjob_controller(self, rayjob: dict[str, Any]) -> None:
+        """KubeRay's RayJob in K8sJobMode, shortened: a Ray cluster (a head, the worker groups' replicas) and a
+        submitter pod, all owned by the RayJob here (really the cluster's pods are the RayCluster's, which the RayJob
+        owns) and labelled with its name; the head and workers run until the job ends, the submitter (the Ray job's
+        driver output) follows the workload's PodScript. Its outcome becomes jobStatus and jobDeploymentStatus as
+        rayjob_controller.go sets them: SUCCEEDED/Complete, or FAILED/Failed with reason AppFailed and Ray's message;
+        with shutdownAfterJobFinishes the cluster's pods go."""
+        spec, meta, status = rayjob.get("spec") or {}, rayjob["metadata"], rayjob.get("status") or {}
+        if _deleting(rayjob) or status.get("jobDeploymentStatus") in ("Complete", "Failed"):
+            return
+        pods = self._owned_pods(rayjob)
+        new_status: dict[str, Any] = dict(status)
+        if spec.get("suspend"):
+            for p in pods:
+                self._delete_internal(RESOURCE_BY_PLURAL["pods"], p)
+            new_status["jobDeploymentStatus"] = "Suspended" if status else ""
+        elif not pods:
+            cluster = f"{meta['name']}-{uuid.uuid4().hex[:5]}"
+            origin = {RAY_ORIGIN_LABEL: meta["name"], RAY_ORIGIN_CRD_LABEL: "RayJob"}
+            ray = spec.get("rayClusterSpec") or {}
+            # The cluster's pods hold until the job ends; the submitter follows the workload's script.
+            self._pod_scripts.setdefault((meta["namespace"], cluster), PodScript.runs_forever())
+            cluster_owner = {**rayjob, "metadata": {**meta, "name": cluster}}
+            head = (ray.get("headGroupSpec") or {}).get("template") or {}
+            self._make_pod(cluster_owner, f"{cluster}-head-{uuid.uuid4().hex[:5]}", head,
+                           {**origin, RAY_CLUSTER_LABEL: cluster, RAY_NODE_TYPE_LABEL: "head"})
+            for group in ray.get("workerGroupSpecs") or []:
+                for _ in range(int(group.get("replicas", 1))):
+                    self._make_pod(cluster_owner, f"{cluster}-{group['groupName']}-worker-{uuid.uuid4().hex[:5]}",
+                                   group.get("template") or {},
+                                   {**origin, RAY_CLUSTER_LABEL: cluster, RAY_NODE_TYPE_LABEL: "worker"})
+            submitter = {"spec": {"restartPolicy": "Never", "containers": [
+                {"name": "ray-job-submitter", "image": (head.get("spec") or {}).get("containers", [{}])[0].get(
+                    "image", "ray"), "command": ["/bin/bash", "-ce", "--"],
+                 "args": [f"ray job submit --address http://{cluster}-head-svc:8265 -- {spec.get('entrypoint', '')}"]}]}}
+            self._make_pod(rayjob, f"{meta['name']}-{uuid.uuid4().hex[:5]}", submitter,
+                           {**origin, JOB_NAME_LABEL: meta["name"]})
+            new_status.update({"jobDeploymentStatus": "Running", "jobStatus": "RUNNING", "rayClusterName": cluster})
+        else:
+            submitter = next((p for p in pods if p["metadata"]["labels"].get(JOB_NAME_LABEL) == meta["name"]), None)
+            phase = submitter["status"]["phase"] if submitter else None
+            if phase == "Succeeded":
+                new_status.update({"jobStatus": "SUCCEEDED", "jobDeploymentStatus": "Complete",
+                                   "message": "Job finished successfully."})
+            elif phase == "Failed":
+                new_status.update({"jobStatus": "FAILED", "jobDeploymentStatus": "Failed", "reason": "AppFailed",
+                                   "message": "Job entrypoint command failed with exit code 1, last available logs "
+                                              "(truncated to 20,000 chars):\n" + "\n".join(
+                                                  self._logs.get((meta["namespace"], submitter["metadata"]["name"]),
+                                                                 [])[-5:])})
+            if phase in TERMINAL_PHASES and spec.get("shutdownAfterJobFinishes"):
+                for p in pods:
+                    if p is not submitter:
+                        self._delete_internal(RESOURCE_BY_PLURAL["pods"], p)
+        if new_status != status:
+            new = copy.deepcopy(rayjob)
+            new["status"] = new_status
+            self._store_status(RESOURCE_BY_PLURAL["rayjobs"], rayjob, new)
 
     def _store_status(self, rt: ResourceType, current: dict[str, Any], new: dict[str, Any]) -> None:
         """A controller's write to the status subresource (the main resource's update path keeps status)."""

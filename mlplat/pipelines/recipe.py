@@ -14,6 +14,8 @@ the hf-snapshot chart's `hf_model_id`, `hf_secret_name`, `hf_secret_key`, `snaps
   scripts come from `git` or `inline_script`, and nodes from the platform's pools.
 - `{{ .Release.Name }}` in values is the pipeline's name; no other Helm template expression is expanded.
 - New: `queue` (the Kueue LocalQueue; default: the pool's own queue).
+- ray-data-process's `ray` block: `version` (the image's Ray version, required), `resources` (the head's) and
+  `runtime_env_yaml`; `dashboard` and `ports` are refused (the cluster is reached inside it, nothing is exposed).
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ TEMPLATE_EXPRESSION = re.compile(r"\{\{.*?\}\}")
 # Upstream's claim names (charts/machine-learning/*/values.yaml `pvc`) and the platform's own.
 CLAIM_ALIASES = {"pv-efs": "efs-shared", "pv-fsx": "fsx-shared"}
 QUANTITY = re.compile(r"^[+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i?|[mkMGTPE]|n|u)?$")
+RAY_REFUSED = {
+    "dashboard": "the Ray dashboard listens inside the cluster only (kubectl port-forward to the head); remove this key",
+    "ports": "the platform's Ray clusters expose no extra ports; remove this key",
+}
 REFUSED = {
     "framework": "upstream's charts ship per-framework scripts inside the chart (scripts/<framework>); mlplat renders "
                  "steps without a chart: bring the scripts with `git` or `inline_script` and remove this key",
@@ -82,6 +88,14 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class RaySettings:
+    version: str
+    head_requests: tuple[tuple[str, str], ...] = ()
+    head_limits: tuple[tuple[str, str], ...] = ()
+    runtime_env_yaml: str | None = None
+
+
+@dataclass(frozen=True)
 class Recipe:
     path: Path
     image: str | None = None
@@ -103,6 +117,7 @@ class Recipe:
     env: tuple[EnvVar, ...] = ()  # hf-snapshot's extra environment
     snapshot: Snapshot | None = None
     backoff_limit: int = 0
+    ray: RaySettings | None = None
 
     @property
     def accelerators(self) -> dict[str, str]:
@@ -266,6 +281,8 @@ def parse(problems: Problems, path: Path, data: Any, *, allowed: tuple[str, ...]
     fields["env"] = _env(problems, path, data, "env", "env", release)
     if "hf_model_id" in allowed:
         fields["snapshot"] = _snapshot(problems, path, data, release)
+    if "ray" in allowed:
+        fields["ray"] = _ray(problems, path, data, release)
     limit = _count(problems, path, data, "backoff_limit", "backoff_limit", 0)
     fields["backoff_limit"] = 0 if limit is None else limit
     if len(problems.items) > before:
@@ -307,6 +324,24 @@ def _run(problems: Problems, path: Path, data: LocatedDict, key: str, release: s
         problems.add(path, line_of(block), f"{key}.command", "is required")
     return Run(command, _lines(problems, path, block, "args", f"{key}.args", release),
                _env(problems, path, block, "env", f"{key}.env", release))
+
+
+def _ray(problems: Problems, path: Path, data: LocatedDict, release: str) -> RaySettings | None:
+    block = _mapping(problems, path, data, "ray", "ray")
+    if block is None:
+        problems.add(path, line_of(data), "ray", "is required: ray.version, the Ray version of the image")
+        return None
+    unknown_keys(problems, path, block, ("version", "resources", "runtime_env_yaml"), "ray.", why_not=RAY_REFUSED)
+    version = _text(problems, path, block, "version", "ray.version", release, required=True)
+    requests: tuple[tuple[str, str], ...] = ()
+    limits: tuple[tuple[str, str], ...] = ()
+    resources = _mapping(problems, path, block, "resources", "ray.resources")
+    if resources is not None:
+        unknown_keys(problems, path, resources, ("requests", "limits"), "ray.resources.")
+        requests = _quantities(problems, path, resources, "requests", "ray.resources.requests")
+        limits = _quantities(problems, path, resources, "limits", "ray.resources.limits")
+    runtime_env = _text(problems, path, block, "runtime_env_yaml", "ray.runtime_env_yaml", release)
+    return RaySettings(version, requests, limits, runtime_env) if version else None
 
 
 def _snapshot(problems: Problems, path: Path, data: LocatedDict, release: str) -> Snapshot | None:

@@ -3,8 +3,8 @@ and delete it again, always: when it succeeds, when it fails, when it times out,
 
 Upstream MLOps on EKS waits on a Helm release's pods until none is Pending or Running and calls a Failed pod a failed
 step. Here a step's outcome is its workload's own verdict (the Job's or the TrainJob's `Complete` or `Failed`
-condition), so a pod the Job controller retries within `backoff_limit` does not fail it; the pods tell how far it
-got. Two clocks bound a step, both from its submission: `pending_timeout` until one of its pods runs (Kueue's
+condition, the RayJob's jobDeploymentStatus and jobStatus), so a pod the Job controller retries within
+`backoff_limit` does not fail it; the pods tell how far it got. Two clocks bound a step, both from its submission: `pending_timeout` until one of its pods runs (Kueue's
 admission and the node's launch included) and `timeout` until it finishes.
 """
 
@@ -65,14 +65,14 @@ class _Workloads:
             self.batch.create_namespaced_job(ns, obj)
         else:
             group, version = obj["apiVersion"].split("/")
-            self.custom.create_namespaced_custom_object(group, version, ns, "trainjobs", obj)
+            self.custom.create_namespaced_custom_object(group, version, ns, PLURALS[obj["kind"]], obj)
 
     def get(self, obj: dict[str, Any]) -> dict[str, Any]:
         ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
         if obj["kind"] == "Job":
             return self.batch.api_client.sanitize_for_serialization(self.batch.read_namespaced_job(name, ns))
         group, version = obj["apiVersion"].split("/")
-        return self.custom.get_namespaced_custom_object(group, version, ns, "trainjobs", name)
+        return self.custom.get_namespaced_custom_object(group, version, ns, PLURALS[obj["kind"]], name)
 
     def delete(self, obj: dict[str, Any]) -> None:
         """Delete it and, through the garbage collector, everything it created (pods, JobSets)."""
@@ -82,14 +82,35 @@ class _Workloads:
             self.batch.delete_namespaced_job(name, ns, body=options)
         else:
             group, version = obj["apiVersion"].split("/")
-            self.custom.delete_namespaced_custom_object(group, version, ns, "trainjobs", name, body=options)
+            self.custom.delete_namespaced_custom_object(group, version, ns, PLURALS[obj["kind"]], name, body=options)
+
+
+PLURALS = {"TrainJob": "trainjobs", "RayJob": "rayjobs"}
 
 
 def _condition(obj: dict[str, Any]) -> tuple[str, str] | None:
     """("Complete" or "Failed", message) once the workload's controller has decided."""
+    if obj.get("kind") == "RayJob":
+        return _ray_verdict(obj.get("status") or {})
     for cond in (obj.get("status") or {}).get("conditions") or []:
         if cond.get("type") in ("Complete", "Failed") and cond.get("status") == "True":
             return cond["type"], cond.get("message") or cond.get("reason") or ""
+    return None
+
+
+def _ray_verdict(status: dict[str, Any]) -> tuple[str, str] | None:
+    """KubeRay v1.7.0 (rayjob_controller.go): jobDeploymentStatus Complete once the Ray job ended SUCCEEDED or STOPPED
+    (and its submitter finished), Failed when the job FAILED (reason AppFailed) or the submission, a deadline or the
+    head failed; `message` is Ray's or KubeRay's account of it."""
+    deployment, job = status.get("jobDeploymentStatus"), status.get("jobStatus")
+    message = status.get("message") or ""
+    if deployment == "Complete":
+        if job == "SUCCEEDED":
+            return "Complete", message
+        return "Failed", f"the Ray job ended {job or 'without a status'}" + (f": {message}" if message else "")
+    if deployment == "Failed":
+        reason = status.get("reason") or "Failed"
+        return "Failed", f"{reason}: {message}" if message else reason
     return None
 
 
@@ -223,7 +244,8 @@ class Runner:
                 if streams is not None:
                     for pod in pods:
                         if outcome.pods[pod["metadata"]["name"]] in ("Running", "Succeeded", "Failed"):
-                            streams.follow(ns, pod["metadata"]["name"], rendered.container)
+                            streams.follow(ns, pod["metadata"]["name"],
+                                           rendered.container or pod["spec"]["containers"][0]["name"])
                 if not running_seen and any(phase in ("Running", "Succeeded", "Failed")
                                             for phase in outcome.pods.values()):
                     running_seen = True
@@ -276,7 +298,8 @@ class Runner:
                     f"{rendered.pool} pool, or its ClusterQueue is inactive (kubectl get workloads -n {ns} says "
                     f"which); raise pending_timeout to wait longer")
         if not pods:
-            operator = "Kubeflow Trainer" if rendered.workload["kind"] == "TrainJob" else "the Job controller"
+            operator = {"TrainJob": "Kubeflow Trainer", "RayJob": "the KubeRay operator"}.get(
+                rendered.workload["kind"], "the Job controller")
             return f"no pods were created: check that {operator} is running"
         pending = [f"{p['metadata']['name']}: {_pod_problem(p)}" for p in pods]
         return (f"its pods are not scheduled ({'; '.join(pending)}); Karpenter launches {rendered.pool} nodes "

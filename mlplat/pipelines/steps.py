@@ -8,6 +8,8 @@ Each template plays the part of one of upstream MLOps on EKS's charts (charts/ma
 | `hf-snapshot`          | model-prep/hf-snapshot                       | a batch/v1 Job                              |
 | `pytorch-distributed`  | training/pytorchjob-distributed (PyTorchJob) | a Kubeflow Trainer TrainJob on the pool's   |
 |                        |                                              | torch-* ClusterTrainingRuntime              |
+| `ray-data-process`     | data-prep/ray-data-process (a Ray cluster)   | a KubeRay RayJob: a head and nnodes - 1     |
+|                        |                                              | workers, deleted when the job ends          |
 
 Every step's pods are placed by its pool's labels (`mlplat.io/pool`), tolerate exactly that pool's taints, and, with
 Kueue, carry the LocalQueue label so the step waits for quota instead of launching nodes it cannot use.
@@ -32,6 +34,11 @@ if TYPE_CHECKING:
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # kubernetes pkg/controller/job (batch.JobNameLabel)
 JOBSET_NAME_LABEL = "jobset.sigs.k8s.io/jobset-name"  # jobset api/jobset/v1alpha2 JobSetNameKey; Trainer names the
 # JobSet after the TrainJob
+# KubeRay v1.7.0 (controllers/ray/utils/constant.go RayOriginatedFromCRNameLabelKey): on the Ray cluster's head and
+# workers and on the submitter Job's pod of a RayJob, the RayJob's name.
+RAY_ORIGIN_LABEL = "ray.io/originated-from-cr-name"
+RAY_API = "ray.io/v1"
+RAY_STEP_DIR = "/mlplat-step"  # where the head's init container writes the step's script
 PIPELINE_LABEL = "mlplat.io/pipeline"
 STEP_LABEL = "mlplat.io/step"
 # Trainer's torch plugin sets these on the trainer container and its webhook refuses a TrainJob that sets them
@@ -69,7 +76,7 @@ class Rendered:
     pool: str
     queue: str | None
     expected_pods: int
-    container: str  # the container whose log is the step's output
+    container: str | None  # the container whose log is the step's output (None: each pod's only container)
     warnings: tuple[str, ...] = ()
 
 
@@ -342,6 +349,77 @@ def pytorch_distributed(ctx: Context, recipe: Recipe) -> Rendered:
                     NODE, warnings)
 
 
+# ---------------------------------------------------------------------------------------------------------- RayJob
+
+def ray_data_process(ctx: Context, recipe: Recipe) -> Rendered:
+    """Upstream's ray-data-process (a Ray cluster of nnodes running `process`) as a KubeRay RayJob: the script runs
+    as the Ray job's entrypoint on the head, the workers join the cluster, and KubeRay deletes the cluster when the
+    job ends. KubeRay passes the entrypoint through two shells (the submitter's command line, then Ray's), so the
+    script is not quoted into it: an init container writes it to a file on the head, and the entrypoint runs that."""
+    if not ctx.bp.enable_kuberay_operator:
+        raise StepError("the ray-data-process template runs a KubeRay RayJob: set enable_kuberay_operator = true")
+    if recipe.image is None:
+        raise StepError("image: is required (a Ray image of ray.version, such as rayproject/ray:2.52.0)")
+    assert recipe.ray is not None  # the recipe's parser requires the ray block for this template
+    pool = choose_pool(ctx, recipe, "cpu")
+    queue = _queue(ctx, recipe, pool)
+    mounts = [{"name": f"claim-{i}", "mountPath": path} for i, (_, path) in enumerate(_claims(ctx, recipe))]
+    volumes = [{"name": f"claim-{i}", "persistentVolumeClaim": {"claimName": claim}}
+               for i, (claim, _) in enumerate(_claims(ctx, recipe))]
+    env = _env(recipe.run.env if recipe.run else ())
+
+    def pod(container: dict[str, Any], extra_volumes: list[dict[str, Any]], init: list[dict[str, Any]]
+            ) -> dict[str, Any]:
+        spec: dict[str, Any] = {"nodeSelector": {POOL_LABEL: pool.name}, "tolerations": _tolerations(pool, recipe),
+                                "containers": [container], "volumes": volumes + extra_volumes}
+        if init:
+            spec["initContainers"] = init
+        if pool.kind.accelerator == "aws.amazon.com/neuron":
+            spec["schedulerName"] = NEURON_SCHEDULER
+        if ctx.namespace in getattr(ctx.bp, "workload_s3_access", {}):
+            from mlplat.workloads_config import WORKLOAD_SERVICE_ACCOUNT
+
+            spec["serviceAccountName"] = WORKLOAD_SERVICE_ACCOUNT
+        return {"metadata": {"labels": _labels(ctx), "annotations": dict(DO_NOT_DISRUPT)}, "spec": spec}
+
+    step_volume = {"name": "mlplat-step", "emptyDir": {"sizeLimit": "1Mi"}}
+    step_mount = {"name": "mlplat-step", "mountPath": RAY_STEP_DIR}
+    write_script = {"name": "write-step-script", "image": recipe.image,
+                    "command": ["bash", "-c", f'printf "%s" "$MLPLAT_STEP_SCRIPT" > {RAY_STEP_DIR}/step.sh'],
+                    "env": [{"name": "MLPLAT_STEP_SCRIPT", "value": script(ctx, recipe)}],
+                    "volumeMounts": [step_mount]}
+    head_resources: dict[str, Any] = {}
+    if recipe.ray.head_requests or recipe.ray.head_limits:
+        head_resources = {k: dict(v) for k, v in (("requests", recipe.ray.head_requests),
+                                                   ("limits", recipe.ray.head_limits)) if v}
+    workers = recipe.nnodes - 1
+    # The head takes ray.resources; without them, the step's resources when it is the whole cluster, else 1 CPU.
+    head = {"name": "ray-head", "image": recipe.image, "env": env,
+            "resources": head_resources or (_resources(recipe, CPU_REQUESTS) if not workers
+                                            else {"requests": dict(CPU_REQUESTS)}),
+            "volumeMounts": mounts + [step_mount]}
+    cluster: dict[str, Any] = {
+        "rayVersion": recipe.ray.version,
+        "headGroupSpec": {"rayStartParams": {}, "template": pod(head, [step_volume], [write_script])},
+    }
+    if workers:
+        worker = {"name": "ray-worker", "image": recipe.image, "env": env,
+                  "resources": _resources(recipe, CPU_REQUESTS), "volumeMounts": mounts}
+        cluster["workerGroupSpecs"] = [{"groupName": "workers", "replicas": workers, "minReplicas": workers,
+                                        "maxReplicas": workers, "rayStartParams": {}, "template": pod(worker, [], [])}]
+    # Kueue runs only RayJobs that delete their cluster when they end; the runner deletes the RayJob itself after.
+    spec: dict[str, Any] = {"entrypoint": f"bash {RAY_STEP_DIR}/step.sh", "shutdownAfterJobFinishes": True,
+                            "rayClusterSpec": cluster}
+    if recipe.ray.runtime_env_yaml:
+        spec["runtimeEnvYAML"] = recipe.ray.runtime_env_yaml
+    if queue is not None:
+        spec["suspend"] = True
+    rayjob = {"apiVersion": RAY_API, "kind": "RayJob", "metadata": _metadata(ctx, queue), "spec": spec}
+    warnings = ("ebs: not applied to a Ray step: keep data on /fsx or /efs",) if recipe.ebs is not None else ()
+    return Rendered((rayjob,), rayjob, f"{RAY_ORIGIN_LABEL}={ctx.name}", pool.name, queue, recipe.nnodes + 1, None,
+                    warnings)
+
+
 TEMPLATES: dict[str, Template] = {t.name: t for t in (
     Template("data-process", "a batch Job running `process` (CPU pool unless the recipe asks for accelerators)",
              COMMON_KEYS + SCRIPT_KEYS + ("process",), "process", "cpu", data_process),
@@ -351,6 +429,9 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
     Template("pytorch-distributed", "a Kubeflow Trainer TrainJob running `train` on nnodes nodes of the pool its "
              "accelerators (or node_type) call for", COMMON_KEYS + SCRIPT_KEYS + ("train",), "train", None,
              pytorch_distributed, aliases=("pytorchjob-distributed",)),
+    Template("ray-data-process", "a KubeRay RayJob running `process` on a Ray cluster of nnodes (a head and "
+             "nnodes - 1 workers) on the pool its accelerators (or node_type) call for, the cpu pool by default",
+             COMMON_KEYS + SCRIPT_KEYS + ("process", "ray"), "process", "cpu", ray_data_process),
 )}
 TEMPLATE_ALIASES = {alias: t.name for t in TEMPLATES.values() for alias in t.aliases}
 

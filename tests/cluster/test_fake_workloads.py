@@ -180,3 +180,45 @@ def test_deleting_a_job_in_the_background_takes_its_pods(fake: F.FakeKubeApi, ap
         propagation_policy="Background"))
     assert fake.get("jobs", "gone", NS) is None
     assert fake.names("pods") == []
+
+
+def rayjob(name: str, workers: int = 2, queue: str | None = None) -> dict[str, Any]:
+    labels = {F.KUEUE_QUEUE_LABEL: queue} if queue else {}
+    template = {"spec": {"containers": [{"name": "ray", "image": "rayproject/ray:2.52.0"}]}}
+    return {"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {"name": name, "namespace": NS, "labels": labels},
+            "spec": {"entrypoint": "bash /mlplat-step/step.sh", "shutdownAfterJobFinishes": True,
+                     "rayClusterSpec": {"headGroupSpec": {"rayStartParams": {}, "template": template},
+                                        "workerGroupSpecs": [{"groupName": "workers", "replicas": workers,
+                                                              "rayStartParams": {}, "template": template}]}}}
+
+
+def test_a_rayjob_makes_a_cluster_and_a_submitter_whose_outcome_it_reports_then_drops_the_cluster(
+        fake: F.FakeKubeApi, api: client.ApiClient) -> None:
+    custom = client.CustomObjectsApi(api)
+    get = lambda n: custom.get_namespaced_custom_object("ray.io", "v1", NS, "rayjobs", n)  # noqa: E731
+    fake.script_pods(NS, "ok", F.PodScript.succeeds(pending=0, running=1))
+    fake.script_pods(NS, "bad", F.PodScript.fails(pending=0, running=1, log=("boom",)))
+    created = custom.create_namespaced_custom_object("ray.io", "v1", NS, "rayjobs", rayjob("ok", queue="cpu"))
+    custom.create_namespaced_custom_object("ray.io", "v1", NS, "rayjobs", rayjob("bad", workers=1))
+    assert created["spec"]["suspend"] is True  # Kueue's webhook
+    assert pods(api, f"{F.RAY_ORIGIN_LABEL}=ok") == []  # suspended: no cluster yet
+    assert get("ok")["spec"]["suspend"] is False  # Kueue admits it on this poll (after 0 polls)
+    made = pods(api, f"{F.RAY_ORIGIN_LABEL}=ok")
+    kinds = sorted(p["metadata"]["labels"].get(F.RAY_NODE_TYPE_LABEL, "submitter") for p in made)
+    assert kinds == ["head", "submitter", "worker", "worker"]
+    assert {p["metadata"]["labels"][F.RAY_ORIGIN_CRD_LABEL] for p in made} == {"RayJob"}
+    assert get("ok")["status"]["jobDeploymentStatus"] == "Running"
+    for _ in range(4):
+        pods(api, F.RAY_ORIGIN_LABEL)
+    ok, bad = get("ok")["status"], get("bad")["status"]
+    assert (ok["jobStatus"], ok["jobDeploymentStatus"], ok["message"]) == (
+        "SUCCEEDED", "Complete", "Job finished successfully.")
+    assert (bad["jobStatus"], bad["jobDeploymentStatus"], bad["reason"]) == ("FAILED", "Failed", "AppFailed")
+    assert bad["message"].endswith("boom")
+    # shutdownAfterJobFinishes: only the submitters are left; deleting the RayJob takes them.
+    left = pods(api, F.RAY_ORIGIN_LABEL)
+    assert sorted(p["metadata"]["labels"].get(F.RAY_NODE_TYPE_LABEL, "submitter") for p in left) == [
+        "submitter", "submitter"]
+    custom.delete_namespaced_custom_object("ray.io", "v1", NS, "rayjobs", "ok",
+                                           body=client.V1DeleteOptions(propagation_policy="Background"))
+    assert [p["metadata"]["labels"][F.RAY_ORIGIN_LABEL] for p in pods(api, F.RAY_ORIGIN_LABEL)] == ["bad"]

@@ -24,6 +24,7 @@ INTENDED = {
     "llm-sft-gpu": [("snapshot", "Job", "cpu"), ("fine-tune", "TrainJob", "gpu-efa"), ("evaluate", "TrainJob", "gpu")],
     "llm-sft-neuron": [("snapshot", "Job", "cpu"), ("fine-tune", "TrainJob", "neuron"),
                        ("evaluate", "TrainJob", "neuron")],
+    "ray-data-prep": [("prepare", "RayJob", "cpu")],
 }
 
 
@@ -85,8 +86,8 @@ def test_every_step_is_queued_where_a_queue_covers_what_it_requests(name, bp, ru
                      for r in c.get("resources", {}).get("requests", {})}
         assert {r for r in requested if not r.startswith(ignored)} <= set(group["coveredResources"]), step.spec.name
         assert obj["spec"]["suspend"] is True  # Kueue resumes it on admission
-        assert {"Job": "batch/job", "TrainJob": "trainer.kubeflow.org/trainjob"}[obj["kind"]] in \
-            config["integrations"]["frameworks"]
+        assert {"Job": "batch/job", "TrainJob": "trainer.kubeflow.org/trainjob", "RayJob": "ray.io/rayjob"}[
+            obj["kind"]] in config["integrations"]["frameworks"]
 
 
 def test_the_fine_tune_steps_run_upstreams_recipe_fields(bp):

@@ -101,8 +101,8 @@ def test_problems_of_every_step_are_reported_together(bp, tmp_path):
           timeout: soon
         """, {"r.yaml": CPU_JOB})
     assert problems(bp, path) == [
-        "pipeline.yaml:4: steps[0].template: expected one of data-process, hf-snapshot, pytorch-distributed, got "
-        "'data-proces'; did you mean data-process?",
+        "pipeline.yaml:4: steps[0].template: expected one of data-process, hf-snapshot, pytorch-distributed, "
+        "ray-data-process, got 'data-proces'; did you mean data-process?",
         "pipeline.yaml:6: steps[1].name: step 'a' is named twice; names are unique within a pipeline",
         "pipeline.yaml:9: steps[1].timeout: expected seconds or a duration such as 30m, 2h or 7d, got 'soon'",
         "pipeline.yaml:8: steps[1].recipe: missing.yaml does not exist (paths are relative to the "
@@ -215,3 +215,62 @@ def test_queued_by_kueue_only_when_kueue_is_on(bp, bp_without_kueue, tmp_path):
     assert (queued["metadata"]["labels"]["kueue.x-k8s.io/queue-name"], queued["spec"]["suspend"]) == ("cpu", True)
     plain = load(path, bp_without_kueue).steps[0].rendered.workload
     assert "kueue.x-k8s.io/queue-name" not in plain["metadata"]["labels"] and "suspend" not in plain["spec"]
+
+
+# --- Ray -------------------------------------------------------------------------------------------------------------
+
+RAY = "image: rayproject/ray:2.52.0\nray:\n  version: \"2.52.0\"\nprocess:\n  command: [python, prep.py]\n"
+
+
+def test_a_ray_step_is_a_valid_rayjob_whose_every_pod_is_on_its_pool(bp, tmp_path):
+    path = one_step(tmp_path, RAY + "resources:\n  nnodes: 3\n  requests:\n    cpu: '8'\n", template="ray-data-process")
+    rendered = load(path, bp).steps[0].rendered
+    rayjob = rendered.workload
+    k8s.validate(rayjob)
+    assert (rendered.pool, rendered.pod_selector, rendered.expected_pods) == (
+        "cpu", "ray.io/originated-from-cr-name=demo-step", 4)
+    cluster = rayjob["spec"]["rayClusterSpec"]
+    head = cluster["headGroupSpec"]["template"]["spec"]
+    [workers] = cluster["workerGroupSpecs"]
+    assert (workers["replicas"], workers["minReplicas"], workers["maxReplicas"]) == (2, 2, 2)
+    for pod in (head, workers["template"]["spec"]):
+        assert pod["nodeSelector"] == {"mlplat.io/pool": "cpu"}
+    assert workers["template"]["spec"]["containers"][0]["resources"] == {"requests": {"cpu": "8"}}
+    assert head["containers"][0]["resources"] == {"requests": {"cpu": "1", "memory": "2Gi"}}
+    # The script reaches the head as a file (no quoting through KubeRay's two shells): written by the init container.
+    [init] = head["initContainers"]
+    script = next(e["value"] for e in init["env"] if e["name"] == "MLPLAT_STEP_SCRIPT")
+    assert script.splitlines() == ["set -eo pipefail", "python prep.py"]
+    assert rayjob["spec"]["entrypoint"] == "bash /mlplat-step/step.sh"
+    assert {"name": "mlplat-step", "mountPath": "/mlplat-step"} in head["containers"][0]["volumeMounts"]
+    assert (rayjob["spec"]["suspend"], rayjob["metadata"]["labels"]["kueue.x-k8s.io/queue-name"]) == (True, "cpu")
+
+
+def test_a_one_node_ray_step_gives_the_head_the_steps_resources(bp, tmp_path):
+    path = one_step(tmp_path, RAY + "resources:\n  limits:\n    nvidia.com/gpu: 1\n", template="ray-data-process")
+    rayjob = load(path, bp).steps[0].rendered.workload
+    head = rayjob["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]
+    assert "workerGroupSpecs" not in rayjob["spec"]["rayClusterSpec"]
+    assert head["containers"][0]["resources"] == {"requests": {"nvidia.com/gpu": "1"},
+                                                  "limits": {"nvidia.com/gpu": "1"}}
+    assert head["nodeSelector"] == {"mlplat.io/pool": "gpu"}
+
+
+def test_the_ray_block_is_checked(bp, tmp_path):
+    path = one_step(tmp_path, "image: rayproject/ray:2.52.0\nray:\n  dashboard: {host: 0.0.0.0}\n"
+                              "process:\n  command: [python]\n", template="ray-data-process")
+    assert problems(bp, path) == [
+        "r.yaml:3: ray.dashboard: the Ray dashboard listens inside the cluster only (kubectl port-forward to the "
+        "head); remove this key",
+        "r.yaml:3: ray.version: is required"]
+    path = one_step(tmp_path, "image: rayproject/ray:2.52.0\nprocess:\n  command: [python]\n",
+                    template="ray-data-process")
+    assert problems(bp, path) == ["r.yaml:1: ray: is required: ray.version, the Ray version of the image"]
+
+
+def test_a_ray_step_needs_the_kuberay_operator(tmp_path):
+    bp = parse_text(blueprint_text({"nodepools": {"cpu": {"enabled": True}}}), "bp.tfvars")
+    path = one_step(tmp_path, RAY, template="ray-data-process")
+    assert problems(bp, path) == [
+        "pipeline.yaml:3: step step (ray-data-process, recipe r.yaml): the ray-data-process template runs a KubeRay "
+        "RayJob: set enable_kuberay_operator = true"]

@@ -224,3 +224,67 @@ def test_the_cli_refuses_local_and_checks_before_it_connects(tmp_path: Path, mon
     assert refused.value.problems == [
         f"{tmp_path / 'pipeline.yaml'}:11: step train (pytorch-distributed): the pytorch-distributed template runs a "
         f"Kubeflow Trainer TrainJob: set enable_kubeflow_trainer = true"]
+
+
+RAY_BLUEPRINT = """enable_kueue = true
+enable_kuberay_operator = true
+nodepools = {
+  cpu = { enabled = true }
+}
+"""
+RAY_PIPELINE = """name: demo
+steps:
+  - name: tokenize
+    template: ray-data-process
+    recipe:
+      image: rayproject/ray:2.52.0
+      ray:
+        version: "2.52.0"
+      resources:
+        nnodes: 3
+        requests:
+          cpu: "4"
+      process:
+        command: [python]
+        args: [tokenize.py]
+"""
+
+
+def ray_pipeline(tmp_path: Path) -> Any:
+    bp = load_blueprint(write_blueprint(tmp_path, RAY_BLUEPRINT))
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(RAY_PIPELINE)
+    return load_pipeline(path, bp)
+
+
+def test_a_ray_step_runs_a_rayjob_follows_its_pods_and_deletes_it(
+        tmp_path: Path, fake: F.FakeKubeApi, api: client.ApiClient) -> None:
+    fake.script_pods(NS, "demo-tokenize", F.PodScript.succeeds(log=("Tokenized 1000 rows",)))
+    fake.kueue_admits_after("rayjobs", NS, "demo-tokenize", 1)
+    logs, said = io.StringIO(), []
+    result = Runner(api, say=said.append, poll_seconds=0.01, logs=logs).run(ray_pipeline(tmp_path))
+    assert (result["status"], result["exit_code"]) == ("succeeded", 0), result
+    [step] = result["steps"]
+    assert (step["kind"], step["object"], step["pool"], step["queue"], step["cleaned_up"]) == (
+        "RayJob", "demo-tokenize", "cpu", "cpu", True)
+    # A head, two workers and the submitter, found by KubeRay's origin label; at the end only the submitter is left
+    # (shutdownAfterJobFinishes deleted the cluster).
+    assert any(re.fullmatch(r"step tokenize: running after \d+ s \(4 pod\(s\)\)", m) for m in said), said
+    assert list(step["pods"].values()) == ["Succeeded"]
+    assert created(fake) == ["POST rayjobs demo-tokenize", "DELETE rayjobs demo-tokenize"]
+    assert fake.names("rayjobs") == [] and fake.names("pods") == []
+    assert [re.sub(r"/demo-\S+\] ", "] ", line) for line in logs.getvalue().splitlines()
+            if "Tokenized" in line] == ["[tokenize] Tokenized 1000 rows"]
+    post = next(r for r in fake.requests if r.method == "POST" and r.resource == "rayjobs")
+    assert post.body["spec"]["suspend"] is True and post.body["spec"]["shutdownAfterJobFinishes"] is True
+
+
+def test_a_failed_ray_job_fails_the_step_with_rays_message(
+        tmp_path: Path, fake: F.FakeKubeApi, api: client.ApiClient) -> None:
+    fake.script_pods(NS, "demo-tokenize", F.PodScript.fails(log=("KeyError: 'text'",)))
+    result = runner(api).run(ray_pipeline(tmp_path))
+    assert (result["status"], result["exit_code"]) == ("failed", 1)
+    [step] = result["steps"]
+    assert step["message"].startswith("RayJob failed: AppFailed: Job entrypoint command failed with exit code 1")
+    assert "KeyError: 'text'" in step["message"] and step["cleaned_up"] is True
+    assert fake.names("rayjobs") == [] and fake.names("pods") == []
