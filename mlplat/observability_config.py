@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
@@ -86,6 +87,18 @@ class ObservabilityKeys:
         100, "Size of Prometheus' encrypted gp3 volume (GiB); Prometheus also drops the oldest blocks at 90% of it.",
         minimum=10, maximum=16384,
     )
+    grafana_storage_gib: int = field(
+        10, "Size of Grafana's encrypted gp3 volume, which keeps its database (users' own dashboards, folders, "
+        "annotations, preferences) across restarts; 0 keeps it in the pod, lost with it. The platform's dashboards "
+        "are provisioned from ConfigMaps either way.", minimum=0, maximum=1024,
+    )
+    grafana_internal_load_balancer: bool = field(
+        False, "Expose Grafana on an internal AWS network load balancer in the private subnets (default: ClusterIP "
+        "only; `mlplat open grafana` forwards a port).",
+    )
+    grafana_load_balancer_source_cidrs: tuple[str, ...] = field(
+        (), "CIDRs allowed through Grafana's internal load balancer; empty allows the VPC CIDR only.", unique=True,
+    )
     logs_storage_gib: int = field(
         100, "Size of each encrypted gp3 volume of the logs backend (GiB).", minimum=10, maximum=16384,
     )
@@ -115,6 +128,19 @@ class ObservabilityKeys:
                 for f in dataclasses.fields(ObservabilityKeys)
                 if f.name != "enable_ai_ml_observability_stack" and f.name in self._explicit
                 and getattr(self, f.name) != f.default]
+
+    def _rules_grafana_load_balancer(self) -> list[tuple[tuple[str, ...], str]]:
+        out: list[tuple[tuple[str, ...], str]] = []
+        if self.grafana_load_balancer_source_cidrs and not self.grafana_internal_load_balancer:
+            out.append((("grafana_load_balancer_source_cidrs",),
+                        "has no effect without grafana_internal_load_balancer = true; set it or remove this key"))
+        for i, cidr in enumerate(self.grafana_load_balancer_source_cidrs):
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError:
+                out.append((("grafana_load_balancer_source_cidrs", f"[{i}]"),
+                            f"expected a CIDR such as '10.0.0.0/8', got {cidr!r}"))
+        return out
 
     def _rules_loki_storage(self) -> list[tuple[tuple[str, ...], str]]:
         if "loki_storage" in self._explicit and self.observability_logs_backend != "loki":

@@ -34,6 +34,20 @@ def monitor(name: str, namespace: str, selector: dict[str, str], endpoint: dict[
     }
 
 
+def internal_nlb_service(source_cidrs: Iterable[str]) -> dict[str, Any]:
+    """A chart's Service values for an internal network load balancer admitting only `source_cidrs`."""
+    return {
+        "type": "LoadBalancer",
+        # The in-tree AWS controller reads the first two, the AWS Load Balancer Controller the last two; both make an
+        # internal NLB in the private subnets (tagged kubernetes.io/role/internal-elb).
+        "annotations": {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+                        "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+                        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+                        "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "instance"},
+        "loadBalancerSourceRanges": list(source_cidrs),
+    }
+
+
 # --- Argo CD -----------------------------------------------------------------------------------------------------
 
 # Argo CD stopped inferring an Application's health from its resources (1.8); without this check a parent
@@ -62,16 +76,7 @@ def argocd_values(ctx: AddonContext) -> dict[str, Any]:
         "volumeMounts": [{"name": "admin-password-ready", "mountPath": "/run/mlplat/argocd-admin", "readOnly": True}],
     }
     if bp.argocd_internal_load_balancer:
-        server["service"] = {
-            "type": "LoadBalancer",
-            # The in-tree AWS controller reads the first two, the AWS Load Balancer Controller the last two;
-            # both make an internal NLB in the private subnets (tagged kubernetes.io/role/internal-elb).
-            "annotations": {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
-                            "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
-                            "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
-                            "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "instance"},
-            "loadBalancerSourceRanges": list(bp.argocd_load_balancer_source_cidrs or (bp.vpc_cidr,)),
-        }
+        server["service"] = internal_nlb_service(bp.argocd_load_balancer_source_cidrs or (bp.vpc_cidr,))
     values: dict[str, Any] = {
         # The chart creates argocd-secret (empty) and keeps it across upgrades; argocd-server adds its session key and
         # TLS pair, and External Secrets merges in the admin hash from Secrets Manager (catalog/secrets.py).

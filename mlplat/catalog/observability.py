@@ -23,6 +23,7 @@ from mlplat.addons import (
 from mlplat.catalog.accelerators import GP3_CLASS, NVIDIA_GPU
 from mlplat.catalog.alerting import alertmanager_values
 from mlplat.catalog.core import SYSTEM_NODES
+from mlplat.catalog.modules import internal_nlb_service
 from mlplat.catalog.secrets import (OPENSEARCH_ADMIN_SECRET, OPENSEARCH_READER_SECRET, OPENSEARCH_WRITER_SECRET,
                                     secret_uses)
 from mlplat.errors import MlplatError
@@ -300,6 +301,12 @@ def kube_prometheus_stack_values(ctx: AddonContext) -> dict[str, Any]:
         "sidecar": {"dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "labelValue": "1"}},
         "additionalDataSources": datasources(bp),
     }
+    if bp.grafana_storage_gib:
+        # The database on its own volume; a second pod could not attach it (ReadWriteOnce), so upgrades recreate.
+        grafana["persistence"] = {"enabled": True, "storageClassName": GP3_CLASS, "size": f"{bp.grafana_storage_gib}Gi"}
+        grafana["deploymentStrategy"] = {"type": "Recreate"}
+    if bp.grafana_internal_load_balancer:
+        grafana["service"] = internal_nlb_service(bp.grafana_load_balancer_source_cidrs or (bp.vpc_cidr,))
     if bp.needs_opensearch:
         grafana["plugins"] = [f"{p}@{v}" for p, v in sorted(versions.GRAFANA_PLUGINS.items())]
         grafana["envValueFrom"] = _secret_env(GRAFANA_OPENSEARCH_SECRET,

@@ -51,7 +51,14 @@ def test_every_value_key_exists_in_the_charts_values(stack_on):
                 sub, _, rest = key.partition(".")
                 if key in COMMENTED_KEYS.get(chart, {}):
                     continue
-                if chart == "kube-prometheus-stack" and sub in SUBCHARTS and accepted(rest, SUBCHARTS[sub].keys):
+                if chart == "kube-prometheus-stack" and sub in SUBCHARTS:
+                    # Every leaf below the key the parent chart's defaults lack must be recorded for the subchart.
+                    node = values
+                    for part in key.split("."):
+                        node = node[part]
+                    leaves = [f"{rest}.{leaf}" if leaf else rest for leaf in leaf_keys(node)]
+                    unknown.extend(f"{case}: {release}: {sub}.{leaf}" for leaf in leaves
+                                   if not accepted(leaf, SUBCHARTS[sub].keys))
                     continue
                 unknown.append(f"{case}: {release}: {key}")
         else:

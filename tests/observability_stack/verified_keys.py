@@ -27,7 +27,12 @@ class Verified:
 # kube-prometheus-stack subcharts: the version is the dependency pinned in kube-prometheus-stack's Chart.yaml.
 SUBCHARTS: dict[str, Verified] = {
     "grafana": Verified("12.11.1", "grafana-community/helm-charts tag grafana-12.11.1 charts/grafana/values.yaml",
-                        frozenset({"plugins", "envValueFrom/*", "extraSecretMounts"})),
+                        frozenset({"plugins", "envValueFrom/*", "extraSecretMounts",
+                                   # Checked 2026-12-02 at the same tag; storageClassName is a commented example there
+                                   # (templates/pvc.yaml reads it).
+                                   "persistence.enabled", "persistence.storageClassName", "persistence.size",
+                                   "deploymentStrategy.type", "service.type", "service.annotations/*",
+                                   "service.loadBalancerSourceRanges"})),
     "kube-state-metrics": Verified(
         "8.4.0", "prometheus-community/helm-charts tag kube-state-metrics-8.4.0 charts/kube-state-metrics/values.yaml",
         frozenset({"metricLabelsAllowlist"})),
