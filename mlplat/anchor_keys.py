@@ -55,7 +55,8 @@ _ENTRIES = (
               note="the managed add-ons are a fixed, pinned set (mlplat/versions.py EKS_MANAGED_ADDONS), each needed "
                    "by the storage, identity or node-health features"),
     AnchorKey("enable_aws_load_balancer_controller", JARK, "the AWS Load Balancer Controller",
-              note=_PUBLIC + "; the one optional internal NLB (argocd_internal_load_balancer) uses Service annotations"),
+              note=_PUBLIC + "; the optional internal NLBs (argocd_internal_load_balancer, "
+                             "grafana_internal_load_balancer) use Service annotations"),
     AnchorKey("enable_service_mutator_webhook", JARK, "the AWS Load Balancer Controller's Service webhook",
               note=_PUBLIC),
     AnchorKey("enable_external_dns", JARK, "ExternalDNS", note=_PUBLIC + ", and so no DNS record to publish"),
@@ -178,8 +179,9 @@ _ENTRIES = (
     AnchorKey("observability_mcp_enabled", JARK, "MCP servers for the observability stack", note=_OUTSIDE_CORE),
     AnchorKey("enable_langfuse", JARK, "Langfuse", note=_OUTSIDE_CORE),
     # Identity and certificates
-    AnchorKey("enable_cert_manager", JARK, "cert-manager", ("enable_kserve", "observability_logs_backend"),
-              "installed when something needs certificates: KServe's webhooks, OpenSearch's TLS"),
+    AnchorKey("enable_cert_manager", JARK, "cert-manager",
+              ("enable_kserve", "enable_slurm", "observability_logs_backend"),
+              "installed when something needs certificates: KServe's and Slurm's webhooks, OpenSearch's TLS"),
     # Agentic and developer tools
     AnchorKey("enable_agent_sandbox", JARK, "the agent-sandbox controller", note=_OUTSIDE_CORE),
     AnchorKey("enable_kro", JARK, "kro", note=_OUTSIDE_CORE),

@@ -33,7 +33,8 @@ TEMPLATE_EXPRESSION = re.compile(r"\{\{.*?\}\}")
 CLAIM_ALIASES = {"pv-efs": "efs-shared", "pv-fsx": "fsx-shared"}
 QUANTITY = re.compile(r"^[+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i?|[mkMGTPE]|n|u)?$")
 RAY_REFUSED = {
-    "dashboard": "the Ray dashboard listens inside the cluster only (kubectl port-forward to the head); remove this key",
+    "dashboard": "the Ray dashboard listens inside the cluster only (kubectl port-forward to the head); remove this "
+                 "key",
     "ports": "the platform's Ray clusters expose no extra ports; remove this key",
 }
 REFUSED = {

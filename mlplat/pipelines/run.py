@@ -4,8 +4,9 @@ and delete it again, always: when it succeeds, when it fails, when it times out,
 Upstream MLOps on EKS waits on a Helm release's pods until none is Pending or Running and calls a Failed pod a failed
 step. Here a step's outcome is its workload's own verdict (the Job's or the TrainJob's `Complete` or `Failed`
 condition, the RayJob's jobDeploymentStatus and jobStatus), so a pod the Job controller retries within
-`backoff_limit` does not fail it; the pods tell how far it got. Two clocks bound a step, both from its submission: `pending_timeout` until one of its pods runs (Kueue's
-admission and the node's launch included) and `timeout` until it finishes.
+`backoff_limit` does not fail it; the pods tell how far it got. Two clocks bound a step, both from its submission:
+`pending_timeout` until one of its pods runs (Kueue's admission and the node's launch included) and `timeout` until
+it finishes.
 """
 
 from __future__ import annotations

@@ -587,6 +587,10 @@ def test_everything_on_aws_layer_deploys_replans_clean_and_destroys_clean(tmp_pa
         state = tf("state", "list").stdout.split()
         assert any(a.startswith("aws_rds_cluster.slurm_db") for a in state)
         assert any(a.startswith("aws_rds_cluster_instance.slurm_db-1") for a in state)
+        # The ACK SageMaker controller's two roles (and the controller's Pod Identity association) ride along: the
+        # everything-on blueprint is their round trip too.
+        assert len([a for a in state if a.startswith("aws_iam_role.ack-sagemaker")]) == 2, state
+        assert any(a.startswith("aws_eks_pod_identity_association.ack-sagemaker") for a in state), state
         replan = tf("plan", "-input=false", "-detailed-exitcode", ok=(0, 2))
         assert replan.returncode == 0, replan.stdout[-6000:]
         tf("destroy", "-input=false", "-auto-approve")
