@@ -147,6 +147,10 @@ CHARTS: dict[str, Chart] = {
         "kubernetes-sigs/metrics-server tag metrics-server-helm-chart-3.13.1",
     ),
     "fluent-bit": Chart("fluent-bit", "https://fluent.github.io/helm-charts", "0.58.1", "fluent/helm-charts tag fluent-bit-0.58.1"),
+    "opensearch-dashboards": Chart(
+        "opensearch-dashboards", "https://opensearch-project.github.io/helm-charts", "3.6.0",
+        "opensearch-project/helm-charts opensearch-dashboards-3.6.0 (OpenSearch Dashboards 3.6.0, read 2026-12-02)",
+    ),
     "opensearch": Chart(
         "opensearch", "https://opensearch-project.github.io/helm-charts", "3.6.0", "opensearch-project/helm-charts opensearch-3.6.0",
     ),

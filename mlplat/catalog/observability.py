@@ -24,7 +24,8 @@ from mlplat.catalog.accelerators import GP3_CLASS, NVIDIA_GPU
 from mlplat.catalog.alerting import alertmanager_values
 from mlplat.catalog.core import SYSTEM_NODES
 from mlplat.catalog.modules import internal_nlb_service
-from mlplat.catalog.secrets import (OPENSEARCH_ADMIN_SECRET, OPENSEARCH_READER_SECRET, OPENSEARCH_WRITER_SECRET,
+from mlplat.catalog.secrets import (OPENSEARCH_ADMIN_SECRET, OPENSEARCH_DASHBOARDS_CA_DIR,
+                                    OPENSEARCH_DASHBOARDS_SECRET, OPENSEARCH_READER_SECRET, OPENSEARCH_WRITER_SECRET,
                                     secret_uses)
 from mlplat.errors import MlplatError
 from mlplat.nodepools import ACCELERATOR_LABEL, EFA_LABEL, node_agent_tolerations, tolerations_for
@@ -61,6 +62,8 @@ TEMPO_HOST = f"tempo.{MONITORING}.svc"
 OPENSEARCH_TLS_SECRET = "opensearch-tls"  # node certificate, PKCS#8 key (the security plugin reads no PKCS#1)
 GRAFANA_OPENSEARCH_SECRET = OPENSEARCH_READER_SECRET  # Grafana's own read-only user (catalog/opensearch_users.py)
 GRAFANA_OPENSEARCH_CA_SECRET = "opensearch-ca"
+DASHBOARDS_CA_SECRET = "opensearch-dashboards-ca"
+DASHBOARDS_SERVICE = "opensearch-dashboards"  # the chart's fullname for a release of that name
 GRAFANA_OPENSEARCH_CA_DIR = "/etc/grafana/opensearch-ca"
 FLUENT_BIT_CA_DIR = "/fluent-bit/tls"
 # Fluent Bit's state on the node (a hostPath, so it outlives the pod): the read positions of every tailed file and
@@ -701,6 +704,9 @@ def opensearch_access_objects() -> list[dict[str, Any]]:
         # there (the CA's key stays in cert-manager's namespace).
         _certificate("grafana-opensearch-client", MONITORING, GRAFANA_OPENSEARCH_CA_SECRET, LOGS_CA_ISSUER,
                      ["client auth"], "grafana"),
+        # The same for OpenSearch Dashboards: the CA in a Secret of its own, not the node's key pair.
+        _certificate("dashboards-opensearch-client", LOGGING, DASHBOARDS_CA_SECRET, LOGS_CA_ISSUER,
+                     ["client auth"], "opensearch-dashboards"),
     ]
 
 
@@ -712,6 +718,41 @@ def _opensearch_log_retention(ctx: AddonContext) -> dict[str, Any]:
         admin_secret=OPENSEARCH_ADMIN_SECRET, tls_secret=OPENSEARCH_TLS_SECRET, labels=dict(PART_OF))}
 
 
+def _dashboards_values(ctx: AddonContext) -> dict[str, Any]:
+    """OpenSearch Dashboards next to OpenSearch: its own account (the security plugin's kibana_server role), the
+    platform CA to verify OpenSearch, the settings file from its Secret, ClusterIP only."""
+    return {
+        "opensearchHosts": f"https://{OPENSEARCH_HOST}:9200",
+        # Its account as the variables the image maps to opensearch.username/password (the chart's own
+        # opensearchAccount would also demand a `cookie` key the image never reads: the cookie key is in the file).
+        "extraEnvs": [{"name": variable, "valueFrom": {"secretKeyRef": {"name": OPENSEARCH_DASHBOARDS_SECRET,
+                                                                           "key": key}}}
+                      for variable, key in (("OPENSEARCH_USERNAME", "username"), ("OPENSEARCH_PASSWORD", "password"))],
+        "secretMounts": [
+            {"name": "opensearch-ca", "secretName": DASHBOARDS_CA_SECRET,
+             "path": f"{OPENSEARCH_DASHBOARDS_CA_DIR}/ca.crt", "subPath": "ca.crt"},
+            {"name": "settings", "secretName": OPENSEARCH_DASHBOARDS_SECRET,
+             "path": "/usr/share/opensearch-dashboards/config/opensearch_dashboards.yml",
+             "subPath": "opensearch_dashboards.yml"},
+        ],
+        "service": {"type": "ClusterIP"},
+        "ingress": {"enabled": False},
+    }
+
+
+def _dashboards_setup(ctx: AddonContext) -> dict[str, Any]:
+    from mlplat.catalog.log_retention import admin_env, opensearch_job
+    from mlplat.catalog.opensearch_users import INDEX_PATTERN_SCRIPT, index_pattern
+
+    env = {"OPENSEARCH_URL": f"https://{OPENSEARCH_HOST}:9200",
+           "DASHBOARDS_URL": f"http://{DASHBOARDS_SERVICE}.{LOGGING}.svc:5601", "PATTERN_FILE": "/config/pattern.json",
+           "PATTERN_ID": "mlplat-logs"}
+    return {"objects": opensearch_job(
+        "opensearch-dashboards-setup", LOGGING, dict(PART_OF), script=INDEX_PATTERN_SCRIPT,
+        files={"pattern.json": json.dumps(index_pattern(LOGS_INDEX_PREFIX), indent=2)}, env=env,
+        secret_env=admin_env(OPENSEARCH_ADMIN_SECRET), tls_secret=OPENSEARCH_TLS_SECRET)}
+
+
 def _opensearch_users(ctx: AddonContext) -> dict[str, Any]:
     from mlplat.catalog.opensearch_users import users_objects
 
@@ -719,8 +760,8 @@ def _opensearch_users(ctx: AddonContext) -> dict[str, Any]:
     return {"objects": users_objects(
         namespace=LOGGING, index_prefix=LOGS_INDEX_PREFIX, opensearch_url=f"https://{OPENSEARCH_HOST}:9200",
         admin_secret=OPENSEARCH_ADMIN_SECRET, tls_secret=OPENSEARCH_TLS_SECRET,
-        writer=uses[OPENSEARCH_WRITER_SECRET], reader=uses[OPENSEARCH_READER_SECRET], outputs=ctx.outputs,
-        labels=dict(PART_OF))}
+        writer=uses[OPENSEARCH_WRITER_SECRET], reader=uses[OPENSEARCH_READER_SECRET],
+        dashboards=uses[OPENSEARCH_DASHBOARDS_SECRET], outputs=ctx.outputs, labels=dict(PART_OF))}
 
 
 def _opensearch_access(ctx: AddonContext) -> dict[str, Any]:
@@ -816,6 +857,12 @@ ADDONS: list[AddOn] = [
           computed_values=_opensearch_log_retention, toggle=_TOGGLE, sync_wave=-5, placement=POOLS),
     AddOn("opensearch-users", LOGGING, enabled=lambda bp: bp.needs_opensearch, depends_on=("opensearch",),
           computed_values=_opensearch_users, toggle=_TOGGLE, sync_wave=-5, placement=POOLS),
+    AddOn("opensearch-dashboards", LOGGING, enabled=lambda bp: bp.needs_opensearch,
+          chart=versions.CHARTS["opensearch-dashboards"], depends_on=("opensearch-users",),
+          computed_values=_dashboards_values, toggle=_TOGGLE, sync_wave=-4, timeout_seconds=900, placement=POOLS),
+    AddOn("opensearch-dashboards-setup", LOGGING, enabled=lambda bp: bp.needs_opensearch,
+          depends_on=("opensearch-dashboards",), computed_values=_dashboards_setup, toggle=_TOGGLE, sync_wave=-3,
+          placement=POOLS),
     AddOn("loki", LOGGING, enabled=lambda bp: bp.needs_loki, chart=versions.CHARTS["loki"],
           depends_on=(STORAGE_CLASSES_ADDON,), conflicts_with=("opensearch",), computed_values=_loki_values,
           toggle="observability_logs_backend", sync_wave=-6, placement=POOLS),

@@ -32,6 +32,11 @@ OPENSEARCH_WRITER_SECRET = "opensearch-logs-writer"
 OPENSEARCH_READER_SECRET = "opensearch-grafana"
 OPENSEARCH_WRITER_USER = "fluent-bit"
 OPENSEARCH_READER_USER = "grafana"
+# OpenSearch Dashboards' own server account (mapped to the security plugin's built-in kibana_server role) and the
+# settings file that carries what its image reads from no environment variable (the security cookie's key, TLS).
+OPENSEARCH_DASHBOARDS_SECRET = "opensearch-dashboards"
+OPENSEARCH_DASHBOARDS_USER = "dashboards"
+OPENSEARCH_DASHBOARDS_CA_DIR = "/usr/share/opensearch-dashboards/config/certs"
 ESO_NAMESPACE = "external-secrets"
 ESO_SERVICE_ACCOUNT = "external-secrets"
 
@@ -46,6 +51,25 @@ class SecretUse:
     template: Mapping[str, str] = field(default_factory=dict)
     # "Owner": External Secrets creates and owns the Secret. "Merge": the consumer owns it and ESO only adds its keys.
     creation_policy: str = "Owner"
+
+
+def dashboards_secret_template() -> dict[str, str]:
+    """OpenSearch Dashboards' account (username, password) and the settings file mounted over the image's. The
+    security plugin's session cookies are keyed by a SHA-256 of the account's generated password: as secret as the
+    password, which sits in the same Secret."""
+    cookie = '{{ printf "cookie:%s" .password | sha256sum }}'
+    settings = (
+        "server.name: opensearch-dashboards\n"
+        'server.host: "0.0.0.0"\n'
+        # The image maps OPENSEARCH_HOSTS/USERNAME/PASSWORD to opensearch.* (the chart sets them); TLS and the cookie
+        # key have no variable, so they are here.
+        "opensearch.ssl.verificationMode: full\n"
+        f"opensearch.ssl.certificateAuthorities: [{OPENSEARCH_DASHBOARDS_CA_DIR}/ca.crt]\n"
+        'opensearch.requestHeadersAllowlist: ["securitytenant", "Authorization"]\n'
+        f'opensearch_security.cookie.password: "{cookie}"\n'
+        "opensearch_security.cookie.secure: false\n"  # served over the port-forward's plain HTTP
+    )
+    return {"username": "{{ .username }}", "password": "{{ .password }}", "opensearch_dashboards.yml": settings}
 
 
 def secret_uses(bp: "Blueprint") -> list[SecretUse]:
@@ -67,6 +91,8 @@ def secret_uses(bp: "Blueprint") -> list[SecretUse]:
                                   username=OPENSEARCH_WRITER_USER))
             uses.append(SecretUse("opensearch-logs-reader", "monitoring", OPENSEARCH_READER_SECRET,
                                   username=OPENSEARCH_READER_USER))
+            uses.append(SecretUse("opensearch-dashboards", "logging", OPENSEARCH_DASHBOARDS_SECRET,
+                                  username=OPENSEARCH_DASHBOARDS_USER, template=dashboards_secret_template()))
     if bp.enable_argocd:
         # Argo CD reads a bcrypt hash from argocd-secret; the plain password stays in Secrets Manager. The chart
         # creates argocd-secret and argocd-server writes its own keys into it (server.secretkey signs sessions, TLS):

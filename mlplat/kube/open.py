@@ -8,7 +8,8 @@ Where each UI lives follows from the charts' naming and the platform's values (m
   `https` (argocd-server answers TLS with its own self-signed certificate);
 - mlflow: the community mlflow chart, Service `<release>` = `mlflow`, port `http`;
 - opensearch: Service `<clusterName>-<nodeGroup>` = `opensearch-cluster-master`, port `http`, TLS from the platform's
-  private CA (catalog/observability.py).
+  private CA (catalog/observability.py);
+- opensearch-dashboards: the opensearch-dashboards chart, Service `<release>` = `opensearch-dashboards`, port `http`.
 The admin credentials are the platform's generated secrets (modules/secrets.py), one Secrets Manager secret per UI;
 the password is read from there only when asked for, and never printed anywhere but the command's own result.
 """
@@ -58,6 +59,9 @@ WEB_UIS: dict[str, WebUi] = {ui.name: ui for ui in (
     WebUi("opensearch", "opensearch", "opensearch-cluster-master", "http", "https", "opensearch-admin", 9200,
           "enable_ai_ml_observability_stack = true with the opensearch logs backend",
           note="OpenSearch's certificate comes from the platform's private CA: the browser warns about it"),
+    WebUi("opensearch-dashboards", "opensearch-dashboards", "opensearch-dashboards", "http", "http",
+          "opensearch-admin", 5601, "enable_ai_ml_observability_stack = true with the opensearch logs backend",
+          note="sign in with the OpenSearch admin credential; the log indices' pattern is Discover's default"),
 )}
 
 

@@ -287,6 +287,7 @@ def test_aws_audit_11_secret_names_are_fresh_per_deployment(everything):
     assert {p: (s.get("name"), s["name_prefix"], s["recovery_window_in_days"]) for p, s in secrets.items()} == {
         f"secret-{purpose}/secret": (None, f"everything/{purpose}-", 7)
         for purpose in ("grafana-admin", "opensearch-admin", "opensearch-logs-writer", "opensearch-logs-reader",
+                        "opensearch-dashboards",
                         "argocd-admin", "mlflow-admin", "mlflow-db", "mlflow-flask", "jupyterhub-admin",
                         "jupyterhub-users", "slurm-db")}
     # External Secrets looks them up by the name terraform chose (the AWS layer's output of the secret's name).

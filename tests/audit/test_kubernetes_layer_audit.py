@@ -95,8 +95,8 @@ def test_k8s_audit_S3_capacity_consumers_wait_for_the_node_pools(full):
     releases = full.releases()
     ids = {r["name"]: f"helm_release.{k}" for k, r in full.resources("kubernetes", "helm_release").items()}
     on_pools = sorted(a.name for a in REGISTRY if a.placement == POOLS and a.name in releases)
-    assert on_pools == ["kube-prometheus-stack", "mlflow", "opencost", "opensearch", "opensearch-log-retention",
-                        "opensearch-users", "yace"]
+    assert on_pools == ["kube-prometheus-stack", "mlflow", "opencost", "opensearch", "opensearch-dashboards",
+                        "opensearch-dashboards-setup", "opensearch-log-retention", "opensearch-users", "yace"]
     for name in on_pools:
         assert ids["karpenter-nodepools"] in releases[name]["depends_on"], name
     # The node pools' uninstall waits for the nodes to drain (which now happens after the consumers are gone).

@@ -113,9 +113,9 @@ def test_everything_on_counts_a_nat_gateway_per_zone_and_a_secret_per_credential
         "Aurora Serverless v2 (MLflow)": None,
         "Aurora Serverless v2 (Slurm accounting)": None,
         "KMS customer managed keys": per_hour(p.kms_key.usd),
-        # grafana-admin, opensearch-admin, opensearch-logs-writer, opensearch-logs-reader, argocd-admin,
-        # mlflow-admin, mlflow-db, mlflow-flask, slurm-db, jupyterhub-admin, jupyterhub-users
-        "Secrets Manager secrets": 11 * per_hour(p.secret.usd),
+        # grafana-admin, opensearch-admin, opensearch-logs-writer, opensearch-logs-reader, opensearch-dashboards,
+        # argocd-admin, mlflow-admin, mlflow-db, mlflow-flask, slurm-db, jupyterhub-admin, jupyterhub-users
+        "Secrets Manager secrets": 12 * per_hour(p.secret.usd),
     })
     assert report.unpriced == ("cluster access node", "FSx for Lustre", "Aurora Serverless v2 (MLflow)",
                                "Aurora Serverless v2 (Slurm accounting)")

@@ -278,8 +278,8 @@ def test_destroy_deploy_destroy_deploy_under_one_name(tmp_path):
     created = first["stacks"]["mlplat-aws"]["add"]
     secrets = {k: v for k, v in first["outputs"]["mlplat-aws"].items() if k.startswith("secret_name_")}
     assert sorted(secrets) == ["secret_name_argocd_admin", "secret_name_grafana_admin",
-                               "secret_name_opensearch_admin", "secret_name_opensearch_logs_reader",
-                               "secret_name_opensearch_logs_writer"]
+                               "secret_name_opensearch_admin", "secret_name_opensearch_dashboards",
+                               "secret_name_opensearch_logs_reader", "secret_name_opensearch_logs_writer"]
     names = set(secrets.values())
     for _ in range(2):
         _, destroyed, _ = mlplat(["destroy", "--auto-approve"], tmp_path, blueprint)

@@ -13,7 +13,8 @@ from tests.observability_stack.verified_keys import CHARTS, COMMENTED_KEYS, SUBC
 from tests.support.chart_values import FREE_FORM, chart_defaults, chart_version, unknown_keys
 from tests.support.paths import reference
 
-IN_REFERENCE = {"kube-prometheus-stack", "dcgm-exporter", "fluent-bit", "opensearch", "metrics-server"}
+IN_REFERENCE = {"kube-prometheus-stack", "dcgm-exporter", "fluent-bit", "opensearch", "metrics-server",
+                "opensearch-dashboards"}
 
 
 def chart_releases(stack_on):

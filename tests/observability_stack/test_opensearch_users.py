@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from mlplat.catalog.opensearch_users import JOB_NAME, PASSWORDS_SECRET, READER_ROLE, SCRIPT, WRITER_ROLE, roles
+from mlplat.catalog.opensearch_users import (DASHBOARDS_ROLE, JOB_NAME, PASSWORDS_SECRET, READER_ROLE, SCRIPT,
+                                             WRITER_ROLE, roles)
 from tests.support import k8s
 from tests.support.synth import Synth
 
@@ -86,21 +87,28 @@ def run_script(server: Any, tmp_path: Path, **extra: str) -> subprocess.Complete
            "OPENSEARCH_USERNAME": ADMIN, "OPENSEARCH_PASSWORD": ADMIN_PASSWORD, "CA_FILE": str(tmp_path / "ca.crt"),
            "TMPDIR": str(tmp_path), "WAIT_SECONDS": "0", "ROLES_DIR": str(tmp_path),
            "WRITER_ROLE": WRITER_ROLE, "WRITER_USER": "fluent-bit", "WRITER_PASSWORD": "w-Secret1",
-           "READER_ROLE": READER_ROLE, "READER_USER": "grafana", "READER_PASSWORD": "r-Secret2", **extra}
+           "READER_ROLE": READER_ROLE, "READER_USER": "grafana", "READER_PASSWORD": "r-Secret2",
+           "DASHBOARDS_ROLE": DASHBOARDS_ROLE, "DASHBOARDS_USER": "dashboards", "DASHBOARDS_PASSWORD": "d-Secret3",
+           "BUILTIN_ROLES": DASHBOARDS_ROLE,
+           **extra}
     return subprocess.run(["sh", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_the_script_creates_each_role_user_and_mapping(opensearch, tmp_path):
     done = run_script(opensearch, tmp_path)
     assert done.returncode == 0, done.stderr
+    # The plugin's own kibana_server role is mapped, never rewritten.
     assert opensearch.state == {
         "roles": roles("logs"),
         "internalusers": {"fluent-bit": {"password": "w-Secret1", "backend_roles": []},
-                          "grafana": {"password": "r-Secret2", "backend_roles": []}},
-        "rolesmapping": {WRITER_ROLE: {"users": ["fluent-bit"]}, READER_ROLE: {"users": ["grafana"]}},
+                          "grafana": {"password": "r-Secret2", "backend_roles": []},
+                          "dashboards": {"password": "d-Secret3", "backend_roles": []}},
+        "rolesmapping": {WRITER_ROLE: {"users": ["fluent-bit"]}, READER_ROLE: {"users": ["grafana"]},
+                         "kibana_server": {"users": ["dashboards"]}},
     }
     assert done.stdout.splitlines() == [f"OpenSearch user fluent-bit has role {WRITER_ROLE}",
-                                        f"OpenSearch user grafana has role {READER_ROLE}"]
+                                        f"OpenSearch user grafana has role {READER_ROLE}",
+                                        "OpenSearch user dashboards has role kibana_server"]
 
 
 def test_a_rerun_puts_a_rotated_password(opensearch, tmp_path):
@@ -167,12 +175,13 @@ def test_the_users_job_runs_with_the_admin_over_verified_tls(on: Synth):
         k8s.validate(obj)
     passwords = objects[("ExternalSecret", PASSWORDS_SECRET)]["spec"]["dataFrom"]
     assert [d["rewrite"] for d in passwords] == [[{"regexp": {"source": "^(.*)$", "target": f"{prefix}-$1"}}]
-                                                 for prefix in ("writer", "reader")]
+                                                 for prefix in ("writer", "reader", "dashboards")]
     # The same Secrets Manager secrets Fluent Bit's and Grafana's own copies read.
     generated = {o["metadata"]["name"]: o["spec"]["dataFrom"][0]["extract"]["key"]
                  for o in on.objects("platform-secrets") if o["kind"] == "ExternalSecret"}
     assert [d["extract"]["key"] for d in passwords] == [generated["opensearch-logs-writer"],
-                                                          generated["opensearch-grafana"]]
+                                                          generated["opensearch-grafana"],
+                                                          generated["opensearch-dashboards"]]
     assert generated["opensearch-logs-writer"] != generated["opensearch-grafana"]
     config, job = objects[("ConfigMap", JOB_NAME)], objects[("Job", JOB_NAME)]
     assert config["data"]["apply.sh"] == SCRIPT.read_text()

@@ -26,7 +26,7 @@ CONTRACT = yaml.safe_load((DASHBOARDS_DIR / "scrape-contract.yaml").read_text())
 METRICS = {"kube-prometheus-stack", "monitoring-objects", "grafana-dashboards", "metrics-server", "dcgm-exporter",
            "opencost", "yace"}
 EFA = {"efa-node-exporter"}
-OPENSEARCH = {"cert-manager", "opensearch-access", "opensearch", "fluent-bit"}
+OPENSEARCH = {"cert-manager", "opensearch-access", "opensearch", "fluent-bit", "opensearch-dashboards"}
 LOKI = {"loki", "fluent-bit"}
 TRACING = {"tempo", "opentelemetry-collector"}
 EVERY_RELEASE = METRICS | OPENSEARCH | LOKI | TRACING | EFA
@@ -83,7 +83,8 @@ def test_toggle_on_installs_every_component_pinned_in_its_namespace(stack_on):
     secrets = sorted(r["name_prefix"] for r in
                      stack_on["opensearch"].resources("aws", "aws_secretsmanager_secret").values())
     assert [n for n in secrets if "grafana" in n or "opensearch" in n] == [
-        "mlplat/grafana-admin-", "mlplat/opensearch-admin-", "mlplat/opensearch-logs-reader-",
+        "mlplat/grafana-admin-", "mlplat/opensearch-admin-", "mlplat/opensearch-dashboards-",
+        "mlplat/opensearch-logs-reader-",
         "mlplat/opensearch-logs-writer-"]
     loki_secrets = [r["name_prefix"] for r in
                     stack_on["loki+tracing"].resources("aws", "aws_secretsmanager_secret").values()]

@@ -1,11 +1,13 @@
 #!/bin/sh
-# Gives Fluent Bit and Grafana their own OpenSearch users instead of the admin's: a role per job (its file in
-# $ROLES_DIR, named <role>.json), the user with its generated password, and the user mapped to the role. Run by the
+# Gives Fluent Bit, Grafana and OpenSearch Dashboards their own OpenSearch users instead of the admin's: a role per job
+# (its file in $ROLES_DIR, named <role>.json; the roles in $BUILTIN_ROLES are the security plugin's own, such as
+# kibana_server, and only mapped), the user with its generated password, and the user mapped to the role. Run by the
 # Job in mlplat/catalog/opensearch_users.py after every install and upgrade; every call is an idempotent PUT, so a
 # rotated password or a changed role reaches OpenSearch on the next run.
 set -eu
 : "${ROLES_DIR:?}" "${WRITER_ROLE:?}" "${WRITER_USER:?}" "${WRITER_PASSWORD:?}"
 : "${READER_ROLE:?}" "${READER_USER:?}" "${READER_PASSWORD:?}"
+: "${DASHBOARDS_ROLE:?}" "${DASHBOARDS_USER:?}" "${DASHBOARDS_PASSWORD:?}"
 . "$(dirname "$0")/opensearch-common.sh"
 
 json_string() {  # the argument as a JSON string literal
@@ -23,10 +25,14 @@ put() {  # what path payload-args...: PUT and require 200 or 201
 }
 
 wait_for_cluster
-for pair in "$WRITER_ROLE:$WRITER_USER:$WRITER_PASSWORD" "$READER_ROLE:$READER_USER:$READER_PASSWORD"; do
+for pair in "$WRITER_ROLE:$WRITER_USER:$WRITER_PASSWORD" "$READER_ROLE:$READER_USER:$READER_PASSWORD" \
+    "$DASHBOARDS_ROLE:$DASHBOARDS_USER:$DASHBOARDS_PASSWORD"; do
   role=${pair%%:*} rest=${pair#*:}
   user=${rest%%:*} password=${rest#*:}
-  put "role $role" "/_plugins/_security/api/roles/$role" --data-binary "@$ROLES_DIR/$role.json"
+  case " ${BUILTIN_ROLES:-} " in
+    *" $role "*) ;;  # the security plugin's own role: only mapped
+    *) put "role $role" "/_plugins/_security/api/roles/$role" --data-binary "@$ROLES_DIR/$role.json" ;;
+  esac
   put "user $user" "/_plugins/_security/api/internalusers/$user" \
     --data-binary "{\"password\": $(json_string "$password"), \"backend_roles\": []}"
   put "mapping of $role" "/_plugins/_security/api/rolesmapping/$role" \
