@@ -24,6 +24,7 @@ REQUIRED_VARIABLES = {
     "gpu-efficiency-cost.json": {"datasource", "namespace", "gpu_hourly_price"},
     "serving-golden-signals.json": {"datasource", "namespace", "job", "model"},
     "kueue.json": {"datasource", "cluster_queue"},
+    "ray-cluster.json": {"datasource", "namespace", "ray_cluster"},
 }
 # Data source type -> the template variable that selects it (logs: OpenSearch is the default backend, Loki the other).
 DATASOURCE_VARIABLES = {"prometheus": "${datasource}", "grafana-opensearch-datasource": "${logs_datasource}",

@@ -66,6 +66,7 @@ SOURCES: dict[str, Deployed] = {
     "opencost": _monitored("opencost", "opencost"),
     "cloudwatch-fsx": _monitored("yace", "yace"),
     "ray-head": _workload("ray-head"),
+    "ray-workers": _workload("ray-workers"),
     "fluent-bit": _monitored("fluent-bit", "fluent-bit"),
 }
 

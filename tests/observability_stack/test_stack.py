@@ -198,10 +198,10 @@ def test_monitors_produce_the_jobs_ports_and_labels_of_the_scrape_contract(opens
         assert copied == wanted_copies, job
     # Contract jobs scraped by the platform's own monitors, by kube-prometheus-stack, and by other add-ons' monitors.
     assert sorted(set(exporters) & set(ours)) == ["dcgm-exporter", "efa-node-exporter", "fluent-bit", "karpenter",
-                                                  "kueue", "opencost", "ray-head", "triton", "vllm", "yace"]
+                                                  "kueue", "opencost", "ray-head", "ray-workers", "triton", "vllm",
+                                                  "yace"]
     assert sorted(set(exporters) - set(ours)) == ["kube-state-metrics", "kubelet", "neuron-monitor", "node-exporter"]
-    # Ray workers carry the same metrics as the head; the contract has no job for them yet.
-    assert sorted(set(ours) - set(exporters)) == ["ray-workers"]
+    assert sorted(set(ours) - set(exporters)) == []
 
 
 def test_kube_prometheus_stack_jobs_match_the_contract(on):
