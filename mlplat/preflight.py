@@ -416,20 +416,24 @@ class Preflight:
         self.add("fsx import path", OK, f"{self.bp.fsx_s3_import_path} is readable")
 
     def aurora_version(self) -> None:
-        if not self.bp.enable_mlflow:
-            return
-        version = versions.AURORA_POSTGRESQL_VERSION
-        found = self.aws.client("rds").describe_db_engine_versions(
-            Engine="aurora-postgresql", EngineVersion=version)["DBEngineVersions"]
-        if any(v["EngineVersion"] == version and v.get("Status", "available") == "available" for v in found):
-            self.add("aurora version", OK, f"Aurora PostgreSQL {version} is offered in {self.bp.region}")
-        elif self.deployed:
-            self.add("aurora version", WARN, f"Aurora PostgreSQL {version} is no longer offered in {self.bp.region}; "
-                                             f"the deployed database runs on (AWS upgrades its minor version)")
-        else:
-            self.add("aurora version", BLOCK, f"Aurora PostgreSQL {version} (MLflow's database, pinned in "
-                                              f"mlplat/versions.py) is not offered in {self.bp.region}",
-                     "upgrade mlplat to a release that pins an offered version, or set enable_mlflow = false")
+        databases = [(self.bp.enable_mlflow, "aurora-postgresql", "Aurora PostgreSQL",
+                      versions.AURORA_POSTGRESQL_VERSION, "MLflow's database", "enable_mlflow"),
+                     (self.bp.enable_slurm, "aurora-mysql", "Aurora MySQL", versions.AURORA_MYSQL_VERSION,
+                      "Slurm's accounting database", "enable_slurm")]
+        for enabled, engine, label, version, purpose, toggle in databases:
+            if not enabled:
+                continue
+            found = self.aws.client("rds").describe_db_engine_versions(
+                Engine=engine, EngineVersion=version)["DBEngineVersions"]
+            if any(v["EngineVersion"] == version and v.get("Status", "available") == "available" for v in found):
+                self.add("aurora version", OK, f"{label} {version} is offered in {self.bp.region}")
+            elif self.deployed:
+                self.add("aurora version", WARN, f"{label} {version} is no longer offered in {self.bp.region}; the "
+                                                 f"deployed database runs on (AWS upgrades its minor version)")
+            else:
+                self.add("aurora version", BLOCK, f"{label} {version} ({purpose}, pinned in mlplat/versions.py) is "
+                                                  f"not offered in {self.bp.region}",
+                         f"upgrade mlplat to a release that pins an offered version, or set {toggle} = false")
 
 
 def _policy_source(arn: str) -> str:

@@ -260,11 +260,12 @@ ACCESS_NODE_INSTANCE_TYPE = "t4g.nano"
 AURORA_POSTGRESQL_VERSION = "16.8"
 AURORA_POSTGRESQL_PARAMETER_FAMILY = "aurora-postgresql16"
 # Slurm's accounting database (modules/slurm_aws.py): slurmdbd speaks the MySQL protocol (MariaDB or MySQL; the Slinky
-# docs pair it with MariaDB or "any mysql/mariadb compatible" service). Aurora MySQL 3.10.1 (MySQL 8.0.42, 2025-09-30),
-# the newest patch of the 3.10 long-term-support line in AWS's Aurora MySQL release notes read 2026-12-02; Serverless v2
-# runs every 3.x version. Version string form `8.0.mysql_aurora.<version>` (Aurora user guide, "Aurora MySQL version
-# numbers"); not read from a region's DescribeDBEngineVersions.
-AURORA_MYSQL_VERSION = "8.0.mysql_aurora.3.10.1"
+# docs pair it with MariaDB or "any mysql/mariadb compatible" service). Aurora MySQL 3.10.5 (MySQL 8.0.42, released
+# 2026-07-30), the newest patch of the 3.10 long-term-support line in the document history of AWS's Aurora MySQL
+# release notes (read 2026-12-02: 3.10.3 2026-01-02, 3.10.4 2026-03-30, 3.10.5 2026-07-30; 3.12.0 2026-02-17);
+# Serverless v2 runs every 3.x version. Version string form `8.0.mysql_aurora.<version>` (Aurora user guide, "Aurora
+# MySQL version numbers"); not read from a region's DescribeDBEngineVersions (`mlplat preflight` asks it).
+AURORA_MYSQL_VERSION = "8.0.mysql_aurora.3.10.5"
 AURORA_MYSQL_PARAMETER_FAMILY = "aurora-mysql8.0"
 
 # Grafana plugins, installed by Grafana at start from grafana.com: grafana/opensearch-datasource tag v2.34.2

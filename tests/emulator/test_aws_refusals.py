@@ -483,6 +483,21 @@ def test_an_engine_version_rds_does_not_offer_is_refused_and_not_described(clien
     assert [v["EngineVersion"] for v in sixteen] == ["16.8", "16.10"]
 
 
+def test_aurora_mysql_versions_are_the_recorded_ones_and_slurms_pin_among_them(client: ClientFactory) -> None:
+    rds = client("rds")
+    mysql = {**RDS_CLUSTER, "Engine": "aurora-mysql"}
+    # A 3.10 patch the recorded releases do not list is refused, as RDS refuses a version it does not offer.
+    assert refusal(lambda: rds.create_db_cluster(DBClusterIdentifier="old-patch",
+                                                 EngineVersion="8.0.mysql_aurora.3.10.1", **mysql)) == (
+        400, "InvalidParameterCombination", "Cannot find version 8.0.mysql_aurora.3.10.1 for aurora-mysql")
+    [offered] = rds.describe_db_engine_versions(Engine="aurora-mysql",
+                                                EngineVersion=versions.AURORA_MYSQL_VERSION)["DBEngineVersions"]
+    assert (offered["DBParameterGroupFamily"], offered["MajorEngineVersion"]) == (
+        versions.AURORA_MYSQL_PARAMETER_FAMILY, "8.0")
+    rds.create_db_cluster(DBClusterIdentifier="slurm", EngineVersion=versions.AURORA_MYSQL_VERSION, **mysql)
+    assert rds.describe_db_clusters(DBClusterIdentifier="slurm")["DBClusters"][0]["Engine"] == "aurora-mysql"
+
+
 # --- Secrets Manager ---------------------------------------------------------------------------------------------
 
 

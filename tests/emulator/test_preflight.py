@@ -176,6 +176,18 @@ def test_an_aurora_version_rds_does_not_offer_blocks(shared_aws: LocalAws, monke
                           "in us-west-2")
 
 
+def test_slurms_aurora_mysql_version_is_checked_too(shared_aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    delta = {"enable_slurm": True}
+    assert by_check(run(shared_aws, delta))["aurora version"] == [
+        ("ok", f"Aurora MySQL {versions.AURORA_MYSQL_VERSION} is offered in us-west-2")]
+    monkeypatch.setattr(versions, "AURORA_MYSQL_VERSION", "8.0.mysql_aurora.3.10.1")
+    [blocked] = run(shared_aws, delta).blocking
+    assert (blocked.check, blocked.detail, blocked.fix) == (
+        "aurora version", "Aurora MySQL 8.0.mysql_aurora.3.10.1 (Slurm's accounting database, pinned in "
+                          "mlplat/versions.py) is not offered in us-west-2",
+        "upgrade mlplat to a release that pins an offered version, or set enable_slurm = false")
+
+
 def test_an_unreadable_fsx_import_path_blocks(shared_aws: LocalAws, client: ClientFactory) -> None:
     delta = {"enable_fsx": True, "fsx_s3_import_path": "s3://preflight-no-such-bucket/data"}
     [blocked] = run(shared_aws, delta).blocking

@@ -350,7 +350,7 @@ def test_database_is_private_encrypted_tls_only_and_reachable_from_nodes_only(on
     [eph_id] = [k for k in s.aws["ephemeral"]["aws_secretsmanager_secret_version"] if k.startswith("slurm_")]
     assert cluster == {
         "cluster_identifier": "mlplat-slurm", "engine": "aurora-mysql", "engine_mode": "provisioned",
-        "engine_version": "8.0.mysql_aurora.3.10.1", "port": 3306, "master_username": "slurm",
+        "engine_version": "8.0.mysql_aurora.3.10.5", "port": 3306, "master_username": "slurm",
         "master_password_wo": f"${{jsondecode(ephemeral.aws_secretsmanager_secret_version.{eph_id}.secret_string)"
                               f".password}}",
         "master_password_wo_version": 1,

@@ -11,9 +11,9 @@ Two read-back gaps of moto 5.2 that make a second `terraform plan` show changes:
 - instances drop their Performance Insights settings. RDS reports them, with the account's aws/rds key and 7 days of
   retention unless told otherwise.
 
-Engine versions: moto creates an Aurora PostgreSQL cluster of any version it is given and has no
-DescribeDBEngineVersions. RDS refuses a version it does not offer in the region (InvalidParameterCombination, "Cannot
-find version ... for aurora-postgresql"), and `mlplat preflight` asks DescribeDBEngineVersions before a deploy. The
+Engine versions: moto creates an Aurora cluster of any version it is given and has no DescribeDBEngineVersions. RDS
+refuses a version it does not offer in the region (InvalidParameterCombination, "Cannot find version ... for
+aurora-postgresql", or aurora-mysql), and `mlplat preflight` asks DescribeDBEngineVersions before a deploy. The
 emulator offers the versions recorded in OFFERED_ENGINE_VERSIONS and refuses the others, at create and at modify.
 """
 
@@ -35,8 +35,12 @@ DEFAULT_PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
 # Aurora PostgreSQL release notes: the extension-versions page lists the "currently available releases" of 17 (17.4 to
 # 17.7); What's New announced 16.10 with 17.6; 16.8 (mlplat/versions.py) had its patch 16.8.5 on 2026-02-03
 # (../shared/audits/aws-layer.md). Engines not listed here keep moto's behaviour (any version).
+# Aurora MySQL: the 3.x releases of 2026 in the Aurora MySQL release notes' document history (read 2026-12-02; see
+# AURORA_MYSQL_VERSION in mlplat/versions.py); earlier 3.10 patches are not offered here.
 OFFERED_ENGINE_VERSIONS: dict[str, tuple[str, ...]] = {
     "aurora-postgresql": ("16.8", "16.10", "17.4", "17.5", "17.6", "17.7"),
+    "aurora-mysql": ("8.0.mysql_aurora.3.10.3", "8.0.mysql_aurora.3.10.4", "8.0.mysql_aurora.3.10.5",
+                     "8.0.mysql_aurora.3.12.0"),
 }
 
 _moto_scaling_configuration_info = DBCluster.scaling_configuration_info
@@ -78,22 +82,27 @@ def _modify_db_cluster(backend: RDSBackend, kwargs: dict[str, Any]) -> DBCluster
 
 
 def _parameter_group_family(engine: str, version: str) -> str:
+    # aurora-postgresql16 for 16.x; aurora-mysql8.0 for 8.0.mysql_aurora.3.x
+    if engine == "aurora-mysql":
+        return f"{engine}{version.split('.mysql_aurora')[0]}"
     return f"{engine}{version.split('.')[0]}"
 
 
 def _engine_version(engine: str, version: str) -> dict[str, Any]:
     """One DBEngineVersion as RDS describes it: the fields a caller reads to decide (family, status, modes)."""
     newer = [v for v in OFFERED_ENGINE_VERSIONS[engine] if _version_key(v) > _version_key(version)]
+    mysql = engine == "aurora-mysql"
     return {
         "Engine": engine,
         "EngineVersion": version,
-        "MajorEngineVersion": version.split(".")[0],
+        "MajorEngineVersion": version.split(".mysql_aurora")[0] if mysql else version.split(".")[0],
         "DBParameterGroupFamily": _parameter_group_family(engine, version),
-        "DBEngineDescription": "Aurora (PostgreSQL)" if engine == "aurora-postgresql" else engine,
-        "DBEngineVersionDescription": f"Aurora PostgreSQL (Compatible with PostgreSQL {version})",
+        "DBEngineDescription": "Aurora MySQL" if mysql else "Aurora (PostgreSQL)",
+        "DBEngineVersionDescription": (f"Aurora MySQL {version.split('mysql_aurora.')[-1]} (compatible with MySQL 8.0)"
+                                       if mysql else f"Aurora PostgreSQL (Compatible with PostgreSQL {version})"),
         "Status": "available",
         "SupportedEngineModes": ["provisioned"],
-        "ExportableLogTypes": ["postgresql"],
+        "ExportableLogTypes": ["audit", "error", "general", "slowquery"] if mysql else ["postgresql"],
         "SupportsLogExportsToCloudwatchLogs": True,
         "SupportsReadReplica": False,
         "SupportsGlobalDatabases": True,
