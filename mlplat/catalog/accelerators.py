@@ -10,7 +10,7 @@ run on the system nodes on purpose, like Karpenter: they must not depend on the 
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from mlplat import versions
 from mlplat.addons import NO_PODS, NODE_AGENT, SYSTEM, AddOn, AddonContext
@@ -227,23 +227,28 @@ def _static_volume(name: str, namespace: str, claim: str, capacity: str, csi: di
     return [pv, pvc]
 
 
-def shared_volume_objects(ctx: AddonContext) -> dict[str, Any]:
-    bp, out = ctx.blueprint, ctx.outputs
+def shared_volumes(bp: "Blueprint", out: Mapping[str, str], ns: str) -> list[dict[str, Any]]:
+    """The efs-shared and fsx-shared claims of namespace `ns` (those the blueprint enables), each bound to a
+    PersistentVolume of its own on the platform's file system (a PersistentVolume binds one claim)."""
     objects: list[dict[str, Any]] = []
-    for ns in bp.workload_namespaces:
-        if bp.enable_efs:
-            # EFS is elastic; the capacity is nominal (Kubernetes requires one).
-            objects += _static_volume(f"{EFS_SHARED_CLAIM}-{ns}", ns, EFS_SHARED_CLAIM, "1Ti", {
-                "driver": "efs.csi.aws.com", "volumeHandle": out["efs_file_system_id"],
-                "volumeAttributes": {"encryptInTransit": "true"},
-            }, [])
-        if bp.enable_fsx:
-            capacity = f"{bp.fsx_storage_capacity}Gi"
-            objects += _static_volume(f"{FSX_SHARED_CLAIM}-{ns}", ns, FSX_SHARED_CLAIM, capacity, {
-                "driver": "fsx.csi.aws.com", "volumeHandle": out["fsx_file_system_id"],
-                "volumeAttributes": {"dnsname": out["fsx_dns_name"], "mountname": out["fsx_mount_name"]},
-            }, ["flock"])
-    return {"objects": objects}
+    if bp.enable_efs:
+        # EFS is elastic; the capacity is nominal (Kubernetes requires one).
+        objects += _static_volume(f"{EFS_SHARED_CLAIM}-{ns}", ns, EFS_SHARED_CLAIM, "1Ti", {
+            "driver": "efs.csi.aws.com", "volumeHandle": out["efs_file_system_id"],
+            "volumeAttributes": {"encryptInTransit": "true"},
+        }, [])
+    if bp.enable_fsx:
+        capacity = f"{bp.fsx_storage_capacity}Gi"
+        objects += _static_volume(f"{FSX_SHARED_CLAIM}-{ns}", ns, FSX_SHARED_CLAIM, capacity, {
+            "driver": "fsx.csi.aws.com", "volumeHandle": out["fsx_file_system_id"],
+            "volumeAttributes": {"dnsname": out["fsx_dns_name"], "mountname": out["fsx_mount_name"]},
+        }, ["flock"])
+    return objects
+
+
+def shared_volume_objects(ctx: AddonContext) -> dict[str, Any]:
+    return {"objects": [o for ns in ctx.blueprint.workload_namespaces
+                        for o in shared_volumes(ctx.blueprint, ctx.outputs, ns)]}
 
 
 def _workload_namespaces_enabled(bp: "Blueprint") -> bool:

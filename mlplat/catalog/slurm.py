@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlplat import versions
 from mlplat.addons import NO_PODS, POOLS, SYSTEM, AddOn, AddonContext
-from mlplat.catalog.accelerators import EFS_SHARED_CLAIM, FSX_SHARED_CLAIM, NVIDIA_GPU, _static_volume
+from mlplat.catalog.accelerators import EFS_SHARED_CLAIM, FSX_SHARED_CLAIM, NVIDIA_GPU, shared_volumes
 from mlplat.catalog.core import SYSTEM_NODES
 from mlplat.catalog.modules import EFA, PROMETHEUS_LABELS, on_platform_pool
 from mlplat.nodepools import NEURON_SCHEDULER, POOL_LABEL, NodePoolSpec, toleration_for
@@ -176,21 +176,7 @@ def slurm_values(ctx: AddonContext) -> dict[str, Any]:
 def slurm_volumes(ctx: AddonContext) -> dict[str, Any]:
     """The workload namespaces' shared claims (efs-shared, fsx-shared) in the Slurm namespace too, on the same file
     systems (catalog/accelerators.py makes the others; a PersistentVolume binds one claim, so these are new PVs)."""
-    bp, out = ctx.blueprint, ctx.outputs
-    objects: list[dict[str, Any]] = []
-    if bp.enable_efs:
-        objects += _static_volume(f"{EFS_SHARED_CLAIM}-{SLURM_NAMESPACE}", SLURM_NAMESPACE, EFS_SHARED_CLAIM, "1Ti", {
-            "driver": "efs.csi.aws.com", "volumeHandle": out["efs_file_system_id"],
-            "volumeAttributes": {"encryptInTransit": "true"},
-        }, [])
-    if bp.enable_fsx:
-        capacity = f"{bp.fsx_storage_capacity}Gi"
-        name = f"{FSX_SHARED_CLAIM}-{SLURM_NAMESPACE}"
-        objects += _static_volume(name, SLURM_NAMESPACE, FSX_SHARED_CLAIM, capacity, {
-            "driver": "fsx.csi.aws.com", "volumeHandle": out["fsx_file_system_id"],
-            "volumeAttributes": {"dnsname": out["fsx_dns_name"], "mountname": out["fsx_mount_name"]},
-        }, ["flock"])
-    return {"objects": objects}
+    return {"objects": shared_volumes(ctx.blueprint, ctx.outputs, SLURM_NAMESPACE)}
 
 
 ADDONS: list[AddOn] = [

@@ -34,7 +34,8 @@ def test_no_volume_with_zero_and_an_internal_restricted_nlb_when_asked():
     s = synth({**ON, "grafana_storage_gib": 0, "grafana_internal_load_balancer": True})
     values = grafana(s)
     assert "persistence" not in values and "deploymentStrategy" not in values
-    assert values["service"] == {"type": "LoadBalancer", "annotations": NLB, "loadBalancerSourceRanges": ["10.1.0.0/16"]}
+    assert values["service"] == {"type": "LoadBalancer", "annotations": NLB,
+                                 "loadBalancerSourceRanges": ["10.1.0.0/16"]}
     # Keys recorded for the grafana chart kube-prometheus-stack pins (the stack's own key check covers the rest).
     assert [k for k in leaf_keys(values["service"], "service") if not accepted(k, SUBCHARTS["grafana"].keys)] == []
     listed = grafana(synth({**ON, "grafana_internal_load_balancer": True,

@@ -11,9 +11,7 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -23,25 +21,15 @@ import pytest
 from mlplat import versions
 from mlplat.catalog.log_retention import JOB_NAME, POLICY_ID, SCRIPT, ism_policy
 from tests.support import k8s
+from tests.support.fake_http import JsonHandler, serving
 from tests.support.paths import reference
 from tests.support.synth import Synth
 
 USER, PASSWORD = "admin", "s3cret-generated"
 
 
-class FakeOpenSearch(BaseHTTPRequestHandler):
+class FakeOpenSearch(JsonHandler):
     """The ISM endpoints the script uses. State lives on the server object."""
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def _answer(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def _handle(self) -> None:
         server: Any = self.server
@@ -78,12 +66,8 @@ class FakeOpenSearch(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def opensearch() -> Iterator[Any]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenSearch)
-    server.calls, server.policy, server.seq_no, server.unhealthy_answers = [], None, 0, 0  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
+    with serving(FakeOpenSearch, calls=[], policy=None, seq_no=0, unhealthy_answers=0) as server:
+        yield server
 
 
 def run_script(server: Any, tmp_path: Path, policy: dict[str, Any], **extra: str) -> subprocess.CompletedProcess:

@@ -11,9 +11,7 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,6 +25,7 @@ from mlplat.catalog import REGISTRY
 from mlplat.catalog.opensearch_users import INDEX_PATTERN_SCRIPT, index_pattern
 from mlplat.kube.open import WEB_UIS
 from tests.support import k8s
+from tests.support.fake_http import JsonHandler, serving
 from tests.support.chart_values import chart_defaults, chart_version, unknown_keys
 from tests.support.synth import Synth
 
@@ -97,18 +96,7 @@ def test_mlplat_open_reaches_it():
 
 # --- the setup script against a fake of the Dashboards API -----------------------------------------------------------
 
-class FakeDashboards(BaseHTTPRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def _answer(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
+class FakeDashboards(JsonHandler):
     def _handle(self) -> None:
         server: Any = self.server
         url = urlsplit(self.path)
@@ -139,12 +127,8 @@ class FakeDashboards(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def dashboards() -> Iterator[Any]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeDashboards)
-    server.calls, server.patterns, server.settings, server.starting = [], {}, {}, 0  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
+    with serving(FakeDashboards, calls=[], patterns={}, settings={}, starting=0) as server:
+        yield server
 
 
 def run_setup(server: Any, tmp_path: Path, **extra: str) -> subprocess.CompletedProcess:

@@ -10,9 +10,7 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,24 +20,14 @@ import pytest
 from mlplat.catalog.opensearch_users import (DASHBOARDS_ROLE, JOB_NAME, PASSWORDS_SECRET, READER_ROLE, SCRIPT,
                                              WRITER_ROLE, roles)
 from tests.support import k8s
+from tests.support.fake_http import JsonHandler, serving
 from tests.support.synth import Synth
 
 ADMIN, ADMIN_PASSWORD = "admin", "generated-admin"
 API = "/_plugins/_security/api/"
 
 
-class FakeSecurityApi(BaseHTTPRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def _answer(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
+class FakeSecurityApi(JsonHandler):
     def _handle(self) -> None:
         server: Any = self.server
         path = urlsplit(self.path).path
@@ -68,13 +56,8 @@ class FakeSecurityApi(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def opensearch() -> Iterator[Any]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeSecurityApi)
-    server.calls = []  # type: ignore[attr-defined]
-    server.state = {"roles": {}, "internalusers": {}, "rolesmapping": {}}  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
+    with serving(FakeSecurityApi, calls=[], state={"roles": {}, "internalusers": {}, "rolesmapping": {}}) as server:
+        yield server
 
 
 def run_script(server: Any, tmp_path: Path, **extra: str) -> subprocess.CompletedProcess:

@@ -14,17 +14,7 @@ osd() {  # method path [curl args...]: as call(), against OpenSearch Dashboards'
     -w '%{http_code}' "$@" "$DASHBOARDS_URL$path") || status=000
 }
 
-tries=0
-while :; do
-  osd GET "/api/status"
-  [ "$status" = 200 ] && break
-  tries=$((tries + 1))
-  if [ "$tries" -ge "${WAIT_TRIES:-60}" ]; then
-    echo "OpenSearch Dashboards at $DASHBOARDS_URL did not answer (last status $status) after $tries tries" >&2
-    exit 1
-  fi
-  sleep "${WAIT_SECONDS:-10}"
-done
+wait_until_ok "OpenSearch Dashboards at $DASHBOARDS_URL" osd "/api/status"
 
 osd POST "/api/saved_objects/index-pattern/$PATTERN_ID?overwrite=true" --data-binary "@$PATTERN_FILE"
 case "$status" in
