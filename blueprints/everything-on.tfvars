@@ -45,6 +45,8 @@ slurm_nodesets = {
 }
 # A placeholder key (not a real user's): the login node's root authorized_keys.
 slurm_login_ssh_public_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f slurm-test"]
+# Airflow with the platform's example DAG (no airflow_dags_git_repo): it runs a pipeline in ml-workloads.
+enable_airflow                   = true
 
 tags = {
   team = "ml-platform"

@@ -34,7 +34,8 @@ class AnchorKey:
             keys = " and ".join(self.keys)
             how = f" ({self.note})" if self.note else ""
             return f"{self.anchor}'s name for {self.what}; in mlplat that is {keys}{how}: use it instead of this key"
-        return f"{self.anchor}'s {self.what}, which mlplat does not offer: {self.note}; remove it"
+        what = self.what.removeprefix("the ")  # "JARK's AIBrix stack", not "JARK's the AIBrix stack"
+        return f"{self.anchor}'s {what}, which mlplat does not offer: {self.note}; remove it"
 
 
 _OUTSIDE_CORE = "it is outside the GPU/Neuron training and serving core this platform covers"
@@ -130,7 +131,9 @@ _ENTRIES = (
               note="pipelines run with `mlplat pipeline run`, each step queued by Kueue"),
     AnchorKey("enable_argo_events", JARK, "Argo Events",
               note="pipelines run with `mlplat pipeline run`, which a CI system or scheduler calls"),
-    AnchorKey("airflow_enabled", MLOPS, "Airflow", note=_NOT_YET),
+    AnchorKey("airflow_enabled", MLOPS, "Airflow", ("enable_airflow",),
+              "the official chart with the KubernetesExecutor, metadata on Aurora PostgreSQL, task logs on S3, DAGs "
+              "from git (airflow_dags_git_repo) or the example DAG that runs a pipeline"),
     AnchorKey("kubeflow_platform_enabled", MLOPS, "the full Kubeflow platform",
               note="it installs from kustomize manifests with Istio, Dex and oauth2-proxy, not from pinned charts; "
                    "TrainJobs come with enable_kubeflow_trainer, notebooks with enable_jupyterhub, pipelines with "

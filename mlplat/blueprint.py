@@ -29,6 +29,7 @@ from mlplat.nodepools import POOL_KINDS, NodePoolKeys
 from mlplat.observability_config import ObservabilityKeys
 from mlplat.workloads_config import WorkloadKeys
 from mlplat.slurm_config import SlurmKeys
+from mlplat.airflow_config import AirflowKeys
 from mlplat.schema import Problems, build, explicit_field, field
 from mlplat.settings import today
 from mlplat.zones import is_zone_id, zone_problem
@@ -214,9 +215,10 @@ class CoreKeys:
                 out.append(((key,), f"has no effect: no enabled pool is pinned by it ({', '.join(pools)}); enable "
                                     f"one (nodepools.{pools[0]}.enabled = true) or remove this key"))
         if self.empty_buckets_on_destroy and not (self.create_fsx_bucket or self.enable_mlflow
-                                                  or self.needs_loki_bucket):
+                                                  or self.needs_loki_bucket or self.enable_airflow):
             out.append((("empty_buckets_on_destroy",), "has no effect: the platform owns no bucket (FSx with its own "
-                                                       "bucket, MLflow or Loki on S3 creates one); remove this key"))
+                                                       "bucket, MLflow, Airflow or Loki on S3 creates one); remove "
+                                                       "this key"))
         if self.fsx_deployment_type == "SCRATCH_2" and "fsx_throughput" in self._explicit:
             out.append((("fsx_throughput",), "SCRATCH_2 has a fixed throughput; remove fsx_throughput or use PERSISTENT_2"))
         for key, value in self.tags.items():
@@ -311,7 +313,7 @@ class CoreKeys:
 
 
 @dataclasses.dataclass(frozen=True)
-class Blueprint(SlurmKeys, WorkloadKeys, ObservabilityKeys, ModuleKeys, NodePoolKeys, CoreKeys):
+class Blueprint(AirflowKeys, SlurmKeys, WorkloadKeys, ObservabilityKeys, ModuleKeys, NodePoolKeys, CoreKeys):
     _explicit: frozenset[str] = explicit_field()
     _source: str = dataclasses.field(default="blueprint.tfvars", repr=False, compare=False)
     # Line of each key the file sets (for messages after parsing, such as warnings).

@@ -140,6 +140,11 @@ def idle_items(bp: Blueprint, prices: RegionPrices, support: str) -> tuple[CostI
         items.append(CostItem("Aurora Serverless v2 (Slurm accounting)", bp.slurm_db_min_acu,
                               f"1 x {bp.slurm_db_min_acu:g} ACU (minimum capacity)",
                               _hourly(prices.aurora_serverless_v2_acu, bp.slurm_db_min_acu)))
+    if bp.enable_airflow:
+        # One serverless writer (modules/airflow_aws.py).
+        items.append(CostItem("Aurora Serverless v2 (Airflow metadata)", bp.airflow_db_min_acu,
+                              f"1 x {bp.airflow_db_min_acu:g} ACU (minimum capacity)",
+                              _hourly(prices.aurora_serverless_v2_acu, bp.airflow_db_min_acu)))
     if (lbs := load_balancer_count(bp)):
         items.append(CostItem("network load balancers", lbs, f"{lbs} (Argo CD, internal)",
                               _hourly(prices.network_load_balancer, lbs)))

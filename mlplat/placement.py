@@ -117,7 +117,9 @@ def fits(spec: Mapping[str, Any], pool: NodePoolSpec) -> bool:
     if terms and not any(all(_satisfied(pool, e["key"], e["operator"], e.get("values", []))
                              for e in term.get("matchExpressions", [])) for term in terms):
         return False
-    requested = {r for c in spec["containers"] for part in ("requests", "limits")
+    # Init containers count too: a sidecar's (restartPolicy Always) requests are held beside the main containers',
+    # an ordinary init container's while it runs; either needs the resource on the node.
+    requested = {r for c in [*spec.get("initContainers", []), *spec["containers"]] for part in ("requests", "limits")
                  for r in c.get("resources", {}).get(part, {}) if "/" in r}
     return all(_offers(pool, r) for r in requested)
 

@@ -418,6 +418,8 @@ class Preflight:
     def aurora_version(self) -> None:
         databases = [(self.bp.enable_mlflow, "aurora-postgresql", "Aurora PostgreSQL",
                       versions.AURORA_POSTGRESQL_VERSION, "MLflow's database", "enable_mlflow"),
+                     (self.bp.enable_airflow, "aurora-postgresql", "Aurora PostgreSQL",
+                      versions.AURORA_POSTGRESQL_VERSION, "Airflow's metadata database", "enable_airflow"),
                      (self.bp.enable_slurm, "aurora-mysql", "Aurora MySQL", versions.AURORA_MYSQL_VERSION,
                       "Slurm's accounting database", "enable_slurm")]
         for enabled, engine, label, version, purpose, toggle in databases:

@@ -133,6 +133,13 @@ CHARTS: dict[str, Chart] = {
         "mlflow", "https://community-charts.github.io/helm-charts", "1.11.5",
         "community-charts/helm-charts tag mlflow-1.11.5 (MLflow 3.15.1)",
     ),
+    # Apache Airflow's official chart: 1.22.0 (2026-06-13, the newest release; its default image is Airflow 3.2.2,
+    # release notes of helm-chart/1.22.0). The anchor (MLOps on EKS) pins 1.16.0 (Airflow 2.10); this is the same
+    # chart two Airflow majors on. The value keys the platform sets are recorded in tests/upstream/airflow-chart.json.
+    "airflow": Chart(
+        "airflow", "https://airflow.apache.org", "1.22.0",
+        "apache/airflow tag helm-chart/1.22.0 chart/ (Airflow 3.2.2)",
+    ),
     "nvidia-device-plugin": Chart(
         "nvidia-device-plugin", "https://nvidia.github.io/k8s-device-plugin", "0.20.0", "NVIDIA/k8s-device-plugin v0.20.0",
     ),
@@ -297,7 +304,9 @@ OPENSEARCH_IMAGE = "opensearchproject/opensearch:3.6.0"
 TRAINER_DEEPSPEED_IMAGE = "ghcr.io/kubeflow/trainer/deepspeed-runtime:v2.3.0"
 TRAINER_GPU_IMAGE = "public.ecr.aws/deep-learning-containers/pytorch-training:2.7.1-gpu-py312-cu128-ubuntu22.04-ec2"
 TRAINER_NEURON_IMAGE = "763104351884.dkr.ecr.{region}.amazonaws.com/pytorch-training-neuronx:2.8.0-neuronx-py311-sdk2.26.1-ubuntu22.04"
-# KServe ServingRuntimes (mlplat/serving_runtimes.py). GPU: vLLM's OpenAI-compatible server at the tag the examples
+# KServe ServingRuntimes (mlplat/serving_runtimes.py), and the vLLM server of the pipelines' vllm-serve step
+# (mlplat/pipelines/steps.py), which runs these same two images. GPU: vLLM's OpenAI-compatible server at the tag the
+# examples
 # run (examples/vllm-multi-node-lws.yaml; tests/modules/test_kserve.py checks that they agree). Neuron: AWS's vLLM
 # Neuron DLC, the newest line that still lists trn1 and inf2 (the neuron pool's default families; the 0.21+ lines
 # are trn2/trn3 only): aws-neuron/deep-learning-containers README.md at 2be9ed1d (2026-08-17), row "VLLM 0.16.0,

@@ -164,7 +164,8 @@ def _pods(bp: "Blueprint", obj: dict[str, Any], specs: dict[str, Any]) -> Iterat
             yield f"{who} fit no enabled node pool: {fix}"
     if queue is not None:
         covered = set(queue_resources(queue))
-        requested = {r for spec in specs.values() for c in spec.get("containers", [])
+        requested = {r for spec in specs.values()
+                     for c in [*spec.get("initContainers", []), *spec.get("containers", [])]
                      for r in c.get("resources", {}).get("requests", {})}
         missing = sorted(r for r in requested - covered if not r.startswith(KUEUE_IGNORED_PREFIXES))
         if missing:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 
 def policy(*statements: Mapping[str, Any]) -> str:
@@ -41,10 +41,13 @@ class ClusterScope:
     def cluster_arn(self) -> str:
         return f"arn:{self.partition}:eks:{self.region}:{self.account_id}:cluster/{self.cluster_name}"
 
-    def pod_identity_trust(self, namespace: str, service_account: str) -> str:
-        """EKS Pod Identity trust for one service account of this cluster: the session tags EKS attaches
+    def pod_identity_trust(self, namespace: str, service_account: str | Sequence[str]) -> str:
+        """EKS Pod Identity trust for service accounts of this cluster: the session tags EKS attaches
         (awsdocs/amazon-eks-user-guide pod-id-role.adoc, pod-id-abac.adoc) must name this cluster, namespace and
-        service account, so no other association in the account (another cluster or namespace) can assume the role."""
+        service account (any of several, when a list), so no other association in the account (another cluster or
+        namespace) can assume the role."""
+        if not isinstance(service_account, str):
+            service_account = sorted(service_account)
         return policy({
             "Sid": "AllowEksAuthToAssumeRoleForPodIdentity", "Effect": "Allow",
             "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"],

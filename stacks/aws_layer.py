@@ -16,6 +16,7 @@ from mlplat.catalog.secrets import ESO_NAMESPACE, ESO_SERVICE_ACCOUNT, secret_na
 from mlplat.nodepools import POOL_KINDS, subnet_tag_key
 from mlplat.settings import AWS_STACK_SUFFIX, Settings
 from mlplat.slurm_config import SLURM_DB_BACKUP_RETENTION_DAYS
+from mlplat.airflow_config import AIRFLOW_DB_BACKUP_RETENTION_DAYS, AIRFLOW_NAMESPACE
 from mlplat.workloads_config import (
     ACK_SAGEMAKER_NAMESPACE,
     ACK_SAGEMAKER_SERVICE_ACCOUNT,
@@ -39,6 +40,7 @@ from modules.network import Network, NetworkConfig
 from modules.sagemaker_aws import SageMakerAws, SageMakerAwsConfig
 from modules.secret_access import SecretAccessConfig, SecretReader
 from modules.slurm_aws import SlurmAws, SlurmAwsConfig
+from modules.airflow_aws import AirflowAws, AirflowAwsConfig
 from modules.secrets import GeneratedSecret
 from modules.workload_access import WorkloadAccess, WorkloadAccessConfig
 from stacks.providers import aws_provider, configure_backend
@@ -197,6 +199,25 @@ class AwsLayer(TerraformStack):
                 deletion_protection=bp.slurm_db_deletion_protection,
             ))
         # --- end Slurm
+        # --- Airflow: the metadata database (Aurora PostgreSQL), the task-log bucket and its Pod Identity role.
+        self.airflow = None
+        if bp.enable_airflow:
+            from mlplat.catalog.airflow import SERVICE_ACCOUNTS
+
+            airflow_use = next(u for u in secret_uses(bp) if u.purpose == "airflow-db")
+            airflow_secret = self.secrets[airflow_use.purpose]
+            self.airflow = AirflowAws(self, "airflow", AirflowAwsConfig(
+                scope=scope, cluster_name=self.eks.cluster.name, vpc_id=self.network.vpc.id,
+                subnet_ids=self.network.private_subnet_ids, node_security_group_id=self.eks.node_sg.id,
+                kms_key_arn=self.key.arn, namespace=AIRFLOW_NAMESPACE,
+                service_accounts=tuple(SERVICE_ACCOUNTS.values()), db_username=airflow_use.username,
+                db_secret_arn=airflow_secret.arn, db_secret_written=airflow_secret.version,
+                min_acu=bp.airflow_db_min_acu, max_acu=bp.airflow_db_max_acu,
+                backup_retention_days=AIRFLOW_DB_BACKUP_RETENTION_DAYS,
+                deletion_protection=bp.airflow_db_deletion_protection,
+                force_destroy_bucket=bp.empty_buckets_on_destroy,
+            ))
+        # --- end Airflow
         self._outputs(bp)
 
     def _outputs(self, bp: Blueprint) -> None:
@@ -231,6 +252,10 @@ class AwsLayer(TerraformStack):
             out["loki_bucket_name"] = self.loki.bucket.name
         if self.sagemaker:
             out["ack_sagemaker_execution_role_arn"] = self.sagemaker.outputs.execution_role_arn
+        if self.airflow:
+            out["airflow_log_bucket"] = self.airflow.outputs.log_bucket
+            out["airflow_db_endpoint"] = self.airflow.outputs.db_endpoint
+            out["airflow_role_arn"] = self.airflow.outputs.role_arn
         if self.slurm:
             out["slurm_db_endpoint"] = self.slurm.outputs.db_endpoint
             out["slurm_db_port"] = self.slurm.outputs.db_port

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from mlplat.addons import AddOn
 from mlplat.catalog import accelerators, core, modules, notebooks, observability, sagemaker, secrets, serving, workloads
-from mlplat.catalog import slurm
+from mlplat.catalog import airflow, slurm
 
 REGISTRY: list[AddOn] = [*core.ADDONS, *secrets.ADDONS, *accelerators.ADDONS, *observability.ADDONS, *modules.ADDONS,
                           *workloads.ADDONS, *notebooks.ADDONS,
-                          *serving.ADDONS, *sagemaker.ADDONS, *slurm.ADDONS]
+                          *serving.ADDONS, *sagemaker.ADDONS, *slurm.ADDONS, *airflow.ADDONS]
 
 
 def by_name() -> dict[str, AddOn]:

@@ -18,6 +18,7 @@ from mlplat.catalog.alerting import ALERTMANAGER_NAMESPACE, RECEIVER_SECRET
 from mlplat.catalog.core import SYSTEM_NODES
 from mlplat.catalog.notebooks import ADMIN_SECRET, OAUTH_SECRET, OAUTH_SECRET_KEY, USERS_SECRET
 from mlplat.slurm_config import SLURM_NAMESPACE
+from mlplat.airflow_config import AIRFLOW_NAMESPACE
 from mlplat.workloads_config import JUPYTERHUB_NAMESPACE
 
 if TYPE_CHECKING:
@@ -109,6 +110,12 @@ def secret_uses(bp: "Blueprint") -> list[SecretUse]:
         # Flask's session/CSRF key, one value for every replica and every render (the chart would make one per render).
         uses.append(SecretUse("mlflow-flask", "mlflow", "mlflow-flask-secret-key",
                               template={"MLFLOW_FLASK_SERVER_SECRET_KEY": "{{ .password }}"}))
+    if bp.enable_airflow:
+        # Airflow's metadata database (modules/airflow_aws.py): the AWS layer sets it as the Aurora master password;
+        # catalog/airflow.py builds the connection URI from it (alphanumeric: safe in a URI).
+        uses.append(SecretUse("airflow-db", AIRFLOW_NAMESPACE, "airflow-db", username="airflow"))
+        # The admin user the platform's create-user job makes (catalog/airflow.py), mounted as files.
+        uses.append(SecretUse("airflow-admin", AIRFLOW_NAMESPACE, "airflow-admin"))
     if bp.enable_slurm:
         # Slurm's accounting database (modules/slurm_aws.py): the AWS layer sets it as the Aurora MySQL master
         # password, slurmdbd reads the `password` key (the chart's accounting.storageConfig.passwordKeyRef).
@@ -133,7 +140,7 @@ def secret_output(use: SecretUse) -> str:
     return f"secret_name_{use.purpose.replace('-', '_')}"
 
 
-def _external_secret(name: str, namespace: str, target: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+def external_secret(name: str, namespace: str, target: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
     """An ExternalSecret reading Secrets Manager through the platform's store: `source` is its data or dataFrom."""
     return {"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
             "metadata": {"name": name, "namespace": namespace},
@@ -144,7 +151,7 @@ def _external_secret(name: str, namespace: str, target: dict[str, Any], source: 
 def _user_secret_copy(name: str, namespace: str, entries: Iterable[tuple[str, str]]) -> dict[str, Any]:
     """A Kubernetes Secret `name` holding, under each key, the whole value of a secret the user owns (a URL, a
     routing key, a token). Owner: deleted with the ExternalSecret; Retain: kept if External Secrets is briefly gone."""
-    return _external_secret(name, namespace, {"name": name, "creationPolicy": "Owner", "deletionPolicy": "Retain"},
+    return external_secret(name, namespace, {"name": name, "creationPolicy": "Owner", "deletionPolicy": "Retain"},
                             {"data": [{"secretKey": key, "remoteRef": {"key": secret}} for key, secret in entries]})
 
 
@@ -164,7 +171,7 @@ def _objects(ctx: AddonContext) -> dict[str, Any]:
                                   "deletionPolicy": "Retain"}
         if use.template:
             target["template"] = {"engineVersion": "v2", "data": dict(use.template)}
-        objects.append(_external_secret(use.secret_name, use.namespace, target,
+        objects.append(external_secret(use.secret_name, use.namespace, target,
                                         {"dataFrom": [{"extract": {"key": ctx.outputs[secret_output(use)]}}]}))
     if bp.alert_secrets:  # the receivers' credentials, for Alertmanager
         objects.append(_user_secret_copy(RECEIVER_SECRET, ALERTMANAGER_NAMESPACE, bp.alert_secrets.items()))

@@ -1,4 +1,4 @@
-"""`mlplat open grafana|argocd|mlflow|opensearch|opensearch-dashboards`: a local URL for an add-on's web UI, forwarded to its pod through
+"""`mlplat open grafana|argocd|mlflow|airflow|opensearch|opensearch-dashboards`: a local URL for an add-on's web UI, forwarded to its pod through
 the cluster's API (mlplat/kube/open.py), with the UI's admin username, and its password only with --show-password
 (read from Secrets Manager then, and shown only in the result).
 
@@ -131,6 +131,6 @@ def render(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-COMMAND = Command("open", "forward a local port to an add-on's web UI (grafana, argocd, mlflow, opensearch, "
+COMMAND = Command("open", "forward a local port to an add-on's web UI (grafana, argocd, mlflow, airflow, opensearch, "
                   "opensearch-dashboards) and "
                   "print its URL and username", run, render, add_arguments)

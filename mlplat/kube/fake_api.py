@@ -46,7 +46,10 @@ controller (Trainer v2 over JobSet) creates `<name>-node-0-<i>` pods and sets Co
 messages; the RayJob controller (KubeRay, K8sJobMode) creates a head, workers and a submitter pod labelled
 `ray.io/originated-from-cr-name` and sets jobStatus/jobDeploymentStatus from the submitter's outcome, deleting the
 cluster's pods at the end with shutdownAfterJobFinishes. A `PodScript` says how a workload's pods go (phases per poll, log lines, exit code, or unschedulable with
-the scheduler's PodScheduled condition); the kubelet advances pods one phase per LIST of pods. `pods/{name}/log`
+the scheduler's PodScheduled condition, or scheduled with its sidecars crash-looping); the kubelet advances pods one
+phase per LIST of pods. A pod's sidecars (init containers with restartPolicy Always) run beside its main containers
+and are stopped when those exit: its phase, and so the Job's verdict, follows the main containers alone.
+`pods/{name}/log`
 answers as the kubelet does: 400 while the container waits to start or when the container is missing or must be
 named, `follow=true` streams until the container terminates.
 
@@ -120,6 +123,9 @@ class PodScript:
     log: tuple[str, ...] = ()
     exit_code: int = 1
     unschedulable: str = "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."
+    # A pod with sidecars (init containers with restartPolicy Always) whose sidecars never start: scheduled, Pending
+    # while its sidecars crash-loop with this message (the kubelet's back-off), its main containers never started.
+    sidecar_crash: str | None = None
 
     @staticmethod
     def succeeds(pending: int = 1, running: int = 2, log: tuple[str, ...] = ()) -> "PodScript":
@@ -132,6 +138,10 @@ class PodScript:
     @staticmethod
     def runs_forever(pending: int = 1, log: tuple[str, ...] = ()) -> "PodScript":
         return PodScript((("Pending", pending), ("Running", None)), log)
+
+    @staticmethod
+    def sidecar_never_starts(message: str) -> "PodScript":
+        return PodScript((("Pending", None),), sidecar_crash=message)
 
 
 @dataclass(frozen=True)
@@ -1284,10 +1294,35 @@ class FakeKubeApi:
         self._lock.notify_all()
 
     def _set_pod_phase(self, pod_obj: dict[str, Any], script: PodScript, index: int) -> None:
+        """The kubelet's status for the phase. Sidecars (init containers with restartPolicy Always, KEP-753) start
+        before the main containers and run beside them; the pod's phase follows its main containers alone, and once
+        those have exited the kubelet stops the sidecars (SIGTERM; vLLM and most servers then exit 0). Ordinary init
+        containers are taken as having completed before the pod runs."""
         phase = script.phases[min(index, len(script.phases) - 1)][0]
         new = copy.deepcopy(self._store[RESOURCE_BY_PLURAL["pods"]][_key(pod_obj)])
         containers = [(c.get("name", "main"), c.get("image", "")) for c in new["spec"].get("containers", [])]
-        if phase == "Pending":
+        inits = [(c.get("name", "init"), c.get("image", ""), c.get("restartPolicy") == "Always")
+                 for c in new["spec"].get("initContainers", [])]
+
+        def status(name: str, image: str, state: dict[str, Any], running: bool, **extra: Any) -> dict[str, Any]:
+            return {"name": name, "image": image, "imageID": "", "restartCount": 0, "ready": running,
+                    "started": running, "state": state, **extra}
+
+        if phase == "Pending" and script.sidecar_crash is not None and any(sidecar for *_, sidecar in inits):
+            new["spec"].setdefault("nodeName", "ip-10-0-1-23.us-west-2.compute.internal")
+            crash = {"waiting": {"reason": "CrashLoopBackOff", "message": script.sidecar_crash}}
+            last = {"terminated": {"exitCode": 1, "reason": "Error", "finishedAt": _now()}}
+            new["status"] = {
+                "phase": "Pending",
+                "conditions": [{"type": "PodScheduled", "status": "True"},
+                               {"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized"}],
+                "initContainerStatuses": [
+                    status(n, image, crash, False, restartCount=3, lastState=last) if sidecar else
+                    status(n, image, {"terminated": {"exitCode": 0, "reason": "Completed", "finishedAt": _now()}},
+                           False) for n, image, sidecar in inits],
+                "containerStatuses": [status(c, image, {"waiting": {"reason": "PodInitializing"}}, False)
+                                      for c, image in containers]}
+        elif phase == "Pending":
             new["status"] = {"phase": "Pending", "conditions": [
                 {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
                  "message": script.unschedulable}]}
@@ -1300,10 +1335,14 @@ class FakeKubeApi:
                 code = 0 if phase == "Succeeded" else script.exit_code
                 state = {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
                                         "finishedAt": _now()}}
+            completed = {"terminated": {"exitCode": 0, "reason": "Completed", "finishedAt": _now()}}
             new["status"] = {"phase": phase, "conditions": [{"type": "PodScheduled", "status": "True"}],
-                             "containerStatuses": [{"name": c, "image": image, "imageID": "", "restartCount": 0,
-                                                    "ready": phase == "Running", "started": phase == "Running",
-                                                    "state": state} for c, image in containers]}
+                             "containerStatuses": [status(c, image, state, phase == "Running")
+                                                   for c, image in containers]}
+            if inits:
+                new["status"]["initContainerStatuses"] = [
+                    status(n, image, state if sidecar and phase == "Running" else completed,
+                           sidecar and phase == "Running") for n, image, sidecar in inits]
         self._store_status(RESOURCE_BY_PLURAL["pods"], self._store[RESOURCE_BY_PLURAL["pods"]][_key(pod_obj)], new)
 
     def pod_log_stream(self, handler: _Handler) -> None:
@@ -1325,17 +1364,22 @@ class FakeKubeApi:
                 if pod_obj is None:
                     raise not_found(pods, name)
                 containers = [c.get("name") for c in pod_obj["spec"].get("containers", [])]
+                inits = [c.get("name") for c in pod_obj["spec"].get("initContainers", [])]
                 container = query.get("container")
                 if container is None:
+                    # k8s pkg/registry/core/pod strategy.go LogLocation: the only regular container, else name one
+                    # (init containers included).
                     if len(containers) != 1:
                         raise _bad_request(f"a container name must be specified for pod {name}, choose one of: "
-                                           f"[{' '.join(containers)}]")
+                                           f"[{' '.join(containers)}]"
+                                           + (f" or one of the init containers: [{' '.join(inits)}]" if inits else ""))
                     container = containers[0]
-                if container not in containers:
+                if container not in containers + inits:
                     raise _bad_request(f"container {container} is not valid for pod {name}")
                 if pod_obj["status"].get("phase") == "Pending":
                     raise _bad_request(f'container "{container}" in pod "{name}" is waiting to start: '
-                                       f'ContainerCreating')
+                                       + ("PodInitializing" if pod_obj["spec"].get("nodeName") and container in
+                                          containers else "ContainerCreating"))
                 uid = pod_obj["metadata"]["uid"]
         except ApiError as err:
             _write_json(handler, err.code, err.body())

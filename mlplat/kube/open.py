@@ -56,6 +56,8 @@ WEB_UIS: dict[str, WebUi] = {ui.name: ui for ui in (
     WebUi("argocd", "argo-cd", "argocd-server", "https", "https", "argocd-admin", 8080, "enable_argocd = true",
           note="Argo CD presents its own self-signed certificate: the browser warns about it"),
     WebUi("mlflow", "mlflow", "mlflow", "http", "http", "mlflow-admin", 5000, "enable_mlflow = true"),
+    WebUi("airflow", "airflow", "airflow-api-server", "api-server", "http", "airflow-admin", 8081,
+          "enable_airflow = true"),
     WebUi("opensearch", "opensearch", "opensearch-cluster-master", "http", "https", "opensearch-admin", 9200,
           "enable_ai_ml_observability_stack = true with the opensearch logs backend",
           note="OpenSearch's certificate comes from the platform's private CA: the browser warns about it"),

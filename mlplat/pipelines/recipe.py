@@ -16,11 +16,15 @@ the hf-snapshot chart's `hf_model_id`, `hf_secret_name`, `hf_secret_key`, `snaps
 - New: `queue` (the Kueue LocalQueue; default: the pool's own queue).
 - ray-data-process's `ray` block: `version` (the image's Ray version, required), `resources` (the head's) and
   `runtime_env_yaml`; `dashboard` and `ports` are refused (the cluster is reached inside it, nothing is exposed).
+- vllm-serve's `vllm` block (new; upstream serves from its generic-server chart as a Deployment, which never ends):
+  `model` (a directory on a mounted claim, required), `served_model_name`, `port`, `tensor_parallel_size`, `args`,
+  `env` and `image` of the vLLM server the step's command talks to.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +41,10 @@ RAY_REFUSED = {
                  "key",
     "ports": "the platform's Ray clusters expose no extra ports; remove this key",
 }
+# `vllm serve` flags the template sets from the recipe's typed fields.
+VLLM_OWN_FLAGS = {"--port": "vllm.port", "--served-model-name": "vllm.served_model_name",
+                  "--tensor-parallel-size": "vllm.tensor_parallel_size", "-tp": "vllm.tensor_parallel_size",
+                  "--model": "vllm.model", "--host": "the template (the pod's addresses)"}
 REFUSED = {
     "framework": "upstream's charts ship per-framework scripts inside the chart (scripts/<framework>); mlplat renders "
                  "steps without a chart: bring the scripts with `git` or `inline_script` and remove this key",
@@ -97,6 +105,19 @@ class RaySettings:
 
 
 @dataclass(frozen=True)
+class VllmSettings:
+    """vllm-serve's server: what `vllm serve` serves, under which name, on which port, over how many devices."""
+
+    model: str
+    served_model_name: str | None = None
+    port: int = 8000  # vLLM's default (`vllm serve --port`)
+    tensor_parallel_size: int | None = None
+    args: tuple[str, ...] = ()
+    env: tuple[EnvVar, ...] = ()
+    image: str | None = None
+
+
+@dataclass(frozen=True)
 class Recipe:
     path: Path
     image: str | None = None
@@ -119,6 +140,7 @@ class Recipe:
     snapshot: Snapshot | None = None
     backoff_limit: int = 0
     ray: RaySettings | None = None
+    vllm: VllmSettings | None = None
 
     @property
     def accelerators(self) -> dict[str, str]:
@@ -284,6 +306,8 @@ def parse(problems: Problems, path: Path, data: Any, *, allowed: tuple[str, ...]
         fields["snapshot"] = _snapshot(problems, path, data, release)
     if "ray" in allowed:
         fields["ray"] = _ray(problems, path, data, release)
+    if "vllm" in allowed:
+        fields["vllm"] = _vllm(problems, path, data, release)
     limit = _count(problems, path, data, "backoff_limit", "backoff_limit", 0)
     fields["backoff_limit"] = 0 if limit is None else limit
     if len(problems.items) > before:
@@ -343,6 +367,38 @@ def _ray(problems: Problems, path: Path, data: LocatedDict, release: str) -> Ray
         limits = _quantities(problems, path, resources, "limits", "ray.resources.limits")
     runtime_env = _text(problems, path, block, "runtime_env_yaml", "ray.runtime_env_yaml", release)
     return RaySettings(version, requests, limits, runtime_env) if version else None
+
+
+def _vllm(problems: Problems, path: Path, data: LocatedDict, release: str) -> VllmSettings | None:
+    block = _mapping(problems, path, data, "vllm", "vllm")
+    if block is None:
+        problems.add(path, line_of(data), "vllm", "is required: vllm.model, the model directory the server serves")
+        return None
+    unknown_keys(problems, path, block, ("model", "served_model_name", "port", "tensor_parallel_size", "args", "env",
+                                         "image"), "vllm.")
+    model = _text(problems, path, block, "model", "vllm.model", release, required=True)
+    name = _text(problems, path, block, "served_model_name", "vllm.served_model_name", release)
+    port = _count(problems, path, block, "port", "vllm.port", 1)
+    if port is not None and port > 65535:
+        problems.add(path, line_of(block, "port"), "vllm.port", f"expected a port number up to 65535, got {port}")
+    parallel = _count(problems, path, block, "tensor_parallel_size", "vllm.tensor_parallel_size", 1)
+    # The server's command line is an argv, not a shell line: each entry is split as the shell would split it, so
+    # `--max-model-len 4096` and `--max-model-len=4096` both work.
+    args: list[str] = []
+    for arg in _lines(problems, path, block, "args", "vllm.args", release):
+        try:
+            args += shlex.split(arg)
+        except ValueError as exc:
+            problems.add(path, line_of(block, "args"), "vllm.args", f"{arg!r}: {exc}")
+    for flag in sorted({a.split("=", 1)[0] for a in args} & set(VLLM_OWN_FLAGS)):
+        problems.add(path, line_of(block, "args"), "vllm.args",
+                     f"{flag} is set from {VLLM_OWN_FLAGS[flag]}; remove it from args")
+    env = _env(problems, path, block, "env", "vllm.env", release)
+    image = _text(problems, path, block, "image", "vllm.image", release)
+    if not model:
+        return None
+    return VllmSettings(model, name, port if port is not None and port <= 65535 else 8000, parallel, tuple(args), env,
+                        image)
 
 
 def _snapshot(problems: Problems, path: Path, data: LocatedDict, release: str) -> Snapshot | None:

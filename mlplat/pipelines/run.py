@@ -116,15 +116,26 @@ def _ray_verdict(status: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def _pod_problem(pod: dict[str, Any]) -> str:
-    """Why a pod is not running, as `kubectl describe` would show it first."""
+    """Why a pod is not running, as `kubectl describe` would show it first: its main containers' state, then its
+    init containers' (a sidecar that never starts holds the main containers at PodInitializing), then the
+    scheduler's reason."""
     status = pod.get("status") or {}
     for cs in status.get("containerStatuses") or []:
         waiting = (cs.get("state") or {}).get("waiting")
-        if waiting and waiting.get("reason") not in (None, "ContainerCreating"):
+        if waiting and waiting.get("reason") not in (None, "ContainerCreating", "PodInitializing"):
             return f"{waiting['reason']}: {waiting.get('message', '')}".rstrip(": ")
         terminated = (cs.get("state") or {}).get("terminated")
         if terminated:
             return f"exited {terminated.get('exitCode')} ({terminated.get('reason', '')})"
+    for cs in status.get("initContainerStatuses") or []:
+        state, last = cs.get("state") or {}, (cs.get("lastState") or {}).get("terminated")
+        waiting, terminated = state.get("waiting"), state.get("terminated")
+        if waiting and waiting.get("reason") not in (None, "ContainerCreating", "PodInitializing"):
+            exited = f" (last exited {last.get('exitCode')})" if last else ""
+            why = f"{waiting['reason']}: {waiting.get('message', '')}".rstrip(": ")
+            return f"container {cs.get('name')}: {why}{exited}"
+        if terminated and terminated.get("exitCode") != 0:
+            return f"container {cs.get('name')} exited {terminated.get('exitCode')} ({terminated.get('reason', '')})"
     for cond in status.get("conditions") or []:
         if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
             return f"{cond.get('reason', 'Unschedulable')}: {cond.get('message', '')}".rstrip(": ")
@@ -303,6 +314,15 @@ class Runner:
                 rendered.workload["kind"], "the Job controller")
             return f"no pods were created: check that {operator} is running"
         pending = [f"{p['metadata']['name']}: {_pod_problem(p)}" for p in pods]
+        placed = [p for p in pods if (p.get("spec") or {}).get("nodeName")]
+        if placed:
+            pod = placed[0]
+            sidecars = [c["name"] for c in pod["spec"].get("initContainers") or []
+                        if c.get("restartPolicy") == "Always"]
+            why = (f"its command starts once the {sidecars[0]} sidecar passes its startup probe: see kubectl logs -n "
+                   f"{ns} {pod['metadata']['name']} -c {sidecars[0]}" if sidecars
+                   else f"see kubectl describe pod -n {ns} {pod['metadata']['name']}")
+            return f"its pods are on a node but not running ({'; '.join(pending)}); {why}"
         return (f"its pods are not scheduled ({'; '.join(pending)}); Karpenter launches {rendered.pool} nodes "
                 f"within the pool's limits and offerings (kubectl get nodeclaims)")
 

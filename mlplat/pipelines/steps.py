@@ -10,6 +10,9 @@ Each template plays the part of one of upstream MLOps on EKS's charts (charts/ma
 |                        |                                              | torch-* ClusterTrainingRuntime              |
 | `ray-data-process`     | data-prep/ray-data-process (a Ray cluster)   | a KubeRay RayJob: a head and nnodes - 1     |
 |                        |                                              | workers, deleted when the job ends          |
+| `vllm-serve`           | serving/generic-server running vLLM (a       | a batch/v1 Job: vLLM's OpenAI-compatible    |
+|                        | Deployment and Service that never end)       | server as a native sidecar, `process` as    |
+|                        |                                              | the main container, done when it exits      |
 
 Every step's pods are placed by its pool's labels (`mlplat.io/pool`), tolerate exactly that pool's taints, and, with
 Kueue, carry the LocalQueue label so the step waits for quota instead of launching nodes it cannot use.
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from mlplat import versions
 from mlplat.nodepools import NEURON_SCHEDULER, POOL_KINDS, POOL_LABEL, NodePoolSpec, toleration_for
 from mlplat.pipelines.recipe import Recipe
+from mlplat.serving_runtimes import SHM_GIB, VLLM_COMPONENT_LABEL
 from mlplat.training_runtimes import API_VERSION as TRAINER_API, NODE, RUNTIME_POOLS, SHARED_CLAIMS
 from mlplat.workload_check import QUEUE_LABEL
 
@@ -186,6 +190,11 @@ def _env(pairs: Any) -> list[dict[str, Any]]:
     return [{"name": e.name, "value": e.value} for e in pairs]
 
 
+def _on_claim(path: str, claims: list[tuple[str, str]]) -> bool:
+    root = path.rstrip("/")
+    return any(root == mount or root.startswith(mount.rstrip("/") + "/") for _, mount in claims)
+
+
 # --------------------------------------------------------------------------------------------------------- script
 
 def script(ctx: Context, recipe: Recipe) -> str:
@@ -212,7 +221,13 @@ def script(ctx: Context, recipe: Recipe) -> str:
 # ----------------------------------------------------------------------------------------------------- batch Jobs
 
 def _job(ctx: Context, recipe: Recipe, pool: NodePoolSpec, container: dict[str, Any], *,
-         warnings: tuple[str, ...] = ()) -> Rendered:
+         warnings: tuple[str, ...] = (), sidecars: tuple[tuple[dict[str, Any], list[dict[str, Any]]], ...] = (),
+         volumes_of_sidecars: tuple[dict[str, Any], ...] = (), pod_labels: dict[str, str] | None = None
+         ) -> Rendered:
+    """A batch/v1 Job of `container` on `pool`, the claims (and `ebs`) mounted in it. `sidecars` are (container, its
+    own mounts) pairs run as native sidecars (init containers with restartPolicy Always): started, in order, before
+    `container`, each mounting the claims too, and stopped by the kubelet once `container` has exited, so the Job
+    completes or fails with `container` alone."""
     queue = _queue(ctx, recipe, pool)
     volumes: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = []
@@ -228,12 +243,16 @@ def _job(ctx: Context, recipe: Recipe, pool: NodePoolSpec, container: dict[str, 
             "accessModes": ["ReadWriteOnce"], "storageClassName": GP3_CLASS,
             "resources": {"requests": {"storage": recipe.ebs.storage}}}}}})
         mounts.append({"name": "scratch", "mountPath": recipe.ebs.mount_path})
+    volumes += volumes_of_sidecars
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
         "nodeSelector": {POOL_LABEL: pool.name},
         "tolerations": _tolerations(pool, recipe),
         "containers": [{**container, "volumeMounts": mounts}],
     }
+    if sidecars:
+        pod["initContainers"] = [{**sidecar, "restartPolicy": "Always",
+                                  "volumeMounts": [dict(m) for m in mounts] + own} for sidecar, own in sidecars]
     if volumes:
         pod["volumes"] = volumes
     if pool.kind.accelerator == "aws.amazon.com/neuron":
@@ -244,7 +263,8 @@ def _job(ctx: Context, recipe: Recipe, pool: NodePoolSpec, container: dict[str, 
 
         pod["serviceAccountName"] = WORKLOAD_SERVICE_ACCOUNT  # the namespace's S3 role (Pod Identity)
     spec: dict[str, Any] = {"backoffLimit": recipe.backoff_limit,
-                            "template": {"metadata": {"labels": _labels(ctx), "annotations": dict(DO_NOT_DISRUPT)},
+                            "template": {"metadata": {"labels": {**_labels(ctx), **(pod_labels or {})},
+                                                      "annotations": dict(DO_NOT_DISRUPT)},
                                          "spec": pod}}
     if recipe.nnodes > 1:
         # One pod per shard: JOB_COMPLETION_INDEX tells each which one it is.
@@ -270,10 +290,11 @@ def hf_snapshot(ctx: Context, recipe: Recipe) -> Rendered:
     snap = recipe.snapshot
     assert snap is not None  # the recipe's parser requires hf_model_id for this template
     pool = choose_pool(ctx, recipe, "cpu")
-    claims = dict((path, claim) for claim, path in _claims(ctx, recipe))
+    claims = _claims(ctx, recipe)
     root = snap.directory.rstrip("/")
-    if not any(root == path or root.startswith(path.rstrip("/") + "/") for path in claims):
-        raise StepError(f"snapshot.dir: {snap.directory!r} is on no mounted claim ({', '.join(claims) or 'none'}): "
+    if not _on_claim(root, claims):
+        raise StepError(f"snapshot.dir: {snap.directory!r} is on no mounted claim "
+                        f"({', '.join(path for _, path in claims) or 'none'}): "
                         f"the snapshot would vanish with the pod; put it under /fsx or /efs (enable_fsx, enable_efs)")
     env = [{"name": "HF_MODEL_ID", "value": snap.model_id}, {"name": "SNAPSHOT_ROOT", "value": root},
            {"name": "XDG_CACHE_HOME", "value": "/tmp/.cache"}]
@@ -420,6 +441,96 @@ def ray_data_process(ctx: Context, recipe: Recipe) -> Rendered:
                     warnings)
 
 
+# ---------------------------------------------------------------------------------------------------- vLLM server
+
+VLLM_CONTAINER = "vllm"
+# How long the kubelet lets the server come up (weights read from /fsx or /efs; on Neuron, the graphs compiled) before
+# it counts the start as failed: 360 probes 10 s apart, an hour. The step's pending_timeout, which counts from
+# submission to the command's start and so includes this, is the bound users set.
+VLLM_STARTUP_PERIOD_SECONDS = 10
+VLLM_STARTUP_FAILURES = 360
+
+
+def vllm_serve(ctx: Context, recipe: Recipe) -> Rendered:
+    """Serve a model with vLLM for as long as the step's command runs: a batch/v1 Job whose pod runs `vllm serve` as
+    a native sidecar (an init container with restartPolicy Always) and the recipe's script (`inline_script`,
+    `pre_script`, `process`, `post_script`) as its main container, which reaches the server at
+    http://localhost:<vllm.port> (OPENAI_BASE_URL, SERVED_MODEL_NAME in its environment): evaluation or batch
+    inference against a fine-tuned model on /fsx or /efs.
+
+    Kubernetes starts the main container only once the sidecar's startup probe (vLLM's /health, which answers once
+    the engine is up) has passed, and stops the sidecar once the main container has exited: the Job completes or
+    fails with the command alone, and the runner waits on it and deletes it like any Job step. A standing endpoint
+    is KServe's job (enable_kserve), not a pipeline step's: a server on its own never completes.
+
+    `resources` are the server's (the accelerators it serves on, and `node_type` or `pool` choosing the pool as in
+    every template); the command gets 1 CPU and 2 GiB. GPU pools run vLLM's image, the neuron pool AWS's vLLM Neuron
+    container (placed by the Neuron scheduler), both the ones the KServe runtimes pin (mlplat/serving_runtimes.py).
+
+    Triton is not a template: it serves a model repository (a config.pbtxt per model and, for LLMs, a TensorRT-LLM
+    engine compiled for the GPU type), which a pipeline would first have to build, with an image the platform does
+    not pin; vLLM serves the Hugging Face directory a fine-tune step writes as it is."""
+    settings = recipe.vllm
+    assert settings is not None and recipe.run is not None  # the recipe's parser requires both for this template
+    if recipe.nnodes > 1:
+        raise StepError("resources.nnodes: a vllm-serve step is one pod, the server beside the command that uses it; "
+                        "a model across nodes is served with LeaderWorkerSet (examples/vllm-multi-node-lws.yaml); "
+                        "remove nnodes")
+    if recipe.nproc_per_node is not None:
+        raise StepError("resources.nproc_per_node: the server spreads over vllm.tensor_parallel_size devices; "
+                        "remove it")
+    pool = choose_pool(ctx, recipe, None)
+    accelerator = pool.kind.accelerator
+    if accelerator is None:
+        raise StepError(f"the vLLM server needs accelerators, and the step would run on the {pool.name} pool: request "
+                        f"nvidia.com/gpu (the gpu pool) or aws.amazon.com/neuron (the neuron pool) in resources")
+    if pool.name == "inferentia1":
+        raise StepError("pool: vLLM does not run on inf1 (the inferentia1 pool runs only the first-generation Neuron "
+                        "SDK); use the neuron pool (inf2, trn1, trn2)")
+    devices = recipe.accelerators.get(accelerator)
+    if devices is None:
+        raise StepError(f"resources: the server requests no {accelerator}, so it would see no device on the "
+                        f"{pool.name} pool; set resources.limits.{accelerator}")
+    claims = _claims(ctx, recipe)
+    if not _on_claim(settings.model, claims):
+        raise StepError(f"vllm.model: {settings.model!r} is on no mounted claim "
+                        f"({', '.join(path for _, path in claims) or 'none'}): the server reads the model from the "
+                        f"shared file systems; put it under /fsx or /efs (an hf-snapshot step downloads it there)")
+    parallel = settings.tensor_parallel_size
+    if accelerator == "nvidia.com/gpu":
+        gpus = int(float(devices))
+        parallel = parallel or gpus
+        if parallel > gpus:
+            raise StepError(f"vllm.tensor_parallel_size: {parallel} is more than the {gpus} nvidia.com/gpu the server "
+                            f"requests (resources): vLLM would not start; request {parallel} GPUs or lower it")
+    # On Neuron the size counts NeuronCores (2 per trn1 or inf2 device, more on trn2), so it is left to the recipe.
+    name = settings.served_model_name or settings.model.rstrip("/").rsplit("/", 1)[-1]
+    port = settings.port
+    health = {"httpGet": {"path": "/health", "port": port}}
+    server = {
+        "name": VLLM_CONTAINER,
+        "image": settings.image or (versions.KSERVE_VLLM_GPU_IMAGE if accelerator == "nvidia.com/gpu"
+                                    else versions.KSERVE_VLLM_NEURON_IMAGE),
+        "command": ["vllm", "serve"],
+        "args": [settings.model, f"--port={port}", f"--served-model-name={name}",
+                 *([f"--tensor-parallel-size={parallel}"] if parallel else []), *settings.args],
+        **({"env": _env(settings.env)} if settings.env else {}),
+        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+        "startupProbe": {**health, "periodSeconds": VLLM_STARTUP_PERIOD_SECONDS,
+                         "failureThreshold": VLLM_STARTUP_FAILURES},
+        "readinessProbe": {**health, "periodSeconds": 10},
+        "resources": _resources(recipe),
+    }
+    shm = {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{SHM_GIB}Gi"}}
+    env = [{"name": "OPENAI_BASE_URL", "value": f"http://localhost:{port}/v1"},
+           {"name": "SERVED_MODEL_NAME", "value": name}, *_env(recipe.run.env)]
+    container = {"name": "process", "image": recipe.image or versions.PIPELINE_PYTHON_IMAGE,
+                 "command": ["bash", "-c", script(ctx, recipe)], "env": env,
+                 "resources": {"requests": dict(CPU_REQUESTS)}}
+    return _job(ctx, recipe, pool, container, sidecars=((server, [{"name": "dshm", "mountPath": "/dev/shm"}]),),
+                volumes_of_sidecars=(shm,), pod_labels=dict([VLLM_COMPONENT_LABEL]))
+
+
 TEMPLATES: dict[str, Template] = {t.name: t for t in (
     Template("data-process", "a batch Job running `process` (CPU pool unless the recipe asks for accelerators)",
              COMMON_KEYS + SCRIPT_KEYS + ("process",), "process", "cpu", data_process),
@@ -432,6 +543,9 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
     Template("ray-data-process", "a KubeRay RayJob running `process` on a Ray cluster of nnodes (a head and "
              "nnodes - 1 workers) on the pool its accelerators (or node_type) call for, the cpu pool by default",
              COMMON_KEYS + SCRIPT_KEYS + ("process", "ray"), "process", "cpu", ray_data_process),
+    Template("vllm-serve", "a batch Job running `process` against a vLLM OpenAI-compatible server (a native "
+             "sidecar on the pool its accelerators call for) that serves `vllm.model` until the command exits",
+             COMMON_KEYS + SCRIPT_KEYS + ("process", "vllm"), "process", None, vllm_serve),
 )}
 TEMPLATE_ALIASES = {alias: t.name for t in TEMPLATES.values() for alias in t.aliases}
 

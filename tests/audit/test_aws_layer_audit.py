@@ -289,7 +289,7 @@ def test_aws_audit_11_secret_names_are_fresh_per_deployment(everything):
         for purpose in ("grafana-admin", "opensearch-admin", "opensearch-logs-writer", "opensearch-logs-reader",
                         "opensearch-dashboards",
                         "argocd-admin", "mlflow-admin", "mlflow-db", "mlflow-flask", "jupyterhub-admin",
-                        "jupyterhub-users", "slurm-db")}
+                        "jupyterhub-users", "slurm-db", "airflow-db", "airflow-admin")}
     # External Secrets looks them up by the name terraform chose (the AWS layer's output of the secret's name).
     outputs = everything.aws["output"]
     for obj in everything.objects("platform-secrets"):
@@ -358,6 +358,10 @@ def test_aws_audit_14_pod_identity_roles_trust_one_cluster_namespace_and_service
         "mlflow/role": ("mlflow", "mlflow"),
         "cloudwatch-reader/role": ("monitoring", "yace"),
         "ack-sagemaker/controller/role": ("ack-system", "ack-sagemaker-controller"),
+        # One log role for Airflow's five components, each its own service account (the chart's RBAC differs per
+        # component: only the scheduler launches task pods), all in the one namespace.
+        "airflow/role": ("airflow", ["airflow-api-server", "airflow-dag-processor", "airflow-scheduler",
+                                     "airflow-triggerer", "airflow-worker"]),
     }
     assert {c["aws:RequestTag/eks-cluster-arn"] for c in pod_roles.values()} == {cluster}
 

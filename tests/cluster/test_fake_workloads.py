@@ -222,3 +222,71 @@ def test_a_rayjob_makes_a_cluster_and_a_submitter_whose_outcome_it_reports_then_
     custom.delete_namespaced_custom_object("ray.io", "v1", NS, "rayjobs", "ok",
                                            body=client.V1DeleteOptions(propagation_policy="Background"))
     assert [p["metadata"]["labels"][F.RAY_ORIGIN_LABEL] for p in pods(api, F.RAY_ORIGIN_LABEL)] == ["bad"]
+
+
+def served_job(name: str, **spec: Any) -> dict[str, Any]:
+    """A Job whose pod runs a server as a native sidecar (an init container with restartPolicy Always) beside its
+    main container, as the vllm-serve step renders it."""
+    obj = job(name, **spec)
+    obj["spec"]["template"]["spec"]["initContainers"] = [
+        {"name": "server", "image": "vllm/vllm-openai", "restartPolicy": "Always",
+         "startupProbe": {"httpGet": {"path": "/health", "port": 8000}}}]
+    return obj
+
+
+def states(pod: dict[str, Any], key: str) -> list[tuple[str, str, int | None, bool]]:
+    """(container, state, exit code, started) for each of the pod's init or main container statuses."""
+    out = []
+    for cs in pod["status"].get(key) or []:
+        [(state, detail)] = cs["state"].items()
+        out.append((cs["name"], state, (detail or {}).get("exitCode"), cs["started"]))
+    return out
+
+
+@pytest.mark.parametrize("outcome", ["succeeds", "fails"])
+def test_a_job_with_a_sidecar_ends_with_its_main_container_and_the_sidecar_is_stopped(
+        fake: F.FakeKubeApi, api: client.ApiClient, outcome: str) -> None:
+    script = (F.PodScript.succeeds(pending=0, running=1, log=("scored",)) if outcome == "succeeds"
+              else F.PodScript.fails(pending=0, running=1, log=("Traceback",), exit_code=1))
+    fake.script_pods(NS, "eval", script)
+    client.BatchV1Api(api).create_namespaced_job(NS, served_job("eval", backoffLimit=0))
+    [running] = pods(api, f"{F.JOB_NAME_LABEL}=eval")
+    assert running["status"]["phase"] == "Running"
+    assert states(running, "initContainerStatuses") == [("server", "running", None, True)]
+    assert states(running, "containerStatuses") == [("main", "running", None, True)]
+    assert read_job(api, "eval").get("status", {}).get("conditions") is None  # a running server does not end it
+    for _ in range(2):
+        pods(api, f"{F.JOB_NAME_LABEL}=eval")
+    [ended] = pods(api, f"{F.JOB_NAME_LABEL}=eval")
+    code = 0 if outcome == "succeeds" else 1
+    assert ended["status"]["phase"] == ("Succeeded" if outcome == "succeeds" else "Failed")
+    assert states(ended, "containerStatuses") == [("main", "terminated", code, False)]
+    assert states(ended, "initContainerStatuses") == [("server", "terminated", 0, False)]  # stopped by the kubelet
+    assert conditions(read_job(api, "eval"))[-1] == (
+        ("Complete", "CompletionsReached") if outcome == "succeeds" else ("Failed", "BackoffLimitExceeded"))
+    # pods/log: the only regular container is the default; the sidecar may be named, nothing else.
+    core = client.CoreV1Api(api)
+    name = ended["metadata"]["name"]
+    assert core.read_namespaced_pod_log(name, NS) == ("scored\n" if outcome == "succeeds" else "Traceback\n")
+    assert core.read_namespaced_pod_log(name, NS, container="server") is not None
+    with pytest.raises(ApiException) as wrong:
+        core.read_namespaced_pod_log(name, NS, container="other")
+    assert json.loads(wrong.value.body)["message"] == f"container other is not valid for pod {name}"
+
+
+def test_a_sidecar_that_never_starts_holds_its_pod_at_pod_initializing(fake: F.FakeKubeApi,
+                                                                       api: client.ApiClient) -> None:
+    fake.script_pods(NS, "stuck", F.PodScript.sidecar_never_starts("back-off 40s restarting failed container=server"))
+    client.BatchV1Api(api).create_namespaced_job(NS, served_job("stuck"))
+    for _ in range(3):
+        [pod] = pods(api, f"{F.JOB_NAME_LABEL}=stuck")
+    assert (pod["status"]["phase"], bool(pod["spec"].get("nodeName"))) == ("Pending", True)
+    [server] = pod["status"]["initContainerStatuses"]
+    assert (server["state"]["waiting"]["reason"], server["lastState"]["terminated"]["exitCode"]) == (
+        "CrashLoopBackOff", 1)
+    assert [cs["state"] for cs in pod["status"]["containerStatuses"]] == [{"waiting": {"reason": "PodInitializing"}}]
+    assert read_job(api, "stuck").get("status", {}).get("conditions") is None
+    with pytest.raises(ApiException) as waiting:
+        client.CoreV1Api(api).read_namespaced_pod_log(pod["metadata"]["name"], NS)
+    assert json.loads(waiting.value.body)["message"] == (
+        f'container "main" in pod "{pod["metadata"]["name"]}" is waiting to start: PodInitializing')

@@ -188,6 +188,19 @@ def test_slurms_aurora_mysql_version_is_checked_too(shared_aws: LocalAws, monkey
         "upgrade mlplat to a release that pins an offered version, or set enable_slurm = false")
 
 
+def test_airflows_aurora_postgresql_version_is_checked_too(shared_aws: LocalAws,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    delta = {"enable_airflow": True}
+    assert by_check(run(shared_aws, delta))["aurora version"] == [
+        ("ok", f"Aurora PostgreSQL {versions.AURORA_POSTGRESQL_VERSION} is offered in us-west-2")]
+    monkeypatch.setattr(versions, "AURORA_POSTGRESQL_VERSION", "11.9")
+    [blocked] = run(shared_aws, delta).blocking
+    assert (blocked.check, blocked.detail, blocked.fix) == (
+        "aurora version", "Aurora PostgreSQL 11.9 (Airflow's metadata database, pinned in mlplat/versions.py) is "
+                          "not offered in us-west-2",
+        "upgrade mlplat to a release that pins an offered version, or set enable_airflow = false")
+
+
 def test_an_unreadable_fsx_import_path_blocks(shared_aws: LocalAws, client: ClientFactory) -> None:
     delta = {"enable_fsx": True, "fsx_s3_import_path": "s3://preflight-no-such-bucket/data"}
     [blocked] = run(shared_aws, delta).blocking

@@ -58,9 +58,13 @@ def test_other_anchor_names_are_refused_with_their_reason(name):
 
 
 def test_messages_read_as_written():
-    assert error_of("airflow_enabled = true\n") == (
-        "b.tfvars:1: airflow_enabled: MLOps on EKS's Airflow, which mlplat does not offer: not built yet (the MLOps "
+    assert error_of("enable_aibrix_stack = true\n") == (
+        "b.tfvars:1: enable_aibrix_stack: JARK's AIBrix stack, which mlplat does not offer: not built yet (the MLOps "
         "modules issue tracks it); remove it")
+    assert error_of("airflow_enabled = true\n") == (
+        "b.tfvars:1: airflow_enabled: MLOps on EKS's name for Airflow; in mlplat that is enable_airflow (the "
+        "official chart with the KubernetesExecutor, metadata on Aurora PostgreSQL, task logs on S3, DAGs from git "
+        "(airflow_dags_git_repo) or the example DAG that runs a pipeline): use it instead of this key")
     assert error_of("dcgm_exporter_enabled = true\n") == (
         "b.tfvars:1: dcgm_exporter_enabled: MLOps on EKS's name for the DCGM exporter; in mlplat that is "
         "enable_ai_ml_observability_stack (installed with the stack when an NVIDIA pool is enabled, scraped by a "

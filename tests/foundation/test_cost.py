@@ -91,7 +91,7 @@ def test_default_blueprint_idle_is_the_price_table_times_what_the_modules_create
         "system nodes": bp.system_node_desired_size * p.instances[bp.system_node_instance_types[0]].usd_per_hour,
         "NAT gateways": 1 * p.nat_gateway.usd,
         "public IPv4 addresses": 1 * p.public_ipv4.usd,
-        "cluster access node": None,  # t4g.nano: no sourced us-west-2 price
+        "cluster access node": p.instances["t4g.nano"].usd_per_hour,
         "EFS": 0.0,
         "FSx for Lustre": None,  # no sourced us-west-2 price: shown, not counted
         "KMS customer managed keys": PLATFORM_KMS_KEYS * per_hour(p.kms_key.usd),
@@ -107,18 +107,20 @@ def test_everything_on_counts_a_nat_gateway_per_zone_and_a_secret_per_credential
         "system nodes": 2 * p.instances["m7i.xlarge"].usd_per_hour,
         "NAT gateways": 4 * p.nat_gateway.usd,  # availability_zones_count = 4, single_nat_gateway = false
         "public IPv4 addresses": 4 * p.public_ipv4.usd,
-        "cluster access node": None,
+        "cluster access node": p.instances["t4g.nano"].usd_per_hour,
         "EFS": 0.0,
         "FSx for Lustre": None,
         "Aurora Serverless v2 (MLflow)": None,
         "Aurora Serverless v2 (Slurm accounting)": None,
+        "Aurora Serverless v2 (Airflow metadata)": None,
         "KMS customer managed keys": per_hour(p.kms_key.usd),
         # grafana-admin, opensearch-admin, opensearch-logs-writer, opensearch-logs-reader, opensearch-dashboards,
-        # argocd-admin, mlflow-admin, mlflow-db, mlflow-flask, slurm-db, jupyterhub-admin, jupyterhub-users
-        "Secrets Manager secrets": 12 * per_hour(p.secret.usd),
+        # argocd-admin, mlflow-admin, mlflow-db, mlflow-flask, airflow-db, airflow-admin, slurm-db,
+        # jupyterhub-admin, jupyterhub-users
+        "Secrets Manager secrets": 14 * per_hour(p.secret.usd),
     })
-    assert report.unpriced == ("cluster access node", "FSx for Lustre", "Aurora Serverless v2 (MLflow)",
-                               "Aurora Serverless v2 (Slurm accounting)")
+    assert report.unpriced == ("FSx for Lustre", "Aurora Serverless v2 (MLflow)",
+                               "Aurora Serverless v2 (Slurm accounting)", "Aurora Serverless v2 (Airflow metadata)")
     assert round(report.idle_hourly, 9) == round(sum(v for v in hourly(report.items).values() if v), 9)
 
 
@@ -238,7 +240,7 @@ def test_json_is_one_document_with_money_in_cents():
         "ok": True, "command": "cost", "region": "us-west-2", "prices_date": "2026-11-30"}
     assert {k: doc["idle"][k] for k in ("hourly", "monthly", "unpriced")} == {
         "hourly": cost_command.cents(report.idle_hourly), "monthly": cost_command.cents(report.idle_monthly),
-        "unpriced": ["cluster access node", "FSx for Lustre"]}
+        "unpriced": ["FSx for Lustre"]}
     nat = next(i for i in doc["idle"]["items"] if i["item"] == "NAT gateways")
     assert (nat["hourly"], nat["monthly"]) == (0.05, 32.85)  # $0.045 rounds half up, as money does
     assert {name: sorted(p) for name, p in doc["pools"].items()} == {

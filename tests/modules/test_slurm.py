@@ -550,7 +550,7 @@ def test_in_the_everything_on_blueprint():
     assert {n: v["replicas"] for n, v in nodesets.items()} == {"gpu-efa": 2, "neuron": 0}
     assert list(every.values("slurm")["loginsets"]) == ["slinky"]
     clusters = {v["cluster_identifier"] for v in every.resources("aws", "aws_rds_cluster").values()}
-    assert clusters == {"everything-mlflow", "everything-slurm"}
+    assert clusters == {"everything-mlflow", "everything-slurm", "everything-airflow"}
 
 
 # --- the AWS layer on the emulator ------------------------------------------------------------------------------------
@@ -564,7 +564,8 @@ def test_everything_on_aws_layer_deploys_replans_clean_and_destroys_clean(tmp_pa
     from tests.support.terraform import cli_config
 
     text = (ROOT / "blueprints" / "everything-on.tfvars").read_text()
-    text += "mlflow_db_deletion_protection = false\nslurm_db_deletion_protection = false\n"
+    text += ("mlflow_db_deletion_protection = false\nslurm_db_deletion_protection = false\n"
+             "airflow_db_deletion_protection = false\n")
     s = synth(text=text)
     stack = tmp_path / "stack"
     shutil.copytree(s.outdir / "stacks" / f"{s.blueprint.name}-aws", stack)
@@ -591,6 +592,9 @@ def test_everything_on_aws_layer_deploys_replans_clean_and_destroys_clean(tmp_pa
         # everything-on blueprint is their round trip too.
         assert len([a for a in state if a.startswith("aws_iam_role.ack-sagemaker")]) == 2, state
         assert any(a.startswith("aws_eks_pod_identity_association.ack-sagemaker") for a in state), state
+        # Airflow's metadata database, its log bucket and the log role's five associations (one per component).
+        assert any(a.startswith("aws_rds_cluster.airflow_db") for a in state), state
+        assert len([a for a in state if a.startswith("aws_eks_pod_identity_association.airflow")]) == 5, state
         replan = tf("plan", "-input=false", "-detailed-exitcode", ok=(0, 2))
         assert replan.returncode == 0, replan.stdout[-6000:]
         tf("destroy", "-input=false", "-auto-approve")
@@ -600,6 +604,7 @@ def test_everything_on_aws_layer_deploys_replans_clean_and_destroys_clean(tmp_pa
         # snapshots (`rds:` names) go with their cluster in AWS.
         snapshots = [c["DBClusterSnapshotIdentifier"] for c in rds.describe_db_cluster_snapshots(
             SnapshotType="manual")["DBClusterSnapshots"]]
-        assert sorted(n.rsplit("-", 1)[0] for n in snapshots) == ["everything-mlflow-final", "everything-slurm-final"]
+        assert sorted(n.rsplit("-", 1)[0] for n in snapshots) == ["everything-airflow-final", "everything-mlflow-final",
+                                                                  "everything-slurm-final"]
     finally:
         aws.stop()

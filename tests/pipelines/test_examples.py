@@ -21,7 +21,7 @@ from tests.support.synth import blueprint_text, synth
 PIPELINES = ROOT / "examples" / "pipelines"
 # pipeline -> the pool each step is meant for, in order
 INTENDED = {
-    "llm-sft-gpu": [("snapshot", "Job", "cpu"), ("fine-tune", "TrainJob", "gpu-efa"), ("evaluate", "TrainJob", "gpu")],
+    "llm-sft-gpu": [("snapshot", "Job", "cpu"), ("fine-tune", "TrainJob", "gpu-efa"), ("evaluate", "Job", "gpu")],
     "llm-sft-neuron": [("snapshot", "Job", "cpu"), ("fine-tune", "TrainJob", "neuron"),
                        ("evaluate", "TrainJob", "neuron")],
     "ray-data-prep": [("prepare", "RayJob", "cpu")],
@@ -82,7 +82,8 @@ def test_every_step_is_queued_where_a_queue_covers_what_it_requests(name, bp, ru
         [queue] = [o for o in objects if o["kind"] == "ClusterQueue" and o["metadata"]["name"] == local["spec"]["clusterQueue"]]
         [group] = queue["spec"]["resourceGroups"]
         assert step.rendered.pool in {f["name"] for f in group["flavors"]}
-        requested = {r for spec in pod_specs(obj, runtimes).values() for c in spec["containers"]
+        requested = {r for spec in pod_specs(obj, runtimes).values()
+                     for c in [*spec.get("initContainers", []), *spec["containers"]]
                      for r in c.get("resources", {}).get("requests", {})}
         assert {r for r in requested if not r.startswith(ignored)} <= set(group["coveredResources"]), step.spec.name
         assert obj["spec"]["suspend"] is True  # Kueue resumes it on admission
@@ -114,11 +115,14 @@ def test_a_step_on_the_wrong_queue_fails_the_check_with_the_coverage_problem(bp,
     for f in source.iterdir():
         (tmp_path / f.name).write_text(f.read_text())
     recipe = tmp_path / "evaluate.yaml"
-    recipe.write_text(recipe.read_text().replace("image: nvcr.io", "queue: cpu\nimage: nvcr.io"))
+    text = recipe.read_text()
+    assert "\nvllm:\n" in text
+    recipe.write_text(text.replace("\nvllm:\n", "\nqueue: cpu\nvllm:\n"))
     problems = check(bp, load(tmp_path / "pipeline.yaml", bp))
-    where = f"{tmp_path / 'pipeline.yaml'}:19: TrainJob/llm-sft-gpu-evaluate"
+    where = f"{tmp_path / 'pipeline.yaml'}:19: Job/llm-sft-gpu-evaluate"
+    # The GPUs are the vLLM sidecar's (an init container): the check counts them as Kueue does.
     assert problems == [
-        f"{where}: its node pods fit none of queue 'cpu''s pools (cpu): use a queue on the pool they need, or change "
+        f"{where}: its pods fit none of queue 'cpu''s pools (cpu): use a queue on the pool they need, or change "
         f"their nodeSelector, tolerations or requests",
         f"{where}: queue 'cpu' covers cpu, memory but the pods request nvidia.com/gpu: Kueue would never admit it; "
         f"use a queue on a pool that offers them"]

@@ -10,7 +10,7 @@ import pytest
 
 from mlplat.blueprint import parse_text
 from mlplat.errors import BlueprintError
-from mlplat.pipelines.pipeline import load
+from mlplat.pipelines.pipeline import check, load
 from tests.accelerators.test_examples import WORKLOADS
 from tests.support import k8s
 from tests.support.synth import blueprint_text
@@ -102,7 +102,7 @@ def test_problems_of_every_step_are_reported_together(bp, tmp_path):
         """, {"r.yaml": CPU_JOB})
     assert problems(bp, path) == [
         "pipeline.yaml:4: steps[0].template: expected one of data-process, hf-snapshot, pytorch-distributed, "
-        "ray-data-process, got 'data-proces'; did you mean data-process?",
+        "ray-data-process, vllm-serve, got 'data-proces'; did you mean data-process?",
         "pipeline.yaml:6: steps[1].name: step 'a' is named twice; names are unique within a pipeline",
         "pipeline.yaml:9: steps[1].timeout: expected seconds or a duration such as 30m, 2h or 7d, got 'soon'",
         "pipeline.yaml:8: steps[1].recipe: missing.yaml does not exist (paths are relative to the "
@@ -274,3 +274,108 @@ def test_a_ray_step_needs_the_kuberay_operator(tmp_path):
     assert problems(bp, path) == [
         "pipeline.yaml:3: step step (ray-data-process, recipe r.yaml): the ray-data-process template runs a KubeRay "
         "RayJob: set enable_kuberay_operator = true"]
+
+
+# --- vLLM server beside the step's command ----------------------------------------------------------------------
+
+SERVE = ("vllm:\n  model: /fsx/pretrained-models/Qwen/Qwen3-8B\nprocess:\n  command: [python]\n  args: [eval.py]\n"
+         "resources:\n  limits:\n    nvidia.com/gpu: 2\n")
+
+
+def test_a_vllm_serve_step_is_a_job_whose_server_is_a_native_sidecar_on_its_pool(bp, tmp_path):
+    from mlplat import versions
+
+    recipe = SERVE + "  requests:\n    cpu: '8'\n    memory: 64Gi\n"
+    recipe = recipe.replace("Qwen3-8B\n", "Qwen3-8B\n  served_model_name: '{{ .Release.Name }}'\n"
+                                          "  args: ['--max-model-len 4096', --enable-lora]\n")
+    path = one_step(tmp_path, recipe, template="vllm-serve")
+    p = load(path, bp)
+    rendered = p.steps[0].rendered
+    job = rendered.workload
+    k8s.validate(job)
+    assert check(bp, p) == []
+    assert (rendered.pool, rendered.queue, rendered.container, rendered.pod_selector) == (
+        "gpu", "gpu", "process", "batch.kubernetes.io/job-name=demo-step")
+    pod = job["spec"]["template"]["spec"]
+    [server] = pod["initContainers"]
+    [command] = pod["containers"]
+    assert (server["name"], server["restartPolicy"], server["image"]) == ("vllm", "Always",
+                                                                         versions.KSERVE_VLLM_GPU_IMAGE)
+    assert server["command"] + server["args"] == [
+        "vllm", "serve", "/fsx/pretrained-models/Qwen/Qwen3-8B", "--port=8000", "--served-model-name=demo",
+        "--tensor-parallel-size=2", "--max-model-len", "4096", "--enable-lora"]
+    health = {"httpGet": {"path": "/health", "port": 8000}}
+    assert server["startupProbe"] == {**health, "periodSeconds": 10, "failureThreshold": 360}
+    assert server["readinessProbe"] == {**health, "periodSeconds": 10}
+    assert server["resources"] == {"requests": {"cpu": "8", "memory": "64Gi", "nvidia.com/gpu": "2"},
+                                   "limits": {"nvidia.com/gpu": "2"}}
+    assert {"name": "dshm", "mountPath": "/dev/shm"} in server["volumeMounts"]
+    assert {m["mountPath"] for m in server["volumeMounts"]} == {"/efs", "/fsx", "/dev/shm"}
+    assert command["resources"] == {"requests": {"cpu": "1", "memory": "2Gi"}}
+    assert command["env"][:2] == [{"name": "OPENAI_BASE_URL", "value": "http://localhost:8000/v1"},
+                                  {"name": "SERVED_MODEL_NAME", "value": "demo"}]
+    assert command["command"][2] == "set -eo pipefail\npython eval.py\n"
+    assert (pod["restartPolicy"], pod["nodeSelector"], job["spec"]["suspend"]) == (
+        "Never", {"mlplat.io/pool": "gpu"}, True)
+    # The observability stack's vLLM PodMonitor picks the server up (port http).
+    assert job["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == "vllm"
+
+
+def test_a_vllm_serve_step_on_neuron_runs_the_neuron_image_under_the_neuron_scheduler(bp, tmp_path):
+    from mlplat import versions
+
+    recipe = SERVE.replace("nvidia.com/gpu: 2", "aws.amazon.com/neuron: 1").replace(
+        "Qwen3-8B\n", "Qwen3-8B\n  tensor_parallel_size: 2\n  port: 8080\n")
+    p = load(one_step(tmp_path, recipe, template="vllm-serve"), bp)
+    job = p.steps[0].rendered.workload
+    k8s.validate(job)
+    assert check(bp, p) == []
+    pod = job["spec"]["template"]["spec"]
+    [server] = pod["initContainers"]
+    assert (p.steps[0].rendered.pool, pod["schedulerName"], server["image"]) == (
+        "neuron", "neuron-scheduler", versions.KSERVE_VLLM_NEURON_IMAGE)
+    assert server["args"] == ["/fsx/pretrained-models/Qwen/Qwen3-8B", "--port=8080", "--served-model-name=Qwen3-8B",
+                              "--tensor-parallel-size=2"]
+    assert server["startupProbe"]["httpGet"] == {"path": "/health", "port": 8080}
+    assert pod["containers"][0]["env"][0] == {"name": "OPENAI_BASE_URL", "value": "http://localhost:8080/v1"}
+
+
+@pytest.mark.parametrize("change, message", [
+    (("/fsx/pretrained-models/Qwen/Qwen3-8B", "/models/qwen"),
+     "vllm.model: '/models/qwen' is on no mounted claim (/efs, /fsx): the server reads the model from the shared file "
+     "systems; put it under /fsx or /efs (an hf-snapshot step downloads it there)"),
+    (("Qwen3-8B\n", "Qwen3-8B\n  tensor_parallel_size: 4\n"),
+     "vllm.tensor_parallel_size: 4 is more than the 2 nvidia.com/gpu the server requests (resources): vLLM would not "
+     "start; request 4 GPUs or lower it"),
+    (("nvidia.com/gpu: 2", "cpu: 4"),
+     "the vLLM server needs accelerators, and the step would run on the cpu pool: request nvidia.com/gpu (the gpu "
+     "pool) or aws.amazon.com/neuron (the neuron pool) in resources"),
+    (("resources:\n", "pool: inferentia1\nresources:\n"),
+     "pool: vLLM does not run on inf1 (the inferentia1 pool runs only the first-generation Neuron SDK); use the neuron "
+     "pool (inf2, trn1, trn2)"),
+    (("resources:\n", "resources:\n  nnodes: 2\n"),
+     "resources.nnodes: a vllm-serve step is one pod, the server beside the command that uses it; a model across "
+     "nodes is served with LeaderWorkerSet (examples/vllm-multi-node-lws.yaml); remove nnodes"),
+    (("nvidia.com/gpu: 2", "cpu: 4\npool: gpu"),
+     "resources: the server requests no nvidia.com/gpu, so it would see no device on the gpu pool; set "
+     "resources.limits.nvidia.com/gpu"),
+])
+def test_a_vllm_serve_step_that_could_not_serve_is_refused_with_the_fix(bp, tmp_path, change, message):
+    recipe = SERVE.replace(*change)
+    assert recipe != SERVE
+    assert problems(bp, one_step(tmp_path, recipe, template="vllm-serve")) == [
+        f"pipeline.yaml:3: step step (vllm-serve, recipe r.yaml): {message}"]
+
+
+def test_the_vllm_block_is_checked_field_by_field(bp, tmp_path):
+    recipe = SERVE.replace("  model: /fsx/pretrained-models/Qwen/Qwen3-8B\n",
+                           "  port: 70000\n  args: ['--port 9000', -tp=2]\n  sevred_model_name: x\n")
+    assert problems(bp, one_step(tmp_path, recipe, template="vllm-serve")) == [
+        "r.yaml:4: vllm.sevred_model_name: unknown key (expected one of model, served_model_name, port, "
+        "tensor_parallel_size, args, env, image); did you mean vllm.served_model_name?",
+        "r.yaml:2: vllm.model: is required",
+        "r.yaml:2: vllm.port: expected a port number up to 65535, got 70000",
+        "r.yaml:3: vllm.args: --port is set from vllm.port; remove it from args",
+        "r.yaml:3: vllm.args: -tp is set from vllm.tensor_parallel_size; remove it from args"]
+    assert problems(bp, one_step(tmp_path, "process:\n  command: [python]\n", template="vllm-serve")) == [
+        "r.yaml:1: vllm: is required: vllm.model, the model directory the server serves"]

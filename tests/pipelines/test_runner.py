@@ -288,3 +288,102 @@ def test_a_failed_ray_job_fails_the_step_with_rays_message(
     assert step["message"].startswith("RayJob failed: AppFailed: Job entrypoint command failed with exit code 1")
     assert "KeyError: 'text'" in step["message"] and step["cleaned_up"] is True
     assert fake.names("rayjobs") == [] and fake.names("pods") == []
+
+
+SERVE_BLUEPRINT = """enable_kueue = true
+enable_fsx = true
+nodepools = {
+  cpu = { enabled = true }
+}
+"""
+SERVE_PIPELINE = """name: demo
+steps:
+  - name: prepare
+    template: data-process
+    recipe:
+      image: public.ecr.aws/docker/library/busybox:1.37
+      process:
+        command: [echo]
+        args: [prepared]
+  - name: evaluate
+    template: vllm-serve
+    pending_timeout: {pending}
+    recipe:
+      resources:
+        limits:
+          nvidia.com/gpu: 1
+      vllm:
+        model: /fsx/models/demo
+      process:
+        command: [python]
+        args: [evaluate.py]
+"""
+
+
+def serve_pipeline(tmp_path: Path, pending: str = "30m") -> Any:
+    bp = load_blueprint(write_blueprint(tmp_path, SERVE_BLUEPRINT))
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(SERVE_PIPELINE.format(pending=pending))
+    return load_pipeline(path, bp)
+
+
+def test_a_serving_step_runs_its_command_beside_the_vllm_sidecar_completes_with_it_and_is_deleted(
+        tmp_path: Path, fake: F.FakeKubeApi, api: client.ApiClient) -> None:
+    fake.script_pods(NS, "demo-prepare", F.PodScript.succeeds())
+    fake.script_pods(NS, "demo-evaluate", F.PodScript.succeeds(running=2, log=("base 0.412", "sft 0.538")))
+    fake.kueue_admits_after("jobs", NS, "demo-evaluate", 1)
+    logs, said = io.StringIO(), []
+    result = Runner(api, say=said.append, poll_seconds=0.01, logs=logs).run(serve_pipeline(tmp_path))
+    assert (result["status"], result["exit_code"]) == ("succeeded", 0), result
+    assert [(s["name"], s["template"], s["kind"], s["pool"], s["queue"], s["status"], s["cleaned_up"])
+            for s in result["steps"]] == [
+        ("prepare", "data-process", "Job", "cpu", "cpu", "succeeded", True),
+        ("evaluate", "vllm-serve", "Job", "gpu", "gpu", "succeeded", True)]
+    assert list(result["steps"][1]["pods"].values()) == ["Succeeded"]
+    assert created(fake) == ["POST jobs demo-prepare", "DELETE jobs demo-prepare", "POST jobs demo-evaluate",
+                             "DELETE jobs demo-evaluate"]
+    assert fake.names("jobs") == [] and fake.names("pods") == []
+    # The command's output is what the runner follows (the main container, named in the log request).
+    assert [re.sub(r"/demo-\S+\] ", "] ", line) for line in logs.getvalue().splitlines()
+            if line.startswith("[evaluate/")] == ["[evaluate] base 0.412", "[evaluate] sft 0.538"]
+    log_requests = [r for r in fake.requests if r.subresource == "log" and r.name.startswith("demo-evaluate")]
+    assert {r.query.get("container") for r in log_requests} == {"process"}
+    post = next(r for r in fake.requests if r.method == "POST" and r.resource == "jobs"
+                and r.body["metadata"]["name"] == "demo-evaluate")
+    pod = post.body["spec"]["template"]["spec"]
+    assert post.body["spec"]["suspend"] is True
+    assert [(c["name"], c.get("restartPolicy")) for c in pod["initContainers"]] == [("vllm", "Always")]
+    assert [c["name"] for c in pod["containers"]] == ["process"]
+
+
+def test_a_serving_step_whose_command_fails_stops_the_pipeline_with_exit_1_and_is_deleted(
+        tmp_path: Path, fake: F.FakeKubeApi, api: client.ApiClient) -> None:
+    fake.script_pods(NS, "demo-prepare", F.PodScript.succeeds())
+    fake.script_pods(NS, "demo-evaluate", F.PodScript.fails(log=("openai.APIConnectionError",), exit_code=1))
+    result = runner(api).run(serve_pipeline(tmp_path))
+    assert (result["status"], result["exit_code"]) == ("failed", 1)
+    prepare, evaluate = result["steps"]
+    assert (prepare["status"], evaluate["status"], evaluate["cleaned_up"]) == ("succeeded", "failed", True)
+    # The main container's exit is the verdict; the sidecar the kubelet stopped (exit 0) is not blamed.
+    assert re.fullmatch(r"Job failed: Job has reached the specified backoff limit \(demo-evaluate-\w{5}: exited 1 "
+                        r"\(Error\)\)", evaluate["message"]), evaluate["message"]
+    assert created(fake) == ["POST jobs demo-prepare", "DELETE jobs demo-prepare", "POST jobs demo-evaluate",
+                             "DELETE jobs demo-evaluate"]
+    assert fake.names("jobs") == [] and fake.names("pods") == []
+
+
+def test_a_serving_step_whose_server_never_starts_fails_at_its_pending_timeout_naming_the_sidecar(
+        tmp_path: Path, fake: F.FakeKubeApi, api: client.ApiClient) -> None:
+    fake.script_pods(NS, "demo-prepare", F.PodScript.succeeds())
+    fake.script_pods(NS, "demo-evaluate", F.PodScript.sidecar_never_starts(
+        "back-off 40s restarting failed container=vllm"))
+    result = runner(api).run(serve_pipeline(tmp_path, pending="0.3"))
+    assert (result["status"], result["exit_code"]) == ("failed", 1)
+    evaluate = result["steps"][1]
+    assert evaluate["status"] == "timed out"
+    assert re.fullmatch(
+        r"not running after \d+ s \(pending_timeout 0 s\): its pods are on a node but not running "
+        r"\((demo-evaluate-\w{5}): container vllm: CrashLoopBackOff: back-off 40s restarting failed container=vllm "
+        r"\(last exited 1\)\); its command starts once the vllm sidecar passes its startup probe: see kubectl logs "
+        r"-n ml-workloads \1 -c vllm", evaluate["message"]), evaluate["message"]
+    assert evaluate["cleaned_up"] is True and fake.names("jobs") == [] and fake.names("pods") == []
