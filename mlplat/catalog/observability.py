@@ -79,8 +79,13 @@ LOGS_CA_ISSUER = "mlplat-logs-ca"
 OPENSEARCH_UID = "opensearch-logs"
 LOKI_UID = "loki"
 TEMPO_UID = "tempo"
-# A trace id in a log line: `trace_id=4bf9...`, `"traceId": "4bf9..."`, `traceID: 4bf9...`.
-TRACE_ID_REGEX = r"""(?i)trace_?id["']?\s*[:=]\s*["']?([0-9a-f]{16,32})"""
+# A trace id in a log line: `trace_id=4bf9...`, `"traceId": "4bf9..."`, `traceID: 4bf9...`, and BentoML's
+# `(trace=4bf9...,span=...)` (seed 003's example). Grafana's browser code runs it (`line.match(matcherRegex)` in the
+# Loki data source's getDerivedFields.ts): a JavaScript RegExp, which has no `(?i)` flag, hence the letter classes.
+TRACE_ID_REGEX = r"""[Tt][Rr][Aa][Cc][Ee](?:_?[Ii][Dd])?["']?\s*[:=]\s*["']?([0-9a-fA-F]{16,32})\b"""
+# The span attributes the collector's k8sattributes processor sets, and the Loki labels Fluent Bit writes for the
+# same pod: Tempo's "logs for this span" query filters by them.
+TRACE_TO_LOG_TAGS = ({"key": "k8s.namespace.name", "value": "namespace"}, {"key": "k8s.pod.name", "value": "pod"})
 # Fluent Bit nests the fields of JSON log lines under this key (top-level keys would collide in the index mapping).
 PARSED_LOG_KEY = "log_processed"
 # The matched value as the link's query. Grafana expands $VAR/${VAR} from its environment in provisioning files; `$$`
@@ -285,7 +290,8 @@ def datasources(bp: "Blueprint") -> list[dict[str, Any]]:
     if bp.needs_tracing:
         tempo_json: dict[str, Any] = {"nodeGraph": {"enabled": True}}
         if bp.needs_loki:
-            tempo_json["tracesToLogsV2"] = {"datasourceUid": LOKI_UID, "filterByTraceID": True}
+            tempo_json["tracesToLogsV2"] = {"datasourceUid": LOKI_UID, "filterByTraceID": True,
+                                            "tags": [dict(t) for t in TRACE_TO_LOG_TAGS]}
         out.append({"name": "Tempo", "uid": TEMPO_UID, "type": "tempo", "access": "proxy",
                     "url": f"http://{TEMPO_HOST}:3200", "editable": False, "jsonData": tempo_json})
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 
 import pytest
 import yaml
@@ -15,7 +16,7 @@ from mlplat.blueprint import parse_text
 from mlplat.catalog import REGISTRY, by_name
 from mlplat.catalog.observability import (
     DASHBOARDS_DIR, DCGM_COUNTERS, KSM_LABELS_ALLOWLIST, OPENSEARCH_HOST, OPENSEARCH_SERVICE, RULES_DIR,
-    TRACE_ID_REGEX,
+    TRACE_ID_REGEX, fluent_bit_outputs,
 )
 from tests.support import k8s
 from tests.support.synth import CANONICAL_TEXT
@@ -289,16 +290,41 @@ def test_datasources_follow_the_logs_backend_and_link_trace_ids_to_tempo(on, lok
     assert loki["loki"]["jsonData"]["derivedFields"] == [
         {"name": "TraceID", "matcherRegex": TRACE_ID_REGEX, "datasourceUid": "tempo", "url": "$${__value.raw}"}]
     assert loki["tempo"]["url"] == "http://tempo.monitoring.svc:3200"
-    assert loki["tempo"]["jsonData"]["tracesToLogsV2"]["datasourceUid"] == "loki"
+    assert loki["tempo"]["jsonData"]["tracesToLogsV2"] == {
+        "datasourceUid": "loki", "filterByTraceID": True,
+        # span attributes (the collector's k8sattributes) -> the labels Fluent Bit gives Loki streams
+        "tags": [{"key": "k8s.namespace.name", "value": "namespace"}, {"key": "k8s.pod.name", "value": "pod"}]}
+    loki_output = fluent_bit_outputs(loki_tracing.blueprint)
+    assert "namespace=$kubernetes['namespace_name'], pod=$kubernetes['pod_name']" in loki_output
     assert "plugins" not in loki_tracing.values("kube-prometheus-stack")["grafana"]
 
 
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+# The forms a trace id takes in log lines: logfmt, JSON (OpenTelemetry's and others' keys), bracketed text, an
+# environment-style key, OpenTelemetry's logging instrumentation (otelTraceID) and BentoML's access log (seed 003).
+TRACE_LINES = [f"level=info trace_id={TRACE} msg=done", f'{{"traceId": "{TRACE}", "msg": "done"}}',
+               f"INFO [traceID: {TRACE}] request served", f"TRACE_ID={TRACE}",
+               f"2026-12-02 INFO otelTraceID={TRACE} otelSpanID=00f067aa0ba902b7 served",
+               f'INFO [api_server] 10.0.0.7:51234 (scheme=http,method=POST,path=/generate,type=application/json,'
+               f'length=52) (status=200,type=application/json,length=1024) 812.3ms (trace={TRACE},'
+               f'span=00f067aa0ba902b7,sampled=1,service.name=llm_service)']
+NOT_TRACES = ["request_id=4bf92f3577b34da6a3ce929d0e0e4736", "traceparent: 00-zz", "trace=short12"]
+
+
 def test_trace_id_regex_finds_the_trace_id_in_common_log_formats():
-    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
-    lines = [f"level=info trace_id={trace} msg=done", f'{{"traceId": "{trace}", "msg": "done"}}',
-             f"INFO [traceID: {trace}] request served", f"TRACE_ID={trace}"]
-    assert [re.search(TRACE_ID_REGEX, line)[1] for line in lines] == [trace] * 4
-    assert re.search(TRACE_ID_REGEX, "request_id=4bf92f3577b34da6a3ce929d0e0e4736") is None
+    assert [re.search(TRACE_ID_REGEX, line)[1] for line in TRACE_LINES] == [TRACE] * len(TRACE_LINES)
+    assert [re.search(TRACE_ID_REGEX, line) for line in NOT_TRACES] == [None] * len(NOT_TRACES)
+
+
+def test_trace_id_regex_works_where_grafana_runs_it_in_javascript():
+    """Grafana's Loki data source applies the derived field with `line.match(matcherRegex)` in the browser: the
+    same lines through Node's RegExp (a `(?i)` flag, for one, is a SyntaxError there)."""
+    script = ("const [re, lines] = JSON.parse(process.argv[1]);"
+              "console.log(JSON.stringify(lines.map(l => { const m = l.match(re); return m ? m[1] : null; })));")
+    out = subprocess.run(["node", "-e", script, json.dumps([TRACE_ID_REGEX, TRACE_LINES + NOT_TRACES])],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == [TRACE] * len(TRACE_LINES) + [None] * len(NOT_TRACES)
 
 
 # --- storage and retention --------------------------------------------------------------------------------------------
