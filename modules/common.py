@@ -64,16 +64,17 @@ def managed_policy(partition: str, name: str) -> str:
 
 
 def pod_identity_role(scope: Any, *, role_name: str, cluster: ClusterScope, cluster_name: str, namespace: str,
-                      service_account: str, policy_document: str) -> Any:
+                      service_account: str, policy_document: str, policy_id: str = "policy") -> Any:
     """An IAM role only `namespace/service_account` of this cluster can assume (Pod Identity), its inline policy and
-    the association, as children "role", "policy" and "identity" of `scope`; returns the role."""
+    the association, as children "role", `policy_id` and "identity" of `scope`; returns the role. (`policy_id` keeps
+    the terraform address of a policy made before this helper existed.)"""
     from cdktn_provider_aws.eks_pod_identity_association import EksPodIdentityAssociation
     from cdktn_provider_aws.iam_role import IamRole
     from cdktn_provider_aws.iam_role_policy import IamRolePolicy
 
     role = IamRole(scope, "role", name=role_name,
                    assume_role_policy=cluster.pod_identity_trust(namespace, service_account))
-    IamRolePolicy(scope, "policy", role=role.id, policy=policy_document)
+    IamRolePolicy(scope, policy_id, role=role.id, policy=policy_document)
     EksPodIdentityAssociation(scope, "identity", cluster_name=cluster_name, namespace=namespace,
                               service_account=service_account, role_arn=role.arn)
     return role

@@ -10,15 +10,12 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from cdktn import ITerraformDependable
-from cdktn_provider_aws.eks_pod_identity_association import EksPodIdentityAssociation
-from cdktn_provider_aws.iam_role import IamRole
-from cdktn_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
 from mlplat import versions
 from modules.aurora import AuroraSpec, aurora_serverless
 from modules.bucket import SecureBucket
-from modules.common import ClusterScope, allow, policy
+from modules.common import ClusterScope, allow, policy, pod_identity_role
 
 DATABASE_NAME = "mlflow"
 POSTGRES_PORT = 5432
@@ -56,16 +53,14 @@ class MlflowAws(Construct):
         c = config
         self.bucket = SecureBucket(self, "artifacts", prefix=f"{c.name}-mlflow-", force_destroy=c.force_destroy_bucket)
         # Only the tracking server touches S3 (clients go through its artifact proxy), so only its role gets access.
-        self.role = IamRole(self, "role", name=f"{c.name}-mlflow",
-                            assume_role_policy=c.scope.pod_identity_trust(c.namespace, c.service_account))
-        IamRolePolicy(self, "artifacts-policy", role=self.role.id, policy=policy(
-            allow(["s3:ListBucket"], self.bucket.arn, sid="ListArtifacts",
-                  condition={"StringLike": {"s3:prefix": [ARTIFACT_PREFIX, f"{ARTIFACT_PREFIX}/*"]}}),
-            allow(["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                  f"{self.bucket.arn}/{ARTIFACT_PREFIX}/*", sid="ReadWriteArtifacts"),
-        ))
-        EksPodIdentityAssociation(self, "identity", cluster_name=c.cluster_name, namespace=c.namespace,
-                                  service_account=c.service_account, role_arn=self.role.arn)
+        self.role = pod_identity_role(
+            self, role_name=f"{c.name}-mlflow", cluster=c.scope, cluster_name=c.cluster_name, namespace=c.namespace,
+            service_account=c.service_account, policy_id="artifacts-policy", policy_document=policy(
+                allow(["s3:ListBucket"], self.bucket.arn, sid="ListArtifacts",
+                      condition={"StringLike": {"s3:prefix": [ARTIFACT_PREFIX, f"{ARTIFACT_PREFIX}/*"]}}),
+                allow(["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                      f"{self.bucket.arn}/{ARTIFACT_PREFIX}/*", sid="ReadWriteArtifacts"),
+            ))
 
         # TLS only: the server refuses unencrypted connections.
         self.cluster, self.instances = aurora_serverless(self, AuroraSpec(
