@@ -602,3 +602,29 @@ def test_an_attached_interface_and_a_referenced_group_are_not_deleted(client: Cl
         "InvalidNetworkInterface.InUse", f"Interface: [{eni}] in use.")
     [still] = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"]
     assert still["Status"] == "in-use"
+
+
+# --- SageMaker ---------------------------------------------------------------------------------------------------
+
+def test_endpoint_configs_admit_the_instance_types_sagemaker_hosts_on(client: ClientFactory) -> None:
+    """moto's own list stops at g4dn/p3: ml.g5 and ml.p5 variants were refused, which SageMaker accepts. The
+    emulator checks against the ProductionVariantInstanceType enum of the SageMaker API model botocore ships."""
+    import botocore.session
+
+    enum = botocore.session.get_session().get_service_model("sagemaker").shape_for("ProductionVariantInstanceType").enum
+    sagemaker = client("sagemaker")
+    sagemaker.create_model(ModelName="sm-types", ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/x",
+                           PrimaryContainer={"Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/m:1"})
+    for instance_type in ("ml.g5.xlarge", "ml.p5.48xlarge", "ml.inf2.xlarge"):
+        assert instance_type in enum
+        name = f"sm-{instance_type.replace('.', '-')}"
+        sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
+            {"VariantName": "main", "ModelName": "sm-types", "InitialInstanceCount": 1, "InstanceType": instance_type}])
+        assert sagemaker.describe_endpoint_config(EndpointConfigName=name)["ProductionVariants"][0][
+            "InstanceType"] == instance_type
+    status, code, message = refusal(lambda: sagemaker.create_endpoint_config(
+        EndpointConfigName="sm-bogus", ProductionVariants=[
+            {"VariantName": "main", "ModelName": "sm-types", "InitialInstanceCount": 1,
+             "InstanceType": "ml.g5.mega"}]))
+    assert (status, code) == (400, "ValidationException")
+    assert message.startswith("Value 'ml.g5.mega' at 'instanceType' failed to satisfy constraint")

@@ -15,6 +15,7 @@
   recorded engine versions are offered (DescribeDBEngineVersions) and creatable.
 - placement_groups: EC2 placement groups (create, describe with tag filters, delete), which moto lacks.
 - servicequotas: EC2's On-Demand and Spot vCPU quotas, at values tests can set.
+- sagemaker: endpoint configurations admit SageMaker's own instance types (botocore's API model), not moto's old list.
 - dispatch: moto's per-request scans of its own package and response classes done once per process.
 - clients: recognizes the terraform AWS provider, for the few answers tailored to it (see eks and fsx).
 
@@ -26,7 +27,7 @@ from __future__ import annotations
 from moto.utilities.utils import get_partition
 
 from mlplat.emulator.extensions import (
-    dispatch, ec2, eks, fsx, iam, kms, placement_groups, rds, s3, secretsmanager, servicequotas, sts,
+    dispatch, ec2, eks, fsx, iam, kms, placement_groups, rds, s3, sagemaker, secretsmanager, servicequotas, sts,
 )
 
 
@@ -40,6 +41,7 @@ def install(region: str) -> None:
     placement_groups.install()
     rds.install()
     s3.install()
+    sagemaker.install()
     secretsmanager.install()
     servicequotas.install()
     sts.install()
