@@ -3,12 +3,13 @@ fixtures expose, and the upstream metric lists in ../shared/reference/metrics.""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
 from tests.observability import support as s
-from tests.support.paths import reference
+from tests.support.paths import ROOT, reference
 
 CONTRACT = s.load_contract()
 EXPORTERS = CONTRACT["exporters"]
@@ -184,9 +185,53 @@ def test_dcgm_metrics_are_dcgm_exporter_fields():
     assert set(exp["metrics"]) <= names | extra, sorted(set(exp["metrics"]) - names - extra)
 
 
+RAY_VLLM_RECORD = json.loads((ROOT / "tests" / "upstream" / "ray-serve-vllm-metrics.json").read_text())
+
+
 def test_ray_metrics_are_in_the_ray_list():
+    """Ray's own metrics are in the reference list; the vLLM metrics Ray re-exports (which the list carries only
+    under their pre-2.52 ray_vllm:* names) are in the record of what Ray 2.52.0 and vLLM 0.11 export."""
+    recorded = set(RAY_VLLM_RECORD["families"].values())
     for exporter in ("ray-head", "ray-workers"):
-        assert set(EXPORTERS[exporter]["metrics"]) <= set(_reference_list("ray-metrics.txt")), exporter
+        exp = EXPORTERS[exporter]
+        extra = set(exp.get("not_in_reference", {}))
+        assert extra <= recorded, sorted(extra - recorded)
+        assert set(exp["metrics"]) <= set(_reference_list("ray-metrics.txt")) | extra, exporter
+
+
+def test_ray_serve_vllm_names_follow_the_record():
+    """Every vLLM metric the dashboards read has its Ray Serve twin, named by the recorded rule, scraped by a Ray job."""
+    families = RAY_VLLM_RECORD["families"]
+    plain = EXPORTERS["vllm"]["metrics"]
+    assert sorted(families) == sorted(m for m in plain if m.startswith("vllm:"))
+    for vllm_name, ray_name in families.items():
+        assert ray_name == "ray_" + vllm_name.replace(":", "_"), vllm_name
+        assert ":" not in ray_name
+    assert set(families.values()) == set(EXPORTERS["ray-workers"]["not_in_reference"])
+    assert set(families.values()) <= set(EXPORTERS["ray-workers"]["metrics"])
+    # What Ray's own 2.52.0 panels query is a subset; the rest follows from the rule alone and says so.
+    queried = set(RAY_VLLM_RECORD["queried_by_ray_2_52_panels"])
+    assert queried | set(RAY_VLLM_RECORD["derived_by_the_rule_only"]) == set(families.values())
+    assert not queried & set(RAY_VLLM_RECORD["derived_by_the_rule_only"])
+    # The older colon names (Ray's panels before vLLM sanitised names for OpenTelemetry) are queried nowhere.
+    for where, q in QUERIES:
+        assert "ray_vllm:" not in q, where
+
+
+def test_ray_serve_vllm_fixture_label_sets_match_the_record():
+    keys = set(RAY_VLLM_RECORD["label_keys"]["from_vllm"]) | set(RAY_VLLM_RECORD["label_keys"]["from_ray"])
+    per_family = {"ray_vllm_request_success": set(RAY_VLLM_RECORD["label_keys"]["from_vllm_request_success"])}
+    checked = 0
+    for fx in FIXTURES:
+        for name, labels, _ in fx.samples:
+            if not name.startswith("ray_vllm_"):
+                continue
+            assert fx.exporter in ("ray-head", "ray-workers"), fx.path.name
+            fam = s.sample_family(name, fx.types)
+            got = _labels_of(labels) - {"le"}
+            assert got == keys | per_family.get(fam, set()), f"{fx.path.name}: {name} has {sorted(got)}"
+            checked += 1
+    assert checked > 100
 
 
 def _labels_of(labels: str) -> set[str]:

@@ -389,3 +389,73 @@ def test_alerts_on_realistic_labels(prom: Prometheus):
 
     assert not wait_for(check, "alerts"), state
     assert not {"DCGMExporterAbsent", "NeuronMonitorAbsent", "RayGCSMetricsAbsent", "GPUXidErrorFatal"} & set(state)
+
+
+# ---------------------------------------------------------------------------------------------------- Ray Serve vLLM
+# The vLLM dashboard reads two name families: vLLM's own (vllm:*, job vllm) and the same metrics re-exported by Ray's
+# metrics agent when vLLM runs inside Ray Serve LLM (ray_vllm_*, jobs ray-head/ray-workers; names recorded in
+# tests/upstream/ray-serve-vllm-metrics.json). Each family alone must fill every panel: the other one is switched off
+# by a matcher no series has, and recording-rule panels are narrowed to the family's model.
+_PLAIN_SELECTOR = re.compile(r"(?<![\w:])(vllm:[a-zA-Z0-9_:]+)\{")
+_RAY_SELECTOR = re.compile(r"(?<![\w:])(ray_vllm_[a-zA-Z0-9_]+)\{")
+_RECORDED_SELECTOR = re.compile(r"(?<![\w:])(mlplat:vllm_[a-zA-Z0-9_:]+)\{")
+# The fixtures give the Ray worker pod no DCGM GPU series, so the GPU panels' Ray branch has nothing to join with.
+RAY_ONLY_WITHOUT_DATA = {"GPU utilization", "GPU memory used"}
+
+
+def _fixture_models(exporter: str, prefix: str) -> set[str]:
+    return {m for fx in FIXTURES if fx.exporter == exporter for name, labels, _ in fx.samples
+            if name.startswith(prefix) for m in re.findall(r'model_name="([^"]*)"', labels)}
+
+
+def _one_family(expr: str, keep: str) -> str:
+    off, model = ((_RAY_SELECTOR, _fixture_models("vllm", "vllm:")) if keep == "vllm"
+                  else (_PLAIN_SELECTOR, _fixture_models("ray-workers", "ray_vllm_")))
+    expr = off.sub(lambda m: m.group(1) + '{job="mlplat-no-such-job", ', expr)
+    only = "|".join(s.grafana_regex_escape(x) for x in sorted(model))
+    return _RECORDED_SELECTOR.sub(lambda m: m.group(1) + '{model_name=~"' + only + '", ', expr)
+
+
+def test_the_family_switch_leaves_the_other_family():
+    expr = ('sum((rate(vllm:a_total{x="1"}[1m]) or rate(ray_vllm_a_total{x="1"}[1m]))) '
+            '+ on () mlplat:vllm_r{y="2"}')
+    ray = _one_family(expr, "ray")
+    assert 'vllm:a_total{job="mlplat-no-such-job", x="1"}' in ray and 'ray_vllm_a_total{x="1"}' in ray
+    assert 'mlplat:vllm_r{model_name=~"' in ray and 'y="2"}' in ray
+    plain = _one_family(expr, "vllm")
+    assert 'ray_vllm_a_total{job="mlplat-no-such-job", x="1"}' in plain and 'vllm:a_total{x="1"}' in plain
+
+
+@pytest.mark.parametrize("family", ["vllm", "ray"])
+def test_the_vllm_dashboard_shows_each_serving_path_alone(prom: Prometheus, family: str):
+    path = s.DASHBOARDS / "vllm-inference.json"
+    values = resolve_variables(prom, s.load_dashboard(path), {})
+    targets = []
+    for t in s.prometheus_targets(path):
+        if family == "ray" and t.panel_title in RAY_ONLY_WITHOUT_DATA:
+            continue
+        expr = s.substitute(t.expr, {**values, **RATE_INTERVAL})
+        names = s.metric_names(expr)
+        # Every vLLM metric a panel reads is read in both families.
+        plain = {n for n in names if n.startswith("vllm:")}
+        assert {"ray_" + n.replace(":", "_") for n in plain} <= names, t.label
+        targets.append((f"{t.label} [{family} only]", _one_family(expr, family)))
+    assert len(targets) > 20
+    problems = wait_for(lambda: empty_targets(prom, targets), family)
+    assert not problems, f"{len(problems)} of {len(targets)} targets return no data:\n" + "\n".join(problems)
+
+
+def test_ray_serve_vllm_series_carry_the_ray_labels(prom: Prometheus):
+    """Scraped through the ray-workers job: the recorded vLLM and Ray label keys, plus the cluster and pod."""
+    record = json.loads((s.ROOT / "tests" / "upstream" / "ray-serve-vllm-metrics.json").read_text())
+    keys = set(record["label_keys"]["from_vllm"]) | set(record["label_keys"]["from_ray"])
+    found: list[dict[str, Any]] = []
+
+    def check() -> list[str]:
+        found[:] = prom.query("ray_vllm_num_requests_running")
+        return [] if found else ["no ray_vllm_num_requests_running"]
+
+    assert not wait_for(check, "ray_vllm")
+    for r in found:
+        assert keys <= set(r["metric"]), r["metric"]
+        assert r["metric"]["job"] == "ray-workers" and r["metric"]["ray_io_cluster"], r["metric"]
