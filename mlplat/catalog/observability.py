@@ -83,6 +83,9 @@ TEMPO_UID = "tempo"
 # `(trace=4bf9...,span=...)` (seed 003's example). Grafana's browser code runs it (`line.match(matcherRegex)` in the
 # Loki data source's getDerivedFields.ts): a JavaScript RegExp, which has no `(?i)` flag, hence the letter classes.
 TRACE_ID_REGEX = r"""[Tt][Rr][Aa][Cc][Ee](?:_?[Ii][Dd])?["']?\s*[:=]\s*["']?([0-9a-fA-F]{16,32})\b"""
+# Keys under which JSON log lines carry the trace id: OpenTelemetry's log data model and OTLP JSON (trace_id,
+# traceId), Go's and others' traceID, Python's logging instrumentation (otelTraceID).
+TRACE_ID_JSON_KEYS = ("trace_id", "traceId", "traceID", "otelTraceID")
 # The span attributes the collector's k8sattributes processor sets, and the Loki labels Fluent Bit writes for the
 # same pod: Tempo's "logs for this span" query filters by them.
 TRACE_TO_LOG_TAGS = ({"key": "k8s.namespace.name", "value": "namespace"}, {"key": "k8s.pod.name", "value": "pod"})
@@ -269,8 +272,10 @@ def datasources(bp: "Blueprint") -> list[dict[str, Any]]:
             "timeField": "@timestamp", "logMessageField": "log", "pplEnabled": True, "tlsAuthWithCACert": True,
         }
         if bp.needs_tracing:
-            json_data["dataLinks"] = [{"field": f"{PARSED_LOG_KEY}.trace_id", "datasourceUid": TEMPO_UID,
-                                       "url": TRACE_LINK}]
+            # The plugin links a field by its exact name (opensearch-datasource's enhanceDataFrame): one link per
+            # key JSON logs carry a trace id under (OpenTelemetry's log record, its SDKs' and logging bridges').
+            json_data["dataLinks"] = [{"field": f"{PARSED_LOG_KEY}.{key}", "datasourceUid": TEMPO_UID,
+                                       "url": TRACE_LINK} for key in TRACE_ID_JSON_KEYS]
         out.append({
             "name": "OpenSearch logs", "uid": OPENSEARCH_UID, "type": "grafana-opensearch-datasource",
             "access": "proxy", "url": f"https://{OPENSEARCH_HOST}:9200", "editable": False,

@@ -278,8 +278,10 @@ def test_datasources_follow_the_logs_backend_and_link_trace_ids_to_tempo(on, lok
 
     linked = datasources(opensearch_tracing)
     assert sorted(linked) == ["opensearch-logs", "tempo"]
+    # One link per JSON key a trace id comes under (the plugin matches a field's exact name).
     assert linked["opensearch-logs"]["jsonData"]["dataLinks"] == [
-        {"field": "log_processed.trace_id", "datasourceUid": "tempo", "url": "$${__value.raw}"}]
+        {"field": f"log_processed.{key}", "datasourceUid": "tempo", "url": "$${__value.raw}"}
+        for key in ("trace_id", "traceId", "traceID", "otelTraceID")]
 
     # Terraform turns $$$ into $$, which Grafana's provisioning turns into the link variable ${__value.raw}.
     assert "$$${__value.raw}" in opensearch_tracing.releases()["kube-prometheus-stack"]["values"][0]
