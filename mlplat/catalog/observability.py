@@ -113,6 +113,10 @@ EFA_EXPORTER_PORT = 9100  # the pod's own network namespace: no clash with node-
 
 OTLP_GRPC_PORT = 4317
 OTLP_HTTP_PORT = 4318
+# Where applications send OTLP: the collector chart's Service (fullname = the release name, which contains the
+# chart name), ports `otlp` (gRPC) and `otlp-http`. examples/bentoml-otel sends to it.
+OTEL_COLLECTOR_RELEASE = "opentelemetry-collector"
+OTEL_COLLECTOR_HOST = f"{OTEL_COLLECTOR_RELEASE}.{MONITORING}.svc"
 ALERTMANAGER_STORAGE_GIB = 10
 
 # --- monitors --------------------------------------------------------------------------------------------------------
@@ -149,6 +153,8 @@ def scrapes(bp: "Blueprint") -> list[Scrape]:
                target_labels=("ray.io/cluster",), node_label=True),
         Scrape("vllm", "PodMonitor", {"app.kubernetes.io/component": "vllm"}, "http"),
         Scrape("triton", "PodMonitor", {"app.kubernetes.io/component": "triton"}, "metrics"),
+        # BentoML serves /metrics (bentoml_service_*) on its API port (3000); examples/bentoml-otel.
+        Scrape("bentoml", "PodMonitor", {"app.kubernetes.io/component": "bentoml"}, "http"),
     ]
     if bp.pools_offering(NVIDIA_GPU):
         out.append(Scrape("dcgm-exporter", "ServiceMonitor", {"app.kubernetes.io/name": "dcgm-exporter",
@@ -884,7 +890,7 @@ ADDONS: list[AddOn] = [
     # Traces: applications send OTLP to the collector, which forwards to Tempo.
     AddOn("tempo", MONITORING, enabled=lambda bp: bp.needs_tracing, chart=versions.CHARTS["tempo"],
           depends_on=(STORAGE_CLASSES_ADDON,), computed_values=_tempo_values, toggle="enable_tracing", sync_wave=-6, placement=POOLS),
-    AddOn("opentelemetry-collector", MONITORING, enabled=lambda bp: bp.needs_tracing,
+    AddOn(OTEL_COLLECTOR_RELEASE, MONITORING, enabled=lambda bp: bp.needs_tracing,
           chart=versions.CHARTS["opentelemetry-collector"], depends_on=("tempo",),
           computed_values=_otel_collector_values, toggle="enable_tracing", sync_wave=-5, placement=POOLS),
 ]

@@ -28,7 +28,10 @@ INTENDED = {
     "nccl-allreduce-efa.yaml": ("TrainJob", "nccl-allreduce", "gpu-efa"),
     "kserve-vllm-gpu.yaml": ("InferenceService", "qwen-gpu", "gpu"),
     "kserve-neuron.yaml": ("InferenceService", "qwen-inf2", "neuron"),
+    "bentoml-otel/kubernetes.yaml": ("Deployment", "text-stats", "cpu"),
 }
+# Examples that are a directory (the service's code and build files next to its manifest): manifest -> directory.
+DIRECTORIES = {"bentoml-otel/kubernetes.yaml": "bentoml-otel/"}
 # Examples whose work runs outside the cluster (no pods, no pool), each tested with its module.
 OUTSIDE_THE_CLUSTER = {"ack-sagemaker-trainingjob.yaml": "tests/modules/test_ack_sagemaker.py"}
 # Every pool, and the operators and Kueue integrations the examples need.
@@ -67,7 +70,11 @@ def workload(name):
 
 
 def test_every_example_is_listed():
-    assert sorted(p.name for p in EXAMPLES.glob("*.yaml")) == sorted([*INTENDED, *OUTSIDE_THE_CLUSTER])
+    assert sorted(p.name for p in EXAMPLES.glob("*.yaml")) == sorted(
+        n for n in [*INTENDED, *OUTSIDE_THE_CLUSTER] if n not in DIRECTORIES)
+    assert set(DIRECTORIES) <= set(INTENDED)
+    for manifest, directory in DIRECTORIES.items():
+        assert manifest.startswith(directory) and (EXAMPLES / manifest).is_file()
 
 
 @pytest.mark.parametrize("name", sorted(INTENDED))
@@ -159,7 +166,8 @@ def test_efa_job_rendezvous_names_resolve_through_its_headless_service():
 def test_readme_has_a_section_per_example():
     readme = (EXAMPLES / "README.md").read_text()
     sections = [line for line in readme.splitlines() if line.startswith("## ") and "`pipelines/" not in line]
-    assert sorted(s.split("(`")[1].rstrip("`)") for s in sections) == sorted([*INTENDED, *OUTSIDE_THE_CLUSTER])
+    assert sorted(s.split("(`")[1].rstrip("`)") for s in sections) == sorted(
+        DIRECTORIES.get(n, n) for n in [*INTENDED, *OUTSIDE_THE_CLUSTER])
     # The pipelines (tests/pipelines/test_examples.py checks them) share one section, each with its commands.
     pipelines = sorted(p.parent.name for p in (EXAMPLES / "pipelines").glob("*/pipeline.yaml"))
     [heading] = [line for line in readme.splitlines() if line.startswith("## ") and "`pipelines/" in line]

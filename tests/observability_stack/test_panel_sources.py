@@ -61,6 +61,7 @@ SOURCES: dict[str, Deployed] = {
     "kubelet-cadvisor": _kps_component("kubelet"),
     "vllm": _workload("vllm"),
     "triton": _workload("triton"),
+    "bentoml": _workload("bentoml"),
     "kueue": _monitored("kueue", "kueue"),
     "karpenter": _monitored("karpenter", "karpenter"),
     "opencost": _monitored("opencost", "opencost"),

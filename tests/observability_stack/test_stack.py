@@ -198,9 +198,9 @@ def test_monitors_produce_the_jobs_ports_and_labels_of_the_scrape_contract(opens
         wanted_copies = [re.search(r"\[(.+)\]", v)[1] for v in want["target_labels"].values() if "targetLabels" in v]
         assert copied == wanted_copies, job
     # Contract jobs scraped by the platform's own monitors, by kube-prometheus-stack, and by other add-ons' monitors.
-    assert sorted(set(exporters) & set(ours)) == ["dcgm-exporter", "efa-node-exporter", "fluent-bit", "karpenter",
-                                                  "kueue", "opencost", "ray-head", "ray-workers", "triton", "vllm",
-                                                  "yace"]
+    assert sorted(set(exporters) & set(ours)) == ["bentoml", "dcgm-exporter", "efa-node-exporter", "fluent-bit",
+                                                  "karpenter", "kueue", "opencost", "ray-head", "ray-workers", "triton",
+                                                  "vllm", "yace"]
     assert sorted(set(exporters) - set(ours)) == ["kube-state-metrics", "kubelet", "neuron-monitor", "node-exporter"]
     assert sorted(set(ours) - set(exporters)) == []
 
