@@ -459,3 +459,23 @@ def test_ray_serve_vllm_series_carry_the_ray_labels(prom: Prometheus):
     for r in found:
         assert keys <= set(r["metric"]), r["metric"]
         assert r["metric"]["job"] == "ray-workers" and r["metric"]["ray_io_cluster"], r["metric"]
+
+
+def test_the_golden_signals_namespace_list_has_every_serving_source(prom: Prometheus):
+    """The namespace variable lists each namespace that serves through any of the dashboard's sources (generic
+    HTTP, Triton, BentoML), not only those with the generic HTTP metric."""
+    path = next(p for p in s.dashboard_files() if p.name == "serving-golden-signals.json")
+    [variable] = [v for v in s.variables(s.load_dashboard(path)) if v["name"] == "namespace"]
+    selector, label = s.parse_label_values(s.variable_query(variable))
+    metrics = ("http_request_duration_seconds_count", "nv_inference_request_success", "bentoml_service_request_total")
+
+    def check() -> list[str]:
+        listed = set(prom.label_values(label, selector))
+        problems = []
+        for metric in metrics:
+            serving = {r["metric"]["namespace"] for r in prom.query(f"count by (namespace) ({metric})")}
+            if not serving or not serving <= listed:
+                problems.append(f"{metric}: serves in {sorted(serving)}, the variable lists {sorted(listed)}")
+        return problems
+
+    assert wait_for(check, "golden-signals namespaces") == []
