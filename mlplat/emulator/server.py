@@ -74,8 +74,12 @@ def provider_settings(endpoint: str) -> dict[str, Any]:
         "skip_metadata_api_check": "true",  # a string attribute in provider 5.x
         "skip_region_validation": True,
         "skip_requesting_account_id": False,
-        # An emulator error is a bug, not a transient fault: fail in seconds rather than retry for minutes.
-        "max_retries": 2,
+        # An emulator error is a bug, not a transient fault: fail in seconds rather than retry for minutes. But an
+        # answer the SDK lost (it gave up on the connection while a loaded machine served other calls one at a time)
+        # is retried, and the retry replayed from the answers kept: two attempts were not always enough when a
+        # two-core CI machine ran three round trips at once (a deploy failed on DescribeVpcAttribute, both
+        # attempts' connections closed by the client), so four.
+        "max_retries": 4,
         "endpoints": [dict.fromkeys(PROVIDER_ENDPOINT_SERVICES, endpoint)],
     }
 

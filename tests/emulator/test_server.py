@@ -87,7 +87,7 @@ def test_provider_settings_point_every_endpoint_at_the_emulator() -> None:
         "skip_metadata_api_check": "true",
         "skip_region_validation": True,
         "skip_requesting_account_id": False,
-        "max_retries": 2,
+        "max_retries": 4,
     }
     required = {
         "ec2",
