@@ -34,6 +34,8 @@ INTENDED = {
 DIRECTORIES = {"bentoml-otel/kubernetes.yaml": "bentoml-otel/"}
 # Examples whose work runs outside the cluster (no pods, no pool), each tested with its module.
 OUTSIDE_THE_CLUSTER = {"ack-sagemaker-trainingjob.yaml": "tests/modules/test_ack_sagemaker.py"}
+# Examples that are no manifest to apply (an Airflow DAG folder), each tested with its module.
+NOT_MANIFESTS = {"airflow/dags/": "tests/modules/test_airflow.py"}
 # Every pool, and the operators and Kueue integrations the examples need.
 WORKLOADS = {**ALL_POOLS, "enable_kuberay_operator": True, "enable_leader_worker_set": True,
              "enable_kubeflow_trainer": True, "enable_kserve": True}
@@ -167,7 +169,9 @@ def test_readme_has_a_section_per_example():
     readme = (EXAMPLES / "README.md").read_text()
     sections = [line for line in readme.splitlines() if line.startswith("## ") and "`pipelines/" not in line]
     assert sorted(s.split("(`")[1].rstrip("`)") for s in sections) == sorted(
-        DIRECTORIES.get(n, n) for n in [*INTENDED, *OUTSIDE_THE_CLUSTER])
+        [*(DIRECTORIES.get(n, n) for n in [*INTENDED, *OUTSIDE_THE_CLUSTER]), *NOT_MANIFESTS])
+    for directory, test in NOT_MANIFESTS.items():
+        assert (EXAMPLES / directory).is_dir() and (ROOT / test).is_file(), directory
     # The pipelines (tests/pipelines/test_examples.py checks them) share one section, each with its commands.
     pipelines = sorted(p.parent.name for p in (EXAMPLES / "pipelines").glob("*/pipeline.yaml"))
     [heading] = [line for line in readme.splitlines() if line.startswith("## ") and "`pipelines/" in line]
