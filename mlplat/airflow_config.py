@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlplat.schema import field
+from mlplat.schema import acu_range_problems, field
 
 AIRFLOW_NAMESPACE = "airflow"
 # Days of automated backups of the metadata database (point-in-time restore), MLflow's default: DAG run history is
@@ -60,13 +60,7 @@ class AirflowKeys:
         if not self.airflow_dags_git_repo:
             out += [((k,), "has no effect without airflow_dags_git_repo; set the repository or remove this key")
                     for k in _GIT_KEYS if k in explicit]
-        for key in ("airflow_db_min_acu", "airflow_db_max_acu"):
-            value = getattr(self, key)
-            if (value * 2) % 1:
-                out.append(((key,), f"expected a multiple of 0.5 ACU, got {value:g}"))
-        if self.airflow_db_min_acu > self.airflow_db_max_acu:
-            out.append((("airflow_db_max_acu",), f"expected at least airflow_db_min_acu "
-                                                 f"({self.airflow_db_min_acu:g}), got {self.airflow_db_max_acu:g}"))
+        out += acu_range_problems(self, "airflow_db")
         namespaces = self.workload_namespaces  # type: ignore[attr-defined]
         if AIRFLOW_NAMESPACE in namespaces:
             out.append((("workload_namespaces", f"[{namespaces.index(AIRFLOW_NAMESPACE)}]"),

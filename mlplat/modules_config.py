@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from mlplat.nodepools import POOL_KINDS, NodePoolSpec
-from mlplat.schema import field
+from mlplat.schema import acu_range_problems, field
 
 DELIVERY_MODES = ("helm", "argocd")
 MANIFESTS_CHART_PATH = "charts/mlplat-manifests"
@@ -196,14 +196,7 @@ class ModuleKeys:
         for key in _MLFLOW_KEYS:
             if key in self._explicit and not self.enable_mlflow:
                 out.append(((key,), "has no effect without enable_mlflow = true; set it or remove this key"))
-        for key in ("mlflow_db_min_acu", "mlflow_db_max_acu"):
-            value = getattr(self, key)
-            if (value * 2) % 1:
-                out.append(((key,), f"expected a multiple of 0.5 ACU, got {value:g}"))
-        if self.mlflow_db_min_acu > self.mlflow_db_max_acu:
-            out.append((("mlflow_db_max_acu",), f"expected at least mlflow_db_min_acu ({self.mlflow_db_min_acu:g}), "
-                                                f"got {self.mlflow_db_max_acu:g}"))
-        return out
+        return out + acu_range_problems(self, "mlflow_db")
 
     @property
     def kueue_queue_specs(self) -> tuple[QueueSpec, ...]:

@@ -241,3 +241,15 @@ def field(default: Any, doc: str, **meta: Any) -> Any:
 def explicit_field() -> Any:
     """Which keys the file set explicitly (as opposed to defaults); some rules depend on it."""
     return dataclasses.field(default=frozenset(), repr=False, compare=False)
+
+
+def acu_range_problems(keys: Any, prefix: str) -> list[tuple[tuple[str, ...], str]]:
+    """The rules of an Aurora Serverless v2 capacity pair `<prefix>_min_acu`/`<prefix>_max_acu` (MLflow's, Slurm's,
+    Airflow's database): each a multiple of 0.5 ACU, the minimum not above the maximum."""
+    low_key, high_key = f"{prefix}_min_acu", f"{prefix}_max_acu"
+    low, high = getattr(keys, low_key), getattr(keys, high_key)
+    out: list[tuple[tuple[str, ...], str]] = [((key,), f"expected a multiple of 0.5 ACU, got {value:g}")
+                                              for key, value in ((low_key, low), (high_key, high)) if (value * 2) % 1]
+    if low > high:
+        out.append(((high_key,), f"expected at least {low_key} ({low:g}), got {high:g}"))
+    return out

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
-from mlplat.schema import field
+from mlplat.schema import acu_range_problems, field
 
 # Where the Slurm cluster (controller, accounting, NodeSets, login) runs, and the operator.
 SLURM_NAMESPACE = "slurm"
@@ -134,13 +134,7 @@ class SlurmKeys:
         for i, key in enumerate(self.slurm_login_ssh_public_keys):
             if (problem := ssh_key_problem(key)) is not None:
                 out.append((("slurm_login_ssh_public_keys", f"[{i}]"), problem))
-        for key in ("slurm_db_min_acu", "slurm_db_max_acu"):
-            value = getattr(self, key)
-            if (value * 2) % 1:
-                out.append(((key,), f"expected a multiple of 0.5 ACU, got {value:g}"))
-        if self.slurm_db_min_acu > self.slurm_db_max_acu:
-            out.append((("slurm_db_max_acu",), f"expected at least slurm_db_min_acu ({self.slurm_db_min_acu:g}), "
-                                               f"got {self.slurm_db_max_acu:g}"))
+        out += acu_range_problems(self, "slurm_db")
         namespaces = self.workload_namespaces  # type: ignore[attr-defined]
         if SLURM_NAMESPACE in namespaces:
             out.append((("workload_namespaces", f"[{namespaces.index(SLURM_NAMESPACE)}]"),

@@ -12,15 +12,12 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from cdktn import ITerraformDependable
-from cdktn_provider_aws.eks_pod_identity_association import EksPodIdentityAssociation
-from cdktn_provider_aws.iam_role import IamRole
-from cdktn_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
 from mlplat import versions
 from modules.aurora import AuroraSpec, aurora_serverless
 from modules.bucket import SecureBucket
-from modules.common import ClusterScope, allow, policy
+from modules.common import ClusterScope, allow, policy, pod_identity_role
 
 DATABASE_NAME = "airflow"
 POSTGRES_PORT = 5432
@@ -63,16 +60,13 @@ class AirflowAws(Construct):
         name = c.scope.cluster_name
         self.bucket = SecureBucket(self, "logs", prefix=f"{name}-airflow-logs-", force_destroy=c.force_destroy_bucket)
         # Airflow's S3 task handler lists a task's log prefix, reads the log (UI, and before appending) and writes it.
-        self.role = IamRole(self, "role", name=f"{name}-airflow",
-                            assume_role_policy=c.scope.pod_identity_trust(c.namespace, c.service_accounts))
-        IamRolePolicy(self, "logs-policy", role=self.role.id, policy=policy(
-            allow(["s3:ListBucket"], self.bucket.arn, sid="ListTaskLogs",
-                  condition={"StringLike": {"s3:prefix": [LOG_PREFIX, f"{LOG_PREFIX}/*"]}}),
-            allow(["s3:GetObject", "s3:PutObject"], f"{self.bucket.arn}/{LOG_PREFIX}/*", sid="ReadWriteTaskLogs"),
-        ))
-        for account in sorted(c.service_accounts):
-            EksPodIdentityAssociation(self, f"identity-{account}", cluster_name=c.cluster_name,
-                                      namespace=c.namespace, service_account=account, role_arn=self.role.arn)
+        self.role = pod_identity_role(
+            self, role_name=f"{name}-airflow", cluster=c.scope, cluster_name=c.cluster_name, namespace=c.namespace,
+            service_account=c.service_accounts, policy_id="logs-policy", policy_document=policy(
+                allow(["s3:ListBucket"], self.bucket.arn, sid="ListTaskLogs",
+                      condition={"StringLike": {"s3:prefix": [LOG_PREFIX, f"{LOG_PREFIX}/*"]}}),
+                allow(["s3:GetObject", "s3:PutObject"], f"{self.bucket.arn}/{LOG_PREFIX}/*", sid="ReadWriteTaskLogs"),
+            ))
 
         # TLS only: the server refuses unencrypted connections. One writer: a restart of the scheduler waits out a
         # failover, and nothing is lost (task state is in the database, which Aurora replicates across zones).

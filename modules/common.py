@@ -64,10 +64,11 @@ def managed_policy(partition: str, name: str) -> str:
 
 
 def pod_identity_role(scope: Any, *, role_name: str, cluster: ClusterScope, cluster_name: str, namespace: str,
-                      service_account: str, policy_document: str, policy_id: str = "policy") -> Any:
+                      service_account: str | Sequence[str], policy_document: str, policy_id: str = "policy") -> Any:
     """An IAM role only `namespace/service_account` of this cluster can assume (Pod Identity), its inline policy and
     the association, as children "role", `policy_id` and "identity" of `scope`; returns the role. (`policy_id` keeps
-    the terraform address of a policy made before this helper existed.)"""
+    the terraform address of a policy made before this helper existed.) Several service accounts (one component
+    each, as Airflow's): the role trusts any of them and each has its association, "identity-<service account>"."""
     from cdktn_provider_aws.eks_pod_identity_association import EksPodIdentityAssociation
     from cdktn_provider_aws.iam_role import IamRole
     from cdktn_provider_aws.iam_role_policy import IamRolePolicy
@@ -75,6 +76,9 @@ def pod_identity_role(scope: Any, *, role_name: str, cluster: ClusterScope, clus
     role = IamRole(scope, "role", name=role_name,
                    assume_role_policy=cluster.pod_identity_trust(namespace, service_account))
     IamRolePolicy(scope, policy_id, role=role.id, policy=policy_document)
-    EksPodIdentityAssociation(scope, "identity", cluster_name=cluster_name, namespace=namespace,
-                              service_account=service_account, role_arn=role.arn)
+    accounts = {"identity": service_account} if isinstance(service_account, str) else {
+        f"identity-{account}": account for account in sorted(service_account)}
+    for construct_id, account in accounts.items():
+        EksPodIdentityAssociation(scope, construct_id, cluster_name=cluster_name, namespace=namespace,
+                                  service_account=account, role_arn=role.arn)
     return role

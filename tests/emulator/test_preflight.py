@@ -176,29 +176,21 @@ def test_an_aurora_version_rds_does_not_offer_blocks(shared_aws: LocalAws, monke
                           "in us-west-2")
 
 
-def test_slurms_aurora_mysql_version_is_checked_too(shared_aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
-    delta = {"enable_slurm": True}
+@pytest.mark.parametrize("toggle, label, pin, unoffered, purpose", [
+    ("enable_slurm", "Aurora MySQL", "AURORA_MYSQL_VERSION", "8.0.mysql_aurora.3.10.1", "Slurm's accounting database"),
+    ("enable_airflow", "Aurora PostgreSQL", "AURORA_POSTGRESQL_VERSION", "11.9", "Airflow's metadata database"),
+])
+def test_the_other_databases_aurora_versions_are_checked_too(shared_aws: LocalAws, monkeypatch: pytest.MonkeyPatch,
+                                                             toggle: str, label: str, pin: str, unoffered: str,
+                                                             purpose: str) -> None:
+    delta = {toggle: True}
     assert by_check(run(shared_aws, delta))["aurora version"] == [
-        ("ok", f"Aurora MySQL {versions.AURORA_MYSQL_VERSION} is offered in us-west-2")]
-    monkeypatch.setattr(versions, "AURORA_MYSQL_VERSION", "8.0.mysql_aurora.3.10.1")
+        ("ok", f"{label} {getattr(versions, pin)} is offered in us-west-2")]
+    monkeypatch.setattr(versions, pin, unoffered)
     [blocked] = run(shared_aws, delta).blocking
     assert (blocked.check, blocked.detail, blocked.fix) == (
-        "aurora version", "Aurora MySQL 8.0.mysql_aurora.3.10.1 (Slurm's accounting database, pinned in "
-                          "mlplat/versions.py) is not offered in us-west-2",
-        "upgrade mlplat to a release that pins an offered version, or set enable_slurm = false")
-
-
-def test_airflows_aurora_postgresql_version_is_checked_too(shared_aws: LocalAws,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    delta = {"enable_airflow": True}
-    assert by_check(run(shared_aws, delta))["aurora version"] == [
-        ("ok", f"Aurora PostgreSQL {versions.AURORA_POSTGRESQL_VERSION} is offered in us-west-2")]
-    monkeypatch.setattr(versions, "AURORA_POSTGRESQL_VERSION", "11.9")
-    [blocked] = run(shared_aws, delta).blocking
-    assert (blocked.check, blocked.detail, blocked.fix) == (
-        "aurora version", "Aurora PostgreSQL 11.9 (Airflow's metadata database, pinned in mlplat/versions.py) is "
-                          "not offered in us-west-2",
-        "upgrade mlplat to a release that pins an offered version, or set enable_airflow = false")
+        "aurora version", f"{label} {unoffered} ({purpose}, pinned in mlplat/versions.py) is not offered in us-west-2",
+        f"upgrade mlplat to a release that pins an offered version, or set {toggle} = false")
 
 
 def test_an_unreadable_fsx_import_path_blocks(shared_aws: LocalAws, client: ClientFactory) -> None:

@@ -17,14 +17,11 @@ from typing import Any, Iterator
 import pytest
 
 from mlplat.airflow_config import AIRFLOW_NAMESPACE
-from mlplat.blueprint import load as load_blueprint
 from mlplat.catalog.airflow import (ADMIN_MOUNT, ADMIN_SECRET, DAGS_CONFIGMAP, EXAMPLE_DAGS, METADATA_SECRET,
                                     SERVICE_ACCOUNTS, WORKER_SERVICE_ACCOUNT)
 from mlplat.catalog.secrets import secret_uses
 from mlplat.kube import fake_api as F
 from mlplat.kube.client import loopback_api_client
-from mlplat.pipelines.pipeline import load as load_pipeline
-from tests.cluster.test_status import write_blueprint
 from tests.modules.blueprints import added_types, addresses
 from tests.modules.test_slurm import deps, lines_of
 from tests.support.chart_values import unknown_keys
@@ -268,16 +265,11 @@ def test_the_dag_file_defines_one_dag_that_calls_the_steps_module():
 
 @pytest.fixture
 def rendered(tmp_path: Path) -> dict[str, Any]:
-    """What `mlplat pipeline render --json` gives for the runner tests' two-step pipeline (a Job, then a TrainJob)."""
-    from mlplat.cli import pipeline as pipeline_cli
-    from tests.pipelines.test_runner import BLUEPRINT, PIPELINE
+    """What `mlplat pipeline render --json` gives for the runner tests' two-step pipeline (a Job, then a TrainJob):
+    its objects, through JSON as the DAG run's configuration carries them."""
+    from tests.pipelines.test_runner import pipeline
 
-    bp = load_blueprint(write_blueprint(tmp_path, BLUEPRINT))
-    path = tmp_path / "pipeline.yaml"
-    path.write_text(PIPELINE.format(pending="30m"))
-    pipeline = load_pipeline(path, bp)
-    assert pipeline_cli.ACTIONS[0] == "render"
-    return json.loads(json.dumps({"objects": pipeline.objects}))
+    return json.loads(json.dumps({"objects": pipeline(tmp_path).objects}))
 
 
 @pytest.fixture

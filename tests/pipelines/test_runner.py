@@ -68,11 +68,16 @@ def api(fake: F.FakeKubeApi) -> Iterator[client.ApiClient]:
         yield api_client
 
 
-def pipeline(tmp_path: Path, pending: str = "30m") -> Any:
-    bp = load_blueprint(write_blueprint(tmp_path, BLUEPRINT))
+def load_text(tmp_path: Path, blueprint: str, text: str) -> Any:
+    """The pipeline `text` loaded against the blueprint `blueprint`, both written under `tmp_path`."""
+    bp = load_blueprint(write_blueprint(tmp_path, blueprint))
     path = tmp_path / "pipeline.yaml"
-    path.write_text(PIPELINE.format(pending=pending))
+    path.write_text(text)
     return load_pipeline(path, bp)
+
+
+def pipeline(tmp_path: Path, pending: str = "30m") -> Any:
+    return load_text(tmp_path, BLUEPRINT, PIPELINE.format(pending=pending))
 
 
 def runner(api: client.ApiClient, said: list[str] | None = None, logs: io.StringIO | None = None) -> Runner:
@@ -251,10 +256,7 @@ steps:
 
 
 def ray_pipeline(tmp_path: Path) -> Any:
-    bp = load_blueprint(write_blueprint(tmp_path, RAY_BLUEPRINT))
-    path = tmp_path / "pipeline.yaml"
-    path.write_text(RAY_PIPELINE)
-    return load_pipeline(path, bp)
+    return load_text(tmp_path, RAY_BLUEPRINT, RAY_PIPELINE)
 
 
 def test_a_ray_step_runs_a_rayjob_follows_its_pods_and_deletes_it(
@@ -321,10 +323,7 @@ steps:
 
 
 def serve_pipeline(tmp_path: Path, pending: str = "30m") -> Any:
-    bp = load_blueprint(write_blueprint(tmp_path, SERVE_BLUEPRINT))
-    path = tmp_path / "pipeline.yaml"
-    path.write_text(SERVE_PIPELINE.format(pending=pending))
-    return load_pipeline(path, bp)
+    return load_text(tmp_path, SERVE_BLUEPRINT, SERVE_PIPELINE.format(pending=pending))
 
 
 def test_a_serving_step_runs_its_command_beside_the_vllm_sidecar_completes_with_it_and_is_deleted(
