@@ -310,3 +310,24 @@ def test_the_dag_refuses_what_is_not_a_rendered_pipeline():
         steps.steps({})
     with pytest.raises(ValueError, match="ConfigMap x: not a pipeline step"):
         steps.steps({"objects": [{"kind": "ConfigMap", "metadata": {"name": "x"}}]})
+
+
+@pytest.mark.parametrize("obj", [
+    {"kind": "Job", "status": {}},
+    {"kind": "Job", "status": {"conditions": [{"type": "Complete", "status": "True"}]}},
+    {"kind": "Job", "status": {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                                               "message": "Job has reached the specified backoff limit"}]}},
+    {"kind": "TrainJob", "status": {"conditions": [{"type": "Suspended", "status": "True"}]}},
+    {"kind": "TrainJob", "status": {"conditions": [{"type": "Failed", "status": "True", "reason": "JobsFailed"}]}},
+    {"kind": "RayJob", "status": {"jobDeploymentStatus": "Running", "jobStatus": "RUNNING"}},
+    {"kind": "RayJob", "status": {"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}},
+    {"kind": "RayJob", "status": {"jobDeploymentStatus": "Complete", "jobStatus": "STOPPED"}},
+    {"kind": "RayJob", "status": {"jobDeploymentStatus": "Failed", "reason": "AppFailed", "message": "exit 1"}},
+    {"kind": "RayJob", "status": {"jobDeploymentStatus": "Failed", "reason": "DeadlineExceeded"}},
+], ids=lambda o: f"{o['kind']}-{json.dumps(o['status'], sort_keys=True)[:40]}")
+def test_the_dags_verdicts_are_the_runners(obj):
+    """The DAG folder carries its own copy of the step verdicts (the Airflow image has no mlplat): it must decide as
+    `mlplat pipeline run` does (mlplat/pipelines/run.py)."""
+    from mlplat.pipelines.run import _condition
+
+    assert _steps_module().verdict(obj) == _condition(obj)
